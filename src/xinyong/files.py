@@ -1,0 +1,43 @@
+"""Reading policy folders from disk (IO kept out of the core)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from xinyong.policy.loader import build
+from xinyong.policy.model import Policy
+
+
+def default_policy_dir() -> Path:
+    """``$XINYONG_POLICIES``, else ``./policies``, else the presets shipped beside the source."""
+    env = os.environ.get("XINYONG_POLICIES")
+    if env:
+        return Path(env)
+    here = Path("policies")
+    if here.is_dir():
+        return here
+    return Path(__file__).resolve().parents[2] / "policies"
+
+
+def read_policy_texts(root: Path, paths: Iterable[Path] = ()) -> dict[str, str]:
+    """``{relative path: text}`` for every ``*.toml`` under ``root`` (or the given paths)."""
+    files: dict[str, str] = {}
+    targets = list(paths) or [root]
+    for target in targets:
+        found = [target] if target.is_file() else sorted(target.rglob("*.toml"))
+        for f in found:
+            try:
+                name = f.resolve().relative_to(root.resolve().parent).as_posix()
+            except ValueError:
+                name = f.as_posix()
+            files[name] = f.read_text(encoding="utf-8")
+    return files
+
+
+def load_policy(root: Path | None = None, presets: Iterable[str] | None = None) -> Policy:
+    root = root or default_policy_dir()
+    if not root.is_dir():
+        raise FileNotFoundError(f"no policy folder at {root}; pass --policies PATH")
+    return build(read_policy_texts(root), presets)

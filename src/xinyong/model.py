@@ -1,0 +1,266 @@
+"""The nouns of the credit platform as immutable values. No IO here.
+
+Policy nouns (catalog, schemes, list rules, measures, memoranda) live in
+:mod:`xinyong.policy.schema`; this module holds the facts they are applied to
+(subjects, links, records, events) and what evaluation derives from them
+(list entries, standings, decisions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from xinyong.ids import Identifier
+
+
+class SubjectKind(StrEnum):
+    PERSON = "person"
+    ENTERPRISE = "enterprise"
+    PUBLIC_BODY = "public_body"
+    SOCIAL_ORG = "social_org"
+
+
+class LinkRole(StrEnum):
+    """A dated role of a person (or firm) in an organisation."""
+
+    LEGAL_REPRESENTATIVE = "legal_representative"
+    """法定代表人."""
+    RESPONSIBLE_PERSON = "responsible_person"
+    """负责人 — e.g. the person in charge of finance in tax rules."""
+    SHAREHOLDER = "shareholder"
+    ACTUAL_CONTROLLER = "actual_controller"
+    """实际控制人."""
+
+
+class EventKind(StrEnum):
+    RECTIFIED = "rectified"
+    """The obligation was performed (履行)."""
+    REPAIRED = "repaired"
+    """Credit repair granted (信用修复)."""
+    REVOKED = "revoked"
+    """The record was wrong: treated as if it never existed from the event on."""
+    CORRECTED = "corrected"
+    """Amounts corrected; the record otherwise stands."""
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """A person, enterprise, public body or social organisation.
+
+    ``opt_ins`` names the voluntary programmes (e.g. ``honest-shanghai``) the subject
+    joined, with the date; voluntary schemes are evaluated only for them.
+    """
+
+    id: str
+    kind: SubjectKind
+    name: str
+    region: str
+    identifiers: tuple[Identifier, ...] = ()
+    registered: date | None = None
+    opt_ins: tuple[tuple[str, date], ...] = ()
+
+    def opted_in(self, programme: str, on: date) -> bool:
+        return any(p == programme and since <= on for p, since in self.opt_ins)
+
+    @property
+    def is_person(self) -> bool:
+        return self.kind is SubjectKind.PERSON
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """``party`` holds ``role`` in ``organisation`` from ``start`` until ``end`` (exclusive)."""
+
+    organisation: str
+    party: str
+    role: LinkRole
+    start: date
+    end: date | None = None
+
+    def holds_on(self, day: date) -> bool:
+        return self.start <= day and (self.end is None or day < self.end)
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One piece of credit information from one agency about one subject (信用信息)."""
+
+    id: str
+    subject: str
+    category: str
+    agency: str
+    act_date: date
+    effective: date
+    document_no: str
+    legal_basis: str
+    recorded_at: datetime
+    amounts: Mapping[str, Decimal] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordEvent:
+    """A later change to a record: rectified, repaired, revoked or corrected."""
+
+    id: str
+    record: str
+    kind: EventKind
+    effective: date
+    recorded_at: datetime
+    note: str = ""
+    amounts: Mapping[str, Decimal] = field(default_factory=dict)
+
+
+# --- derived ----------------------------------------------------------------------
+
+
+class EntryStatus(StrEnum):
+    PENDING = "pending"
+    """Decided but in the grace period before publication (宽限期)."""
+    ACTIVE = "active"
+    ENDED = "ended"
+
+
+@dataclass(frozen=True, slots=True)
+class ListEntry:
+    """Membership of a red or black list as a dated interval (cf. followthemoney Sanction)."""
+
+    list: str
+    subject: str
+    listed_on: date
+    start: date
+    planned_end: date | None
+    end: date | None
+    status: EntryStatus
+    end_reason: str | None
+    records: tuple[str, ...]
+    earliest_application: date | None = None
+    rectification_days: int | None = None
+    basis: str = "records"
+
+    def active_on(self, day: date) -> bool:
+        return self.start <= day and (self.end is None or day < self.end)
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    indicator: str
+    value: Decimal
+    points: Decimal
+    records: tuple[str, ...]
+    shortfall: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class GradeAdjustment:
+    """An override or conditional grade that changed the banded grade."""
+
+    rule: str
+    kind: str  # "at_most" | "grade" | "conditional"
+    grade: str
+    records: tuple[str, ...]
+    legal_basis: tuple[str, ...]
+    via: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Rating:
+    """A subject's result under one scheme."""
+
+    scheme: str
+    score: Decimal
+    band_grade: str
+    grade: str
+    contributions: tuple[Contribution, ...]
+    adjustments: tuple[GradeAdjustment, ...]
+    principal_reasons: tuple[str, ...] = ()
+    public: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedMeasure:
+    """A measure in force for a subject because of a list entry and a memorandum clause."""
+
+    measure: str
+    kind: str
+    effect: str
+    clause: str
+    memorandum: str
+    applied_by: str
+    entry: ListEntry
+    via: tuple[str, ...] = ()
+    """The link path (e.g. ``legal_representative``) by which the measure reached the subject."""
+    listed_subject: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DisplayedRecord:
+    """A record on public display and until when (公示期)."""
+
+    record: str
+    category: str
+    until: date
+    earliest_repair: date
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Everything that holds for one subject at one instant."""
+
+    subject: Subject
+    as_of: date
+    known_at: datetime
+    policy_version: str
+    ratings: Mapping[str, Rating]
+    entries: tuple[ListEntry, ...]
+    measures: tuple[AppliedMeasure, ...]
+    records: Mapping[str, Record]
+    events: Mapping[str, tuple[RecordEvent, ...]]
+    displayed: tuple[DisplayedRecord, ...] = ()
+    by_action: Mapping[str, tuple[AppliedMeasure, ...]] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def active_entries(self) -> tuple[ListEntry, ...]:
+        return tuple(e for e in self.entries if e.status is EntryStatus.ACTIVE)
+
+
+class Effect(StrEnum):
+    ALLOW = "allow"
+    DENY = "deny"
+    CONDITIONS = "allow_with_conditions"
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why a measure bears on a decision, down to the source records and legal basis."""
+
+    measure: str
+    kind: str
+    effect: str
+    clause: str
+    memorandum: str
+    memorandum_number: str
+    applied_by: str
+    list: str
+    entry_start: date
+    entry_planned_end: date | None
+    records: tuple[str, ...]
+    legal_basis: tuple[str, ...]
+    lift: tuple[str, ...]
+    via: tuple[str, ...] = ()
+    listed_subject: str = ""
+    overridden: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    subject: str
+    action: str
+    on: date
+    effect: Effect
+    measures: tuple[str, ...]
+    reasons: tuple[Reason, ...]

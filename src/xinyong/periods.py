@@ -1,0 +1,101 @@
+"""Calendar arithmetic: ISO 8601 periods and working days. Pure, no clock."""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+from calendar import monthrange
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+_PERIOD = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A calendar period such as ``P2Y`` or ``P3M``; months clamp to the month's end."""
+
+    years: int = 0
+    months: int = 0
+    days: int = 0
+
+    @classmethod
+    def parse(cls, text: str) -> Period:
+        m = _PERIOD.match(text.strip().upper())
+        if not m or not any(m.groups()):
+            raise ValueError(
+                f"{text!r} is not an ISO 8601 period; write e.g. 'P2Y', 'P3M', 'P10D' or 'P1Y6M'"
+            )
+        y, mo, w, d = (int(g) if g else 0 for g in m.groups())
+        return cls(years=y, months=mo, days=d + 7 * w)
+
+    def after(self, start: date) -> date:
+        """The date this period after ``start`` (Jan 31 + P1M = Feb 28/29)."""
+        total = start.month - 1 + self.months + 12 * self.years
+        year, month = start.year + total // 12, total % 12 + 1
+        day = min(start.day, monthrange(year, month)[1])
+        return date(year, month, day) + timedelta(days=self.days)
+
+    def before(self, end: date) -> date:
+        total = end.month - 1 - self.months - 12 * self.years
+        year, month = end.year + total // 12, total % 12 + 1
+        day = min(end.day, monthrange(year, month)[1])
+        return date(year, month, day) - timedelta(days=self.days)
+
+    def __str__(self) -> str:
+        out = "P"
+        if self.years:
+            out += f"{self.years}Y"
+        if self.months:
+            out += f"{self.months}M"
+        if self.days or out == "P":
+            out += f"{self.days}D"
+        return out
+
+    def approx_days(self) -> int:
+        """Rough length, used only to compare bounds in lint."""
+        return self.years * 365 + self.months * 30 + self.days
+
+
+@dataclass(frozen=True)
+class WorkingCalendar:
+    """Working days: Monday to Friday, less public holidays, plus make-up working days.
+
+    工作日 — the make-up days (调休) are weekend days declared working days by the State Council.
+    """
+
+    holidays: frozenset[date] = frozenset()
+    workdays: frozenset[date] = frozenset()
+
+    @classmethod
+    def of(cls, holidays: Iterable[date] = (), workdays: Iterable[date] = ()) -> WorkingCalendar:
+        return cls(frozenset(holidays), frozenset(workdays))
+
+    def is_working_day(self, day: date) -> bool:
+        if day in self.workdays:
+            return True
+        return day.weekday() < 5 and day not in self.holidays
+
+    def add_working_days(self, start: date, n: int) -> date:
+        """The n-th working day after ``start`` (``start`` itself is day 0)."""
+        day, left = start, n
+        while left > 0:
+            day += timedelta(days=1)
+            if self.is_working_day(day):
+                left -= 1
+        return day
+
+    def working_days_between(self, start: date, end: date) -> int:
+        """Working days in (start, end]."""
+        n, day = 0, start
+        while day < end:
+            day += timedelta(days=1)
+            if self.is_working_day(day):
+                n += 1
+        return n
+
+
+def covers(starts: list[date], day: date) -> int:
+    """Index of the last start on or before ``day`` in a sorted list, or -1."""
+    return bisect_left(starts, day + timedelta(days=1)) - 1

@@ -1,0 +1,373 @@
+"""Building a :class:`Policy` from TOML texts, reporting every problem at once.
+
+Pure: the caller reads the files (see :mod:`xinyong.files`) and hands over
+``{path: text}``; nothing here touches the file system.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from xinyong.policy.model import Origin, Policy
+from xinyong.policy.schema import (
+    SECTIONS,
+    Condition,
+    ListRule,
+    Memorandum,
+    PolicyFile,
+    Preset,
+    Scheme,
+    Versioned,
+    forbidden_in,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    file: str
+    key: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+
+
+class PolicyError(Exception):
+    """The policy could not be loaded; ``problems`` lists every one found."""
+
+    def __init__(self, problems: Sequence[Problem]):
+        self.problems = tuple(problems)
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"{len(self.problems)} problem(s) in the policy:\n{lines}")
+
+
+def _line_of(text: str, ident: str | None) -> int | None:
+    if not ident:
+        return None
+    m = re.search(rf'^\s*id\s*=\s*"{re.escape(ident)}"', text, re.M)
+    return text.count("\n", 0, m.start()) + 1 if m else None
+
+
+def _key_path(raw: Any, loc: Sequence[int | str]) -> tuple[str, str | None]:
+    """Render a pydantic location with ids instead of indexes where there are ids."""
+    out, node, last_id = "", raw, None
+    for part in loc:
+        if isinstance(part, int):
+            ident = None
+            if isinstance(node, list) and part < len(node):
+                node = node[part]
+                if isinstance(node, dict) and isinstance(node.get("id"), str):
+                    ident = node["id"]
+                    last_id = ident
+            out += f"[{ident}]" if ident else f"[{part}]"
+        else:
+            if part in {"function-after", "function-before", "function-plain"}:
+                continue
+            node = node.get(part) if isinstance(node, dict) else None
+            out += f".{part}" if out else str(part)
+    return out, last_id
+
+
+def parse_file(name: str, text: str) -> tuple[PolicyFile | None, list[Problem]]:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        line = getattr(e, "lineno", None)
+        msg = getattr(e, "msg", str(e))
+        col = getattr(e, "colno", None)
+        where = f" (column {col})" if col else ""
+        return None, [Problem(name, "", f"TOML syntax: {msg}{where}", line)]
+    try:
+        return PolicyFile.model_validate(raw), []
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            key, ident = _key_path(raw, err["loc"])
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key (check the spelling; `xinyong schema` lists the keys)"
+            problems.append(Problem(name, key, msg, _line_of(text, ident)))
+        return None, problems
+
+
+def build(files: Mapping[str, str], presets: Iterable[str] | None = None) -> Policy:
+    """Validate and link every file; raise :class:`PolicyError` listing all problems.
+
+    ``files`` maps a path such as ``policies/tax/rating.toml`` to its text; the
+    preset of a file is the folder holding its ``preset.toml``.
+    """
+    problems: list[Problem] = []
+    parsed: dict[str, PolicyFile] = {}
+    for name in sorted(files):
+        pf, errs = parse_file(name, files[name])
+        problems.extend(errs)
+        if pf is not None:
+            parsed[name] = pf
+
+    folder_preset: dict[str, Preset] = {}
+    for name, pf in parsed.items():
+        if pf.preset is not None:
+            folder_preset[_folder(name)] = pf.preset
+    for name in files:
+        if _folder(name) not in folder_preset and name in parsed:
+            problems.append(
+                Problem(name, "", "no preset.toml with a [preset] table in this folder")
+            )
+
+    wanted = set(presets) if presets is not None else None
+    by_id = {p.id: p for p in folder_preset.values()}
+    if wanted is not None:
+        missing = wanted - by_id.keys()
+        for m in sorted(missing):
+            problems.append(Problem("policies", "preset", f"unknown preset {m!r}"))
+        wanted = _with_requirements(wanted & by_id.keys(), by_id)
+
+    objects: dict[str, list[tuple[Any, Origin]]] = defaultdict(list)
+    texts: dict[str, str] = {}
+    for name, pf in parsed.items():
+        preset = folder_preset.get(_folder(name))
+        if preset is None or (wanted is not None and preset.id not in wanted):
+            continue
+        texts[name] = files[name]
+        for section in SECTIONS:
+            for obj in getattr(pf, section):
+                line = _line_of(files[name], getattr(obj, "id", None))
+                objects[section].append((obj, Origin(name, preset.id, line)))
+
+    for preset in folder_preset.values():
+        for req in preset.requires:
+            if req not in by_id:
+                problems.append(Problem(_preset_file(folder_preset, preset), "preset.requires",
+                                        f"requires unknown preset {req!r}"))
+
+    problems.extend(_check(objects))
+    if problems:
+        raise PolicyError(problems)
+    digest = hashlib.sha256("".join(k + texts[k] for k in sorted(texts)).encode()).hexdigest()
+    used_presets = {p.id: p for p in folder_preset.values() if wanted is None or p.id in wanted}
+    return Policy.assemble(used_presets, objects, digest[:12])
+
+
+def _folder(name: str) -> str:
+    return name.rsplit("/", 1)[0] if "/" in name else ""
+
+
+def _preset_file(folder_preset: Mapping[str, Preset], preset: Preset) -> str:
+    for folder, p in folder_preset.items():
+        if p is preset:
+            return f"{folder}/preset.toml"
+    return "preset.toml"
+
+
+def _with_requirements(ids: set[str], by_id: Mapping[str, Preset]) -> set[str]:
+    out, todo = set(), list(ids)
+    while todo:
+        i = todo.pop()
+        if i in out or i not in by_id:
+            continue
+        out.add(i)
+        todo.extend(by_id[i].requires)
+    return out
+
+
+def _check(objects: Mapping[str, list[tuple[Any, Origin]]]) -> list[Problem]:
+    """Cross-references, forbidden data, version overlaps and trigger cycles."""
+    problems: list[Problem] = []
+
+    def ids(section: str) -> set[str]:
+        return {o.id for o, _ in objects.get(section, [])}
+
+    laws, agencies, categories = ids("law"), ids("agency"), ids("category")
+    actions, measures, lists, schemes = ids("action"), ids("measure"), ids("list_rule"), ids(
+        "scheme"
+    )
+    calendars = ids("calendar")
+    cat_amounts: dict[str, set[str]] = defaultdict(set)
+    for c, _ in objects.get("category", []):
+        cat_amounts[c.id].update(c.amounts)
+    grades: dict[str, set[str]] = defaultdict(set)
+    for s, _ in objects.get("scheme", []):
+        grades[s.id].update(s.grades)
+
+    def add(origin: Origin, key: str, msg: str) -> None:
+        problems.append(Problem(origin.file, key, msg, origin.line))
+
+    def ref(origin: Origin, key: str, value: str, known: set[str], what: str) -> None:
+        if value not in known:
+            add(origin, key, f"unknown {what} {value!r}")
+
+    def basis(origin: Origin, key: str, refs: Iterable[str]) -> None:
+        for i, r in enumerate(refs):
+            law = r.split("#", 1)[0]
+            if law not in laws:
+                add(origin, f"{key}.legal_basis[{i}]", f"unknown law {law!r} (declare it in a [[law]] table)")
+
+    def cond(origin: Origin, key: str, c: Condition) -> None:
+        for i, cat in enumerate(c.categories):
+            ref(origin, f"{key}.categories[{i}]", cat, categories, "category")
+        for i, a in enumerate(c.amounts):
+            _amount_fields(origin, f"{key}.amounts[{i}]", a, c.categories)
+        if c.linked is not None:
+            cond(origin, f"{key}.linked.when", c.linked.when)
+        for i, sub in enumerate(c.any):
+            cond(origin, f"{key}.any[{i}]", sub)
+        for i, sub in enumerate(c.all):
+            cond(origin, f"{key}.all[{i}]", sub)
+
+    def _amount_fields(origin: Origin, key: str, a: Any, cats: Iterable[str]) -> None:
+        cats = [c for c in cats if c in categories]
+        for f in (a.field, a.of):
+            if f is not None and cats and not all(f in cat_amounts[c] for c in cats):
+                add(origin, key, f"amount {f!r} is not declared in 'amounts' of {', '.join(cats)}")
+
+    for section, items in objects.items():
+        for obj, origin in items:
+            key = f"{section}[{getattr(obj, 'id', '?')}]"
+            if isinstance(obj, Versioned):
+                basis(origin, key, obj.legal_basis)
+            if section == "category":
+                for a in obj.agencies:
+                    ref(origin, f"{key}.agencies", a, agencies, "agency")
+                for text, field in ((obj.id, "id"), (obj.title, "title"), *((f, "amounts") for f in obj.amounts)):
+                    kind = forbidden_in(text)
+                    if kind:
+                        add(origin, f"{key}.{field}",
+                            f"forbidden category: {text!r} refers to {kind}, which may never be "
+                            "recorded (Credit Reporting Regulation Art. 14; PIPL Art. 28)")
+                if obj.publicity.min and obj.publicity.max and (
+                    obj.publicity.min.approx_days() > obj.publicity.max.approx_days()
+                ):
+                    add(origin, f"{key}.publicity", "min is longer than max")
+            elif section == "measure":
+                for i, a in enumerate(obj.actions):
+                    ref(origin, f"{key}.actions[{i}]", a, actions, "action")
+            elif section == "scheme":
+                _check_scheme(obj, origin, key, add, ref, cond, basis, agencies)
+            elif section == "list_rule":
+                _check_list(obj, origin, key, add, ref, basis, agencies, categories, schemes,
+                            lists, grades, calendars, _amount_fields)
+            elif section == "memorandum":
+                _check_memo(obj, origin, key, ref, basis, agencies, lists, measures, add)
+
+    problems.extend(_overlaps(objects))
+    problems.extend(_cycles(objects))
+    return problems
+
+
+def _check_scheme(s: Scheme, origin: Origin, key: str, add: Any, ref: Any, cond: Any,
+                  basis: Any, agencies: set[str]) -> None:
+    ref(origin, f"{key}.owner", s.owner, agencies, "agency")
+    for ind in s.indicator:
+        cond(origin, f"{key}.indicator[{ind.id}]", Condition(categories=ind.categories,
+                                                            amounts=ind.amounts))
+        if ind.field and forbidden_in(ind.field):
+            add(origin, f"{key}.indicator[{ind.id}].field", "refers to forbidden data")
+    for o in s.override:
+        cond(origin, f"{key}.override[{o.id}].when", o.when)
+        basis(origin, f"{key}.override[{o.id}]", o.legal_basis)
+    for c in s.conditional:
+        cond(origin, f"{key}.conditional[{c.id}].when", c.when)
+        basis(origin, f"{key}.conditional[{c.id}]", c.legal_basis)
+
+
+def _check_list(r: ListRule, origin: Origin, key: str, add: Any, ref: Any, basis: Any,
+                agencies: set[str], categories: set[str], schemes: set[str], lists: set[str],
+                grades: Mapping[str, set[str]], calendars: set[str], amount_fields: Any) -> None:
+    ref(origin, f"{key}.authority", r.authority, agencies, "agency")
+    ref(origin, f"{key}.calendar", r.calendar, calendars, "calendar")
+    t = r.trigger
+    for i, c in enumerate(t.categories):
+        ref(origin, f"{key}.trigger.categories[{i}]", c, categories, "category")
+    for i, a in enumerate(t.amounts):
+        amount_fields(origin, f"{key}.trigger.amounts[{i}]", a, t.categories)
+    if t.scheme is not None:
+        ref(origin, f"{key}.trigger.scheme", t.scheme, schemes, "scheme")
+        for g in t.grades:
+            if t.scheme in grades and g not in grades[t.scheme]:
+                add(origin, f"{key}.trigger.grades", f"grade {g!r} is not a grade of {t.scheme}")
+    if t.list is not None:
+        ref(origin, f"{key}.trigger.list", t.list, lists, "list")
+        if t.list == r.id:
+            add(origin, f"{key}.trigger.list", "a list cannot be triggered by itself")
+
+
+def _check_memo(m: Memorandum, origin: Origin, key: str, ref: Any, basis: Any,
+                agencies: set[str], lists: set[str], measures: set[str], add: Any) -> None:
+    for i, a in enumerate(m.signatories):
+        ref(origin, f"{key}.signatories[{i}]", a, agencies, "agency")
+    for c in m.clause:
+        ck = f"{key}.clause[{c.id}]"
+        ref(origin, f"{ck}.list", c.list, lists, "list")
+        ref(origin, f"{ck}.measure", c.measure, measures, "measure")
+        ref(origin, f"{ck}.applied_by", c.applied_by, agencies, "agency")
+        if c.applied_by not in m.signatories:
+            add(origin, f"{ck}.applied_by",
+                f"{c.applied_by!r} did not sign this memorandum, so it cannot be bound by it")
+        basis(origin, ck, c.legal_basis)
+
+
+def _overlaps(objects: Mapping[str, list[tuple[Any, Origin]]]) -> list[Problem]:
+    out = []
+    for section, items in objects.items():
+        versions: dict[str, list[tuple[Any, Origin]]] = defaultdict(list)
+        for obj, origin in items:
+            if isinstance(obj, Versioned) or section in ("law", "action", "calendar"):
+                versions[obj.id].append((obj, origin))
+        for ident, vs in versions.items():
+            if len(vs) < 2:
+                continue
+            if not isinstance(vs[0][0], Versioned):
+                out.append(Problem(vs[1][1].file, f"{section}[{ident}]",
+                                   f"declared twice (also in {vs[0][1].file})", vs[1][1].line))
+                continue
+            for i, (a, oa) in enumerate(vs):
+                for b, ob in vs[i + 1:]:
+                    if a.temporary != b.temporary:
+                        continue
+                    a_end, b_end = a.effective_to, b.effective_to
+                    if (a_end is None or b.effective_from < a_end) and (
+                        b_end is None or a.effective_from < b_end
+                    ):
+                        out.append(Problem(ob.file, f"{section}[{ident}]",
+                                           f"version from {b.effective_from} overlaps the version "
+                                           f"from {a.effective_from} in {oa.file}; end one with "
+                                           "effective_to or mark the amendment temporary = true",
+                                           ob.line))
+    return out
+
+
+def _cycles(objects: Mapping[str, list[tuple[Any, Origin]]]) -> list[Problem]:
+    deps: dict[str, set[str]] = defaultdict(set)
+    origin: dict[str, Origin] = {}
+    for r, o in objects.get("list_rule", []):
+        origin[r.id] = o
+        if r.trigger.list:
+            deps[r.id].add(r.trigger.list)
+    out, state = [], {}
+
+    def visit(n: str, stack: list[str]) -> None:
+        if state.get(n) == 2:
+            return
+        if state.get(n) == 1:
+            cyc = " -> ".join([*stack[stack.index(n):], n])
+            o = origin[n]
+            out.append(Problem(o.file, f"list_rule[{n}].trigger", f"trigger cycle: {cyc}", o.line))
+            return
+        state[n] = 1
+        for d in deps.get(n, ()):
+            visit(d, [*stack, n])
+        state[n] = 2
+
+    for n in list(deps):
+        visit(n, [])
+    return out

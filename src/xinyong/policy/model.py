@@ -1,0 +1,211 @@
+"""A loaded policy: every version of every object, and views of what is in force."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from xinyong.ids import ChecksumException, IdScheme
+from xinyong.periods import WorkingCalendar
+from xinyong.policy.schema import (
+    Action,
+    Agency,
+    Category,
+    Clause,
+    Law,
+    ListRule,
+    Measure,
+    MeasureKind,
+    Memorandum,
+    Preset,
+    Scheme,
+    Versioned,
+)
+
+VERSIONED = ("agency", "category", "measure", "list_rule", "memorandum", "scheme")
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    file: str
+    preset: str
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class PolicyView:
+    """What is in force on one day, indexed for evaluation."""
+
+    day: date
+    version: str
+    agencies: Mapping[str, Agency]
+    categories: Mapping[str, Category]
+    measures: Mapping[str, Measure]
+    list_rules: Mapping[str, ListRule]
+    """In dependency order: a list triggered by another comes after it."""
+    memoranda: Mapping[str, Memorandum]
+    schemes: Mapping[str, Scheme]
+    clauses_by_list: Mapping[str, tuple[tuple[Memorandum, Clause], ...]]
+    actions_of_measure: Mapping[str, tuple[str, ...]]
+    max_path: int
+
+
+@dataclass(frozen=True)
+class Policy:
+    presets: Mapping[str, Preset]
+    versions: Mapping[str, Mapping[str, tuple[Any, ...]]]
+    laws: Mapping[str, Law]
+    actions: Mapping[str, Action]
+    calendars: Mapping[str, WorkingCalendar]
+    exceptions: tuple[ChecksumException, ...]
+    origins: Mapping[tuple[str, str, date | None], Origin]
+    digest: str
+    breaks: tuple[date, ...]
+    _views: dict[int, PolicyView] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def assemble(
+        cls,
+        presets: Mapping[str, Preset],
+        objects: Mapping[str, list[tuple[Any, Origin]]],
+        digest: str,
+    ) -> Policy:
+        versions: dict[str, dict[str, list[Any]]] = {s: defaultdict(list) for s in VERSIONED}
+        origins: dict[tuple[str, str, date | None], Origin] = {}
+        breaks: set[date] = set()
+        for section in VERSIONED:
+            for obj, origin in objects.get(section, []):
+                versions[section][obj.id].append(obj)
+                origins[(section, obj.id, obj.effective_from)] = origin
+                breaks.add(obj.effective_from)
+                if obj.effective_to is not None:
+                    breaks.add(obj.effective_to)
+        laws = {o.id: o for o, _ in objects.get("law", [])}
+        for section in ("law", "action", "calendar"):
+            for obj, origin in objects.get(section, []):
+                origins[(section, obj.id, None)] = origin
+        cals = {
+            c.id: WorkingCalendar.of(c.holidays, c.workdays) for c, _ in objects.get("calendar", [])
+        }
+        exceptions = tuple(
+            ChecksumException(IdScheme(e.scheme), e.value, e.reason, e.approved_by)
+            for e, _ in objects.get("identifier_exception", [])
+        )
+        frozen = {
+            s: {i: tuple(sorted(v, key=lambda o: o.effective_from)) for i, v in d.items()}
+            for s, d in versions.items()
+        }
+        return cls(
+            presets=dict(presets),
+            versions=frozen,
+            laws=laws,
+            actions={a.id: a for a, _ in objects.get("action", [])},
+            calendars=cals,
+            exceptions=exceptions,
+            origins=origins,
+            digest=digest,
+            breaks=tuple(sorted(breaks)),
+        )
+
+    def origin(self, section: str, obj: Any) -> Origin | None:
+        key = (section, obj.id, getattr(obj, "effective_from", None))
+        return self.origins.get(key)
+
+    def preset_of(self, section: str, obj: Any) -> str:
+        o = self.origin(section, obj)
+        return o.preset if o else ""
+
+    def all(self, section: str) -> list[Any]:
+        return [v for vs in self.versions.get(section, {}).values() for v in vs]
+
+    def calendar(self, ident: str) -> WorkingCalendar:
+        return self.calendars.get(ident) or WorkingCalendar()
+
+    def at(self, day: date) -> PolicyView:
+        """The view in force on ``day`` (cached per interval between effective dates)."""
+        seg = bisect_right(self.breaks, day)
+        view = self._views.get(seg)
+        if view is None:
+            view = self._build_view(day, seg)
+            self._views[seg] = view
+        return view
+
+    def _pick(self, section: str, day: date) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for ident, vs in self.versions.get(section, {}).items():
+            live = [v for v in vs if v.in_force(day)]
+            if live:
+                # a temporary amendment wins over the general version in its window
+                live.sort(key=lambda v: (v.temporary, v.effective_from))
+                out[ident] = live[-1]
+        return out
+
+    def _build_view(self, day: date, seg: int) -> PolicyView:
+        start = self.breaks[seg - 1] if seg > 0 else date.min
+        lists = self._pick("list_rule", day)
+        memoranda = self._pick("memorandum", day)
+        measures = self._pick("measure", day)
+        clauses: dict[str, list[tuple[Memorandum, Clause]]] = defaultdict(list)
+        max_path = 0
+        for m in memoranda.values():
+            for c in m.clause:
+                if c.measure in measures and c.list in lists:
+                    clauses[c.list].append((m, c))
+                    for p in c.extend_to:
+                        max_path = max(max_path, p.count("/") + 1)
+        schemes = self._pick("scheme", day)
+        for s in schemes.values():
+            for o in (*s.override, *s.conditional):
+                max_path = max(max_path, _cond_depth(o.when))
+        return PolicyView(
+            day=day,
+            version=f"{self.digest}@{start.isoformat() if seg else 'origin'}",
+            agencies=self._pick("agency", day),
+            categories=self._pick("category", day),
+            measures=measures,
+            list_rules=_ordered(lists),
+            memoranda=memoranda,
+            schemes=schemes,
+            clauses_by_list={k: tuple(v) for k, v in clauses.items()},
+            actions_of_measure={i: m.actions for i, m in measures.items()},
+            max_path=max_path,
+        )
+
+    def restricting_measures(self) -> list[Measure]:
+        return [m for m in self.all("measure") if m.kind is MeasureKind.RESTRICT]
+
+
+def _cond_depth(c: Any) -> int:
+    d = 0
+    if c.linked is not None:
+        d = max(d, c.linked.path.count("/") + 1)
+    for sub in (*c.any, *c.all):
+        d = max(d, _cond_depth(sub))
+    return d
+
+
+def _ordered(lists: Mapping[str, ListRule]) -> dict[str, ListRule]:
+    out: dict[str, ListRule] = {}
+
+    def add(i: str) -> None:
+        if i in out or i not in lists:
+            return
+        dep = lists[i].trigger.list
+        if dep:
+            add(dep)
+        out[i] = lists[i]
+
+    for i in sorted(lists):
+        add(i)
+    return out
+
+
+def versioned_sections() -> tuple[str, ...]:
+    return VERSIONED
+
+
+__all__ = ["Origin", "Policy", "PolicyView", "Versioned"]

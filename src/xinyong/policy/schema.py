@@ -1,0 +1,689 @@
+"""The policy language: typed, declarative, validated.
+
+A policy file is TOML. Every section is an array of tables (``[[category]]``,
+``[[scheme]]`` …) except ``[preset]``. Each object has an ``id``, an
+``effective_from`` date (optionally ``effective_to``, exclusive) and a
+``legal_basis``: one or more law ids, optionally ``"law-id#Art. 3"``.
+
+Nothing here is code: conditions are data (category sets, amount tests, link
+paths, score bounds), so the same policy can be compiled into SQL for whole
+populations.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from xinyong.model import LinkRole, SubjectKind
+from xinyong.periods import Period
+
+
+def _period(v: Any) -> Period:
+    if isinstance(v, Period):
+        return v
+    if not isinstance(v, str):
+        raise ValueError("a period is a string such as 'P2Y', 'P3M' or 'P10D'")
+    return Period.parse(v)
+
+
+PeriodField = Annotated[
+    Period,
+    BeforeValidator(_period),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^P(\d+Y)?(\d+M)?(\d+W)?(\d+D)?$",
+            "description": "ISO 8601 period, e.g. P2Y, P3M, P10D",
+        }
+    ),
+]
+
+_ID = r"^[a-z0-9][a-z0-9_.\-]*$"
+Id = Annotated[str, Field(pattern=_ID, min_length=2, max_length=120)]
+LegalRef = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z0-9][a-z0-9_.\-]*(#.+)?$",
+        description="A law id, optionally with an article: 'spc-2017-7#Art. 1'",
+    ),
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Versioned(Strict):
+    """Common fields: identity, validity window, legal basis and honesty about numbers."""
+
+    id: Id
+    effective_from: date
+    effective_to: date | None = Field(
+        default=None, description="Exclusive end of validity; absent = still in force"
+    )
+    legal_basis: tuple[LegalRef, ...] = Field(
+        min_length=1, description="Law ids this object rests on"
+    )
+    temporary: bool = Field(
+        default=False,
+        description="A temporary version that takes precedence over the general version "
+        "of the same id within its window (e.g. Covid-era grace)",
+    )
+    illustrative: tuple[str, ...] = Field(
+        default=(),
+        description="Names of fields whose values are not documented and are illustrative",
+    )
+    sources: tuple[str, ...] = Field(
+        default=(), description="Where the numbers come from (FACTS.md section, document)"
+    )
+    note: str = ""
+
+    @field_validator("legal_basis", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: Any) -> Any:
+        return (v,) if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _window(self) -> Versioned:
+        if self.effective_to is not None and self.effective_to <= self.effective_from:
+            raise ValueError("effective_to must be after effective_from")
+        fields = type(self).model_fields
+        unknown = [f for f in self.illustrative if f.split(".")[0] not in fields]
+        if unknown:
+            raise ValueError(f"illustrative names unknown fields: {', '.join(unknown)}")
+        return self
+
+    def in_force(self, day: date) -> bool:
+        return self.effective_from <= day and (self.effective_to is None or day < self.effective_to)
+
+
+# --- preset and laws -------------------------------------------------------------
+
+
+class Profile(StrEnum):
+    CN_2021 = "cn-2021"
+    EU_AI_ACT = "eu-ai-act"
+    HISTORICAL = "historical"
+
+
+class Source(Strict):
+    id: Id
+    title: str
+    author: str = ""
+    year: int | None = None
+    url: str = ""
+    note: str = ""
+
+
+class Preset(Strict):
+    """One system: its sources and the profile it is meant to satisfy."""
+
+    id: Id
+    title: str
+    description: str = ""
+    profile: Profile = Profile.CN_2021
+    voluntary: bool = Field(
+        default=False, description="Opt-in programme: schemes apply only to subjects who joined"
+    )
+    requires: tuple[Id, ...] = ()
+    sources: tuple[Source, ...] = Field(min_length=1)
+    illustrative: tuple[str, ...] = Field(
+        default=(), description="Plain-language list of the illustrative numbers in this preset"
+    )
+
+
+class LawRank(StrEnum):
+    LAW = "law"
+    ADMINISTRATIVE_REGULATION = "administrative_regulation"
+    JUDICIAL_INTERPRETATION = "judicial_interpretation"
+    CENTRAL_POLICY = "central_policy"
+    DEPARTMENTAL_RULE = "departmental_rule"
+    LOCAL_RULE = "local_rule"
+    VILLAGE_RULE = "village_rule"
+    PRIVATE_TERMS = "private_terms"
+    FOREIGN_LAW = "foreign_law"
+
+
+class Law(Strict):
+    """A legal instrument that policy objects cite."""
+
+    id: Id
+    title: str
+    number: str = ""
+    issued: date
+    rank: LawRank
+    issuer: str = ""
+    url: str = ""
+    note: str = ""
+
+
+# --- agencies, catalog, actions, measures ------------------------------------------
+
+
+class AgencyLevel(StrEnum):
+    CENTRAL = "central"
+    PROVINCIAL = "provincial"
+    MUNICIPAL = "municipal"
+    COUNTY = "county"
+    VILLAGE = "village"
+    PRIVATE = "private"
+
+
+class Agency(Versioned):
+    name: str
+    name_zh: str = ""
+    official: bool = True
+    level: AgencyLevel = AgencyLevel.CENTRAL
+    region: str = Field(default="", pattern=r"^(\d{6})?$")
+
+
+class Domain(StrEnum):
+    """The four target fields of the system (政务诚信, 商务诚信, 社会诚信, 司法公信)."""
+
+    JUDICIAL = "judicial"
+    COMMERCIAL = "commercial"
+    SOCIAL = "social"
+    GOVERNMENT = "government"
+
+
+class Severity(StrEnum):
+    MINOR = "minor"
+    GENERAL = "general"
+    SERIOUS = "serious"
+
+
+class Publicity(Strict):
+    """Display period bounds (公示期限) and who is shown publicly."""
+
+    min: PeriodField | None = Field(
+        default=None, description="Earliest repair / early removal may be applied for"
+    )
+    max: PeriodField | None = Field(
+        default=None, description="Display ends automatically; absent = not displayed"
+    )
+    persons: bool = Field(default=False, description="Shown publicly for natural persons")
+    organisations: bool = Field(default=True, description="Shown publicly for organisations")
+
+
+class Category(Versioned):
+    """An information category of the catalog (信用信息目录). Nothing else may be recorded."""
+
+    title: str
+    title_zh: str = ""
+    domain: Domain
+    severity: Severity
+    subject_kinds: tuple[SubjectKind, ...] = Field(min_length=1)
+    agencies: tuple[Id, ...] = Field(min_length=1, description="Agencies that may submit it")
+    publicity: Publicity = Publicity()
+    national_catalog: bool = Field(
+        default=False, description="In the National Basic Catalog of Public Credit Information"
+    )
+    amounts: tuple[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], ...] = Field(
+        default=(), description="Amount fields a record of this category may carry"
+    )
+
+
+class Action(Strict):
+    """Something a subject may ask to do, e.g. buy an air ticket. Decisions are per action."""
+
+    id: Id
+    title: str
+    context: str = Field(description="Area of life, e.g. transport, consumption, procurement")
+
+
+class MeasureKind(StrEnum):
+    RESTRICT = "restrict"
+    REWARD = "reward"
+    NOTICE = "notice"
+
+
+class MeasureEffect(StrEnum):
+    DENY = "deny"
+    CONDITION = "condition"
+    BENEFIT = "benefit"
+    NONE = "none"
+
+
+class Measure(Versioned):
+    """One item of the catalog of measures (惩戒措施 / 激励措施)."""
+
+    title: str
+    kind: MeasureKind
+    effect: MeasureEffect
+    actions: tuple[Id, ...] = Field(default=(), description="Actions this measure governs")
+    context: str
+    basic_list: bool = Field(
+        default=False,
+        description="In the National Basic List of Punishment Measures (2021, revised 2024)",
+    )
+    significant: bool = Field(
+        default=False, description="Significant effect: a person must confirm (PIPL Art. 24)"
+    )
+    condition: str = Field(default="", description="What 'allow with conditions' requires")
+
+    @model_validator(mode="after")
+    def _kind_effect(self) -> Measure:
+        allowed = {
+            MeasureKind.RESTRICT: {MeasureEffect.DENY, MeasureEffect.CONDITION},
+            MeasureKind.REWARD: {MeasureEffect.BENEFIT},
+            MeasureKind.NOTICE: {MeasureEffect.NONE, MeasureEffect.CONDITION},
+        }[self.kind]
+        if self.effect not in allowed:
+            raise ValueError(
+                f"a {self.kind} measure has effect {' or '.join(sorted(allowed))}, "
+                f"not {self.effect}"
+            )
+        if self.effect is MeasureEffect.CONDITION and not self.condition:
+            raise ValueError("effect 'condition' needs 'condition' to say what is required")
+        return self
+
+
+# --- conditions ---------------------------------------------------------------------
+
+
+class AmountTest(Strict):
+    """A test on a record's amounts: ``field >= ge`` or ``field / of >= ge``."""
+
+    field: str
+    of: str | None = Field(default=None, description="Divide by this amount (a ratio test)")
+    ge: Decimal | None = None
+    gt: Decimal | None = None
+    le: Decimal | None = None
+    lt: Decimal | None = None
+
+    @model_validator(mode="after")
+    def _bound(self) -> AmountTest:
+        if all(b is None for b in (self.ge, self.gt, self.le, self.lt)):
+            raise ValueError("an amount test needs at least one of ge, gt, le, lt")
+        return self
+
+
+_ROLES = {r.value for r in LinkRole}
+
+
+def _check_path(path: str) -> str:
+    for step in path.split("/"):
+        base = step.removesuffix("_of")
+        if base not in _ROLES:
+            raise ValueError(
+                f"link path step {step!r} is not a role; use one of "
+                f"{', '.join(sorted(_ROLES))}, or ROLE_of to go from the person to the organisation"
+            )
+    return path
+
+
+LinkPath = Annotated[
+    str,
+    BeforeValidator(lambda v: _check_path(v) if isinstance(v, str) else v),
+    Field(
+        description="Steps separated by '/': 'legal_representative' goes from an organisation "
+        "to its legal representative; 'legal_representative_of' goes back"
+    ),
+]
+
+
+class Linked(Strict):
+    """The condition holds for some subject reachable along ``path`` (its own records only)."""
+
+    path: LinkPath
+    when: Condition
+
+
+class Condition(Strict):
+    """All given parts must hold. Record parts need one active record satisfying all of them."""
+
+    categories: tuple[Id, ...] = ()
+    amounts: tuple[AmountTest, ...] = ()
+    window: PeriodField | None = Field(
+        default=None, description="The record took effect within this period before as-of"
+    )
+    registered_within: PeriodField | None = None
+    score_min: Decimal | None = None
+    score_max: Decimal | None = None
+    linked: Linked | None = None
+    any: tuple[Condition, ...] = ()
+    all: tuple[Condition, ...] = ()
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Condition:
+        if self.amounts and not self.categories:
+            raise ValueError("amount tests need 'categories' naming the records they apply to")
+        if self == Condition():
+            raise ValueError("an empty condition would always hold; say what must be true")
+        return self
+
+
+# --- schemes --------------------------------------------------------------------------
+
+
+class Bin(Strict):
+    """A scorecard bin: values up to ``upto`` (inclusive) get ``points``; last bin open."""
+
+    upto: Decimal | None = None
+    points: Decimal
+
+
+class Indicator(Strict):
+    id: Id
+    title: str = ""
+    categories: tuple[Id, ...] = Field(min_length=1)
+    amounts: tuple[AmountTest, ...] = ()
+    aggregate: Literal["count", "sum", "max", "exists"] = "count"
+    field: str | None = Field(default=None, description="Amount field for sum / max")
+    window: PeriodField | None = None
+    points: Decimal | None = Field(default=None, description="Points per unit of the value")
+    cap: Decimal | None = Field(
+        default=None, description="Largest absolute contribution (per-category cap)"
+    )
+    bins: tuple[Bin, ...] = ()
+    weight: Decimal | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> Indicator:
+        if (self.points is None) == (not self.bins):
+            raise ValueError("an indicator has either 'points' (per unit) or 'bins', not both")
+        if self.aggregate in ("sum", "max") and not self.field:
+            raise ValueError(f"aggregate '{self.aggregate}' needs 'field'")
+        if self.bins:
+            ups = [b.upto for b in self.bins[:-1]]
+            if any(u is None for u in ups) or self.bins[-1].upto is not None:
+                raise ValueError("every bin but the last needs 'upto'; the last is open")
+            if ups != sorted(ups):
+                raise ValueError("bins must be in increasing order of 'upto'")
+        return self
+
+
+class Band(Strict):
+    grade: str
+    min: Decimal
+
+
+class Override(Strict):
+    """``at_most`` caps the grade; ``grade`` forces it (e.g. a direct-D trigger)."""
+
+    id: Id
+    when: Condition
+    at_most: str | None = None
+    grade: str | None = None
+    legal_basis: tuple[LegalRef, ...] = Field(min_length=1)
+
+    @field_validator("legal_basis", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: Any) -> Any:
+        return (v,) if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _one(self) -> Override:
+        if (self.at_most is None) == (self.grade is None):
+            raise ValueError("an override has exactly one of 'at_most' or 'grade'")
+        return self
+
+
+class Conditional(Strict):
+    """A grade given instead of the banded one when ``when`` holds (e.g. new entity → M)."""
+
+    id: Id
+    when: Condition
+    grade: str
+    legal_basis: tuple[LegalRef, ...] = Field(min_length=1)
+
+    @field_validator("legal_basis", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: Any) -> Any:
+        return (v,) if isinstance(v, str) else v
+
+
+class Scale(Strict):
+    """Linear scaling of the raw scorecard sum onto [min, max] (e.g. 350–950)."""
+
+    min: Decimal
+    max: Decimal
+
+
+class SchemeForm(StrEnum):
+    POINTS = "points"
+    DEDUCTION = "deduction"
+    COMPOSITE = "composite"
+    SCORECARD = "scorecard"
+
+
+class Scheme(Versioned):
+    """A rating. One form covers points, deduction, weighted composite and scorecards."""
+
+    title: str
+    form: SchemeForm
+    subject_kinds: tuple[SubjectKind, ...] = Field(min_length=1)
+    owner: Id = Field(description="Agency that runs the scheme")
+    base: Decimal = Decimal(0)
+    clamp: tuple[Decimal, Decimal] | None = None
+    window: PeriodField | None = Field(
+        default=None, description="Only records that took effect within this period count"
+    )
+    combination: Literal["sum", "weighted"] = "sum"
+    grades: tuple[str, ...] = Field(min_length=1, description="All grades, best first")
+    bands: tuple[Band, ...] = Field(min_length=1, description="Lowest score of each band")
+    indicator: tuple[Indicator, ...] = Field(min_length=1)
+    override: tuple[Override, ...] = ()
+    conditional: tuple[Conditional, ...] = ()
+    scale: Scale | None = None
+    max_reasons: int = Field(default=4, ge=0, le=4, description="Principal reasons (Reg B: 4)")
+    public: bool = Field(default=True, description="Grades shown in the public view")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scheme:
+        grades = set(self.grades)
+        for b in self.bands:
+            if b.grade not in grades:
+                raise ValueError(f"band grade {b.grade!r} is not in grades")
+        for o in self.override:
+            g = o.at_most or o.grade
+            if g not in grades:
+                raise ValueError(f"override {o.id!r} names grade {g!r}, not in grades")
+        for c in self.conditional:
+            if c.grade not in grades:
+                raise ValueError(f"conditional {c.id!r} names grade {c.grade!r}, not in grades")
+        if self.combination == "weighted" and any(i.weight is None for i in self.indicator):
+            raise ValueError("a weighted scheme needs 'weight' on every indicator")
+        if self.form is SchemeForm.SCORECARD:
+            if self.scale is None or any(not i.bins for i in self.indicator):
+                raise ValueError("a scorecard needs 'scale' and 'bins' on every indicator")
+        ids = [i.id for i in self.indicator]
+        if len(ids) != len(set(ids)):
+            raise ValueError("indicator ids must be unique within a scheme")
+        return self
+
+
+# --- lists and memoranda --------------------------------------------------------------
+
+
+class Trigger(Strict):
+    """What puts a subject on a list: records (with amount tests), a grade, or time on a list."""
+
+    categories: tuple[Id, ...] = ()
+    amounts: tuple[AmountTest, ...] = ()
+    scheme: Id | None = None
+    grades: tuple[str, ...] = ()
+    list: Id | None = None
+    held_for: PeriodField | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Trigger:
+        kinds = [bool(self.categories), self.scheme is not None, self.list is not None]
+        if sum(kinds) != 1:
+            raise ValueError("a trigger is exactly one of: categories, scheme+grades, list+held_for")
+        if self.scheme is not None and not self.grades:
+            raise ValueError("a grade trigger needs 'grades'")
+        if self.list is not None and self.held_for is None:
+            raise ValueError("a list trigger needs 'held_for'")
+        if self.amounts and not self.categories:
+            raise ValueError("amount tests belong to a category trigger")
+        return self
+
+
+class Extension(Strict):
+    """Longer listing for repeated acts: +``by`` per further triggering record, up to ``max``."""
+
+    by: PeriodField
+    max: PeriodField
+
+
+class Removal(Strict):
+    rectification_working_days: int | None = Field(
+        default=None, ge=0, description="Off the list within N working days of performance"
+    )
+    application_after: PeriodField | None = Field(
+        default=None, description="Early removal (repair) may be applied for after this"
+    )
+    maximum: PeriodField | None = Field(default=None, description="Ends automatically at this")
+
+
+class ListColour(StrEnum):
+    BLACK = "black"
+    RED = "red"
+
+
+class ListRule(Versioned):
+    """A red or black list (红名单 / 黑名单): authority, trigger, duration, removal."""
+
+    title: str
+    title_zh: str = ""
+    colour: ListColour
+    authority: Id
+    subject_kinds: tuple[SubjectKind, ...] = Field(min_length=1)
+    trigger: Trigger
+    grace: PeriodField | None = Field(default=None, description="Before publication (宽限期)")
+    duration: PeriodField | None = Field(default=None, description="Absent: until removed")
+    extension: Extension | None = None
+    removal: Removal = Removal()
+    notice_required: bool = True
+    public_persons: bool = True
+    public_organisations: bool = True
+    calendar: Id = "cn"
+
+
+class Clause(Strict):
+    """Members of ``list`` get ``measure``, applied by ``applied_by``, extended along links."""
+
+    id: Id
+    list: Id
+    measure: Id
+    applied_by: Id
+    extend_to: tuple[LinkPath, ...] = ()
+    legal_basis: tuple[LegalRef, ...] = Field(min_length=1)
+    note: str = ""
+
+    @field_validator("legal_basis", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: Any) -> Any:
+        return (v,) if isinstance(v, str) else v
+
+
+class Memorandum(Versioned):
+    """A joint reward and punishment memorandum (联合奖惩合作备忘录)."""
+
+    number: str
+    title: str
+    signed: date
+    signatories: tuple[Id, ...] = Field(min_length=1)
+    clause: tuple[Clause, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _clauses(self) -> Memorandum:
+        ids = [c.id for c in self.clause]
+        if len(ids) != len(set(ids)):
+            raise ValueError("clause ids must be unique within a memorandum")
+        return self
+
+
+class Calendar(Strict):
+    """Public holidays and make-up working days for working-day arithmetic."""
+
+    id: Id
+    title: str
+    holidays: tuple[date, ...] = ()
+    workdays: tuple[date, ...] = ()
+    source: str = ""
+
+
+class IdentifierException(Strict):
+    """A legal code that fails its checksum, accepted by name (audited)."""
+
+    scheme: Literal["cn-uscc", "cn-ric"]
+    value: str
+    reason: str
+    approved_by: str
+
+
+class PolicyFile(Strict):
+    """The content of one policy TOML file."""
+
+    preset: Preset | None = None
+    law: tuple[Law, ...] = ()
+    agency: tuple[Agency, ...] = ()
+    category: tuple[Category, ...] = ()
+    action: tuple[Action, ...] = ()
+    measure: tuple[Measure, ...] = ()
+    list_rule: tuple[ListRule, ...] = ()
+    memorandum: tuple[Memorandum, ...] = ()
+    scheme: tuple[Scheme, ...] = ()
+    calendar: tuple[Calendar, ...] = ()
+    identifier_exception: tuple[IdentifierException, ...] = ()
+
+
+SECTIONS = tuple(n for n in PolicyFile.model_fields if n != "preset")
+
+# Categories or fields that touch these are refused outright (DESIGN: never).
+FORBIDDEN_TERMS = {
+    "biometric": "biometric data",
+    "face": "biometric data (face)",
+    "facial": "biometric data (face)",
+    "fingerprint": "biometric data",
+    "iris": "biometric data",
+    "dna": "genetic data",
+    "gene": "genetic data",
+    "genetic": "genetic data",
+    "blood": "health data",
+    "health": "health data",
+    "medical": "health data",
+    "disease": "health data",
+    "religion": "religious belief",
+    "religious": "religious belief",
+    "faith": "religious belief",
+    "ethnic": "ethnicity",
+    "ethnicity": "ethnicity",
+    "race": "ethnicity",
+    "political": "political opinion",
+    "opinion": "political opinion",
+    "whereabouts": "whereabouts",
+    "location": "whereabouts",
+    "gps": "whereabouts",
+    "trajectory": "whereabouts",
+}
+
+
+def forbidden_in(text: str) -> str | None:
+    """The forbidden kind of data a name refers to, if any (whole words only)."""
+    for word in re.split(r"[^a-z]+", text.lower()):
+        if word in FORBIDDEN_TERMS:
+            return FORBIDDEN_TERMS[word]
+    return None
+
+
+Linked.model_rebuild()
+Condition.model_rebuild()
