@@ -188,9 +188,8 @@ def _check(objects: Mapping[str, list[tuple[Any, Origin]]]) -> list[Problem]:
         return {o.id for o, _ in objects.get(section, [])}
 
     laws, agencies, categories = ids("law"), ids("agency"), ids("category")
-    actions, measures, lists, schemes = ids("action"), ids("measure"), ids("list_rule"), ids(
-        "scheme"
-    )
+    actions, measures, schemes = ids("action"), ids("measure"), ids("scheme")
+    lists = {r.list_id for r, _ in objects.get("list_rule", [])}
     calendars = ids("calendar")
     cat_amounts: dict[str, set[str]] = defaultdict(set)
     for c, _ in objects.get("category", []):
@@ -297,7 +296,7 @@ def _check_list(r: ListRule, origin: Origin, key: str, add: Any, ref: Any, basis
                 add(origin, f"{key}.trigger.grades", f"grade {g!r} is not a grade of {t.scheme}")
     if t.list is not None:
         ref(origin, f"{key}.trigger.list", t.list, lists, "list")
-        if t.list == r.id:
+        if t.list == r.list_id:
             add(origin, f"{key}.trigger.list", "a list cannot be triggered by itself")
 
 
@@ -350,9 +349,9 @@ def _cycles(objects: Mapping[str, list[tuple[Any, Origin]]]) -> list[Problem]:
     deps: dict[str, set[str]] = defaultdict(set)
     origin: dict[str, Origin] = {}
     for r, o in objects.get("list_rule", []):
-        origin[r.id] = o
+        origin[r.list_id] = o
         if r.trigger.list:
-            deps[r.id].add(r.trigger.list)
+            deps[r.list_id].add(r.trigger.list)
     out, state = [], {}
 
     def visit(n: str, stack: list[str]) -> None:

@@ -147,13 +147,14 @@ class Policy:
     def _build_view(self, day: date, seg: int) -> PolicyView:
         start = self.breaks[seg - 1] if seg > 0 else date.min
         lists = self._pick("list_rule", day)
+        list_names = {r.list_id for r in lists.values()}
         memoranda = self._pick("memorandum", day)
         measures = self._pick("measure", day)
         clauses: dict[str, list[tuple[Memorandum, Clause]]] = defaultdict(list)
         max_path = 0
         for m in memoranda.values():
             for c in m.clause:
-                if c.measure in measures and c.list in lists:
+                if c.measure in measures and c.list in list_names:
                     clauses[c.list].append((m, c))
                     for p in c.extend_to:
                         max_path = max(max_path, p.count("/") + 1)
@@ -189,14 +190,19 @@ def _cond_depth(c: Any) -> int:
 
 
 def _ordered(lists: Mapping[str, ListRule]) -> dict[str, ListRule]:
+    """Rules in dependency order: rules feeding list L come before rules triggered by L."""
     out: dict[str, ListRule] = {}
+    feeding: dict[str, list[str]] = defaultdict(list)
+    for i, r in lists.items():
+        feeding[r.list_id].append(i)
 
     def add(i: str) -> None:
         if i in out or i not in lists:
             return
         dep = lists[i].trigger.list
         if dep:
-            add(dep)
+            for j in feeding.get(dep, ()):
+                add(j)
         out[i] = lists[i]
 
     for i in sorted(lists):

@@ -563,6 +563,11 @@ class ListRule(Versioned):
 
     title: str
     title_zh: str = ""
+    list: Id | None = Field(
+        default=None,
+        description="The list this rule puts subjects on (default: the rule's id); several "
+        "rules may feed one list, e.g. different durations per trigger",
+    )
     colour: ListColour
     authority: Id
     subject_kinds: tuple[SubjectKind, ...] = Field(min_length=1)
@@ -575,6 +580,10 @@ class ListRule(Versioned):
     public_persons: bool = True
     public_organisations: bool = True
     calendar: Id = "cn"
+
+    @property
+    def list_id(self) -> str:
+        return self.list or self.id
 
 
 class Clause(Strict):
