@@ -129,6 +129,7 @@ class ListEntry:
     """Membership of a red or black list as a dated interval (cf. followthemoney Sanction)."""
 
     list: str
+    rule: str
     subject: str
     listed_on: date
     start: date
@@ -138,8 +139,9 @@ class ListEntry:
     end_reason: str | None
     records: tuple[str, ...]
     earliest_application: date | None = None
-    rectification_days: int | None = None
     basis: str = "records"
+    lift: tuple[str, ...] = ()
+    legal_basis: tuple[str, ...] = ()
 
     def active_on(self, day: date) -> bool:
         return self.start <= day and (self.end is None or day < self.end)
@@ -220,7 +222,8 @@ class Standing:
     records: Mapping[str, Record]
     events: Mapping[str, tuple[RecordEvent, ...]]
     displayed: tuple[DisplayedRecord, ...] = ()
-    by_action: Mapping[str, tuple[AppliedMeasure, ...]] = field(default_factory=dict)
+    reasons_by_action: Mapping[str, tuple[Reason, ...]] = field(default_factory=dict)
+    actions: frozenset[str] = frozenset()
     warnings: tuple[str, ...] = ()
 
     @property

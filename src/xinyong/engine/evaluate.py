@@ -1,0 +1,606 @@
+"""Per-subject evaluation: records, events and links in; a :class:`Standing` out.
+
+Pure: no clock, no files, no database. ``as_of`` is valid time; ``known_at``
+(default: the end of ``as_of``) is transaction time — only records and events
+recorded by then count, so a past standing is reproduced exactly.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import ROUND_HALF_UP, Decimal
+
+from xinyong.model import (
+    AppliedMeasure,
+    Contribution,
+    DisplayedRecord,
+    EntryStatus,
+    EventKind,
+    GradeAdjustment,
+    Link,
+    ListEntry,
+    Rating,
+    Reason,
+    Record,
+    RecordEvent,
+    Standing,
+    Subject,
+)
+from xinyong.periods import Period
+from xinyong.policy.model import Policy, PolicyView
+from xinyong.policy.schema import (
+    AmountTest,
+    Condition,
+    Indicator,
+    ListRule,
+    MeasureKind,
+    Scheme,
+    SchemeForm,
+)
+
+_ZERO = Decimal(0)
+
+
+@dataclass(slots=True)
+class _RecordState:
+    record: Record
+    amounts: Mapping[str, Decimal]
+    rectified: date | None = None
+    repaired: date | None = None
+    revoked: date | None = None
+
+
+@dataclass(slots=True)
+class _Match:
+    records: tuple[str, ...] = ()
+    via: tuple[str, ...] = ()
+
+
+@dataclass
+class _Context:
+    policy: Policy
+    view: PolicyView
+    as_of: date
+    subjects: Mapping[str, Subject]
+    states: Mapping[str, list[_RecordState]]
+    org_links: Mapping[str, list[Link]]
+    party_links: Mapping[str, list[Link]]
+    warnings: list[str]
+    entries: dict[str, tuple[ListEntry, ...]] = field(default_factory=dict)
+    ratings: dict[str, dict[str, Rating]] = field(default_factory=dict)
+
+
+def evaluate(
+    policy: Policy,
+    subject: Subject,
+    records: Iterable[Record],
+    events: Iterable[RecordEvent],
+    links: Iterable[Link],
+    as_of: date,
+    *,
+    related: Iterable[Subject] = (),
+    known_at: datetime | None = None,
+) -> Standing:
+    """Everything that holds for ``subject`` on ``as_of``.
+
+    ``records`` may include records of linked subjects (``related``): measures
+    extend along links where a memorandum clause says so, and some grades look
+    at linked firms.
+    """
+    known = known_at or datetime.combine(as_of, time.max)
+    view = policy.at(as_of)
+    subjects = {s.id: s for s in related}
+    subjects[subject.id] = subject
+
+    by_record: dict[str, list[RecordEvent]] = defaultdict(list)
+    for ev in events:
+        if ev.recorded_at <= known and ev.effective <= as_of:
+            by_record[ev.record].append(ev)
+
+    states: dict[str, list[_RecordState]] = defaultdict(list)
+    all_known: dict[str, Record] = {}
+    for r in records:
+        if r.recorded_at > known or r.effective > as_of or r.subject not in subjects:
+            continue
+        all_known[r.id] = r
+        st = _RecordState(r, r.amounts)
+        for ev in sorted(by_record.get(r.id, ()), key=lambda e: (e.effective, e.recorded_at)):
+            if ev.kind is EventKind.REVOKED:
+                st.revoked = st.revoked or ev.effective
+            elif ev.kind is EventKind.RECTIFIED:
+                st.rectified = st.rectified or ev.effective
+            elif ev.kind is EventKind.REPAIRED:
+                st.repaired = st.repaired or ev.effective
+            elif ev.kind is EventKind.CORRECTED and ev.amounts:
+                st.amounts = {**st.amounts, **ev.amounts}
+        if st.revoked is None:
+            states[r.subject].append(st)
+
+    org_links: dict[str, list[Link]] = defaultdict(list)
+    party_links: dict[str, list[Link]] = defaultdict(list)
+    for link in links:
+        if link.holds_on(as_of):
+            org_links[link.organisation].append(link)
+            party_links[link.party].append(link)
+
+    ctx = _Context(policy, view, as_of, subjects, states, org_links, party_links, [])
+    ratings = _ratings(ctx, subject.id)
+    entries = _entries(ctx, subject.id)
+    measures = _measures(ctx, subject.id, entries)
+    reasons = _reasons(ctx, measures, all_known)
+    return Standing(
+        subject=subject,
+        as_of=as_of,
+        known_at=known,
+        policy_version=view.version,
+        ratings=ratings,
+        entries=entries,
+        measures=measures,
+        records=all_known,
+        events={k: tuple(v) for k, v in by_record.items() if k in all_known},
+        displayed=_displayed(ctx, subject),
+        reasons_by_action=reasons,
+        actions=frozenset(policy.actions),
+        warnings=tuple(ctx.warnings),
+    )
+
+
+# --- links ---------------------------------------------------------------------------
+
+
+def _step(ctx: _Context, ids: set[str], step: str) -> set[str]:
+    out: set[str] = set()
+    if step.endswith("_of"):
+        role = step[:-3]
+        for i in ids:
+            out.update(lk.organisation for lk in ctx.party_links.get(i, ()) if lk.role == role)
+    else:
+        for i in ids:
+            out.update(lk.party for lk in ctx.org_links.get(i, ()) if lk.role == step)
+    return out
+
+
+def reachable(ctx: _Context, start: str, path: str) -> set[str]:
+    ids = {start}
+    for step in path.split("/"):
+        ids = _step(ctx, ids, step)
+    ids.discard(start)
+    return ids
+
+
+def reverse_path(path: str) -> str:
+    steps = path.split("/")[::-1]
+    return "/".join(s[:-3] if s.endswith("_of") else f"{s}_of" for s in steps)
+
+
+# --- conditions ----------------------------------------------------------------------
+
+
+def _amounts_pass(tests: Iterable[AmountTest], amounts: Mapping[str, Decimal]) -> bool:
+    for t in tests:
+        v = amounts.get(t.field)
+        if v is None:
+            return False
+        if t.of is not None:
+            d = amounts.get(t.of)
+            if d is None or d <= 0:
+                return False
+            # compare v/d with a bound as v against bound×d, exactly
+            ok = (
+                (t.ge is None or v >= t.ge * d)
+                and (t.gt is None or v > t.gt * d)
+                and (t.le is None or v <= t.le * d)
+                and (t.lt is None or v < t.lt * d)
+            )
+        else:
+            ok = (
+                (t.ge is None or v >= t.ge)
+                and (t.gt is None or v > t.gt)
+                and (t.le is None or v <= t.le)
+                and (t.lt is None or v < t.lt)
+            )
+        if not ok:
+            return False
+    return True
+
+
+def _since(as_of: date, window: Period | None) -> date | None:
+    return window.before(as_of) if window is not None else None
+
+
+def _matching(
+    ctx: _Context,
+    subject: str,
+    categories: Iterable[str],
+    tests: Iterable[AmountTest],
+    since: date | None,
+    *,
+    for_score: bool,
+) -> list[_RecordState]:
+    cats = set(categories)
+    tests = tuple(tests)
+    out = []
+    for st in ctx.states.get(subject, ()):
+        r = st.record
+        if r.category not in cats or (since is not None and r.effective <= since):
+            continue
+        if for_score and st.repaired is not None:
+            continue
+        if tests and not _amounts_pass(tests, st.amounts):
+            continue
+        out.append(st)
+    return out
+
+
+def _holds(
+    ctx: _Context, c: Condition, subject: str, score: Decimal | None = None
+) -> _Match | None:
+    found = _Match()
+    if c.categories:
+        hits = _matching(
+            ctx, subject, c.categories, c.amounts, _since(ctx.as_of, c.window), for_score=True
+        )
+        if not hits:
+            return None
+        found.records += tuple(st.record.id for st in hits)
+    if c.registered_within is not None:
+        s = ctx.subjects.get(subject)
+        if s is None or s.registered is None:
+            return None
+        if s.registered <= c.registered_within.before(ctx.as_of):
+            return None
+    if c.score_min is not None and (score is None or score < c.score_min):
+        return None
+    if c.score_max is not None and (score is None or score > c.score_max):
+        return None
+    if c.linked is not None:
+        hit = False
+        for other in sorted(reachable(ctx, subject, c.linked.path)):
+            m = _holds(ctx, c.linked.when, other)
+            if m is not None:
+                hit = True
+                found.records += m.records
+                found.via += (f"{c.linked.path}:{other}",)
+        if not hit:
+            return None
+    for sub in c.all:
+        m = _holds(ctx, sub, subject, score)
+        if m is None:
+            return None
+        found.records += m.records
+        found.via += m.via
+    if c.any:
+        any_hit = False
+        for sub in c.any:
+            m = _holds(ctx, sub, subject, score)
+            if m is not None:
+                any_hit = True
+                found.records += m.records
+                found.via += m.via
+        if not any_hit:
+            return None
+    return found
+
+
+# --- schemes -------------------------------------------------------------------------
+
+
+def _applies(ctx: _Context, scheme: Scheme, subject: Subject) -> bool:
+    if subject.kind not in scheme.subject_kinds:
+        return False
+    preset = ctx.policy.preset_of("scheme", scheme)
+    p = ctx.policy.presets.get(preset)
+    return not (p is not None and p.voluntary and not subject.opted_in(preset, ctx.as_of))
+
+
+def _ratings(ctx: _Context, subject_id: str) -> dict[str, Rating]:
+    cached = ctx.ratings.get(subject_id)
+    if cached is not None:
+        return cached
+    subject = ctx.subjects[subject_id]
+    out = {
+        s.id: rate(ctx, s, subject_id)
+        for s in ctx.view.schemes.values()
+        if _applies(ctx, s, subject)
+    }
+    ctx.ratings[subject_id] = out
+    return out
+
+
+def _indicator(ctx: _Context, scheme: Scheme, ind: Indicator, subject: str) -> Contribution:
+    sinces = [d for d in (_since(ctx.as_of, ind.window), _since(ctx.as_of, scheme.window)) if d]
+    since = max(sinces) if sinces else None
+    hits = _matching(ctx, subject, ind.categories, ind.amounts, since, for_score=True)
+    if ind.aggregate == "count":
+        value = Decimal(len(hits))
+    elif ind.aggregate == "exists":
+        value = Decimal(1 if hits else 0)
+    else:
+        vals = [st.amounts.get(ind.field or "", _ZERO) for st in hits]
+        value = (sum(vals, _ZERO) if ind.aggregate == "sum" else max(vals, default=_ZERO))
+    if ind.bins:
+        points = next(b.points for b in ind.bins if b.upto is None or value <= b.upto)
+        best = max(b.points for b in ind.bins)
+    else:
+        points = value * (ind.points or _ZERO)
+        if ind.cap is not None:
+            points = max(-ind.cap, min(ind.cap, points))
+        # a deduction's best is none at all; a reward is never "short"
+        best = points if (ind.points or _ZERO) > 0 else _ZERO
+    weight = ind.weight if scheme.combination == "weighted" and ind.weight is not None else 1
+    return Contribution(
+        indicator=ind.id,
+        value=value,
+        points=points,
+        records=tuple(st.record.id for st in hits),
+        shortfall=(best - points) * weight,
+    )
+
+
+def _worse(scheme: Scheme, a: str, b: str) -> str:
+    order = scheme.grades
+    return a if order.index(a) >= order.index(b) else b
+
+
+def rate(ctx: _Context, scheme: Scheme, subject: str) -> Rating:
+    contributions = tuple(_indicator(ctx, scheme, i, subject) for i in scheme.indicator)
+    weighted = scheme.combination == "weighted"
+    raw = sum(
+        ((c.points * (i.weight or 1) if weighted else c.points)
+         for c, i in zip(contributions, scheme.indicator, strict=True)),
+        _ZERO,
+    )
+    score = scheme.base + raw
+    if scheme.scale is not None:
+        lo = hi = _ZERO
+        for i in scheme.indicator:
+            w = i.weight if weighted and i.weight is not None else Decimal(1)
+            pts = [b.points * w for b in i.bins]
+            lo, hi = lo + min(pts), hi + max(pts)
+        span = hi - lo
+        frac = (raw - lo) / span if span else Decimal(1)
+        score = scheme.scale.min + frac * (scheme.scale.max - scheme.scale.min)
+        score = score.quantize(Decimal(1), ROUND_HALF_UP)
+    elif weighted:
+        score = score.quantize(Decimal("0.01"), ROUND_HALF_UP)
+    if scheme.clamp is not None:
+        score = max(scheme.clamp[0], min(scheme.clamp[1], score))
+    band = scheme.bands[-1].grade
+    for b in sorted(scheme.bands, key=lambda b: b.min, reverse=True):
+        if score >= b.min:
+            band = b.grade
+            break
+    grade = band
+    adjustments: list[GradeAdjustment] = []
+    conditional: str | None = None
+    for c in scheme.conditional:
+        m = _holds(ctx, c.when, subject, score)
+        if m is not None:
+            conditional = c.grade if conditional is None else _worse(scheme, conditional, c.grade)
+            adjustments.append(
+                GradeAdjustment(c.id, "conditional", c.grade, m.records, c.legal_basis, m.via)
+            )
+    if conditional is not None:
+        grade = conditional
+    for o in scheme.override:
+        m = _holds(ctx, o.when, subject, score)
+        if m is not None:
+            target = o.at_most or o.grade or grade
+            grade = _worse(scheme, grade, target)
+            kind = "at_most" if o.at_most else "grade"
+            adjustments.append(GradeAdjustment(o.id, kind, target, m.records, o.legal_basis, m.via))
+    reasons: tuple[str, ...] = ()
+    if scheme.form is SchemeForm.SCORECARD and scheme.max_reasons:
+        short = sorted(
+            (c for c in contributions if c.shortfall > 0), key=lambda c: (-c.shortfall, c.indicator)
+        )
+        reasons = tuple(c.indicator for c in short[: scheme.max_reasons])
+    return Rating(
+        scheme=scheme.id,
+        score=score,
+        band_grade=band,
+        grade=grade,
+        contributions=contributions,
+        adjustments=tuple(adjustments),
+        principal_reasons=reasons,
+        public=scheme.public,
+    )
+
+
+# --- lists ---------------------------------------------------------------------------
+
+
+def _entries(ctx: _Context, subject_id: str) -> tuple[ListEntry, ...]:
+    cached = ctx.entries.get(subject_id)
+    if cached is not None:
+        return cached
+    subject = ctx.subjects.get(subject_id)
+    out: list[ListEntry] = []
+    if subject is not None:
+        for rule in ctx.view.list_rules.values():
+            if subject.kind not in rule.subject_kinds:
+                continue
+            t = rule.trigger
+            if t.categories:
+                out.extend(_record_entries(ctx, rule, subject_id))
+            elif t.scheme is not None:
+                rating = _ratings(ctx, subject_id).get(t.scheme)
+                if rating is not None and rating.grade in t.grades:
+                    recs = tuple(dict.fromkeys(
+                        [r for c in rating.contributions for r in c.records]
+                        + [r for a in rating.adjustments for r in a.records]
+                    ))
+                    out.append(ListEntry(
+                        list=rule.list_id, rule=rule.id, subject=subject_id, listed_on=ctx.as_of,
+                        start=ctx.as_of, planned_end=None, end=None, status=EntryStatus.ACTIVE,
+                        end_reason=None, records=recs, basis=f"grade {rating.grade} in {t.scheme}",
+                        lift=(f"ends when the grade under {t.scheme} is no longer "
+                              f"{' or '.join(t.grades)}",),
+                        legal_basis=rule.legal_basis,
+                    ))
+            elif t.list is not None and t.held_for is not None:
+                for src in [e for e in out if e.list == t.list]:
+                    reached = t.held_for.after(src.start)
+                    held_until = src.end if src.end is not None else date.max
+                    if reached <= ctx.as_of and held_until >= reached:
+                        gov = ctx.policy.at(reached).list_rules.get(rule.id)
+                        if gov is None:
+                            continue
+                        out.append(_entry(ctx, gov, subject_id, reached, src.records,
+                                          None, None, 0, basis=f"{t.held_for} on {t.list}"))
+    result = tuple(out)
+    ctx.entries[subject_id] = result
+    return result
+
+
+def _record_entries(ctx: _Context, rule: ListRule, subject: str) -> list[ListEntry]:
+    t = rule.trigger
+    hits = _matching(ctx, subject, t.categories, t.amounts, None, for_score=False)
+    hits.sort(key=lambda st: (st.record.effective, st.record.id))
+    out = []
+    for n, st in enumerate(hits):
+        # non-retroactive: the rule version in force when the record took effect governs
+        gov = ctx.policy.at(st.record.effective).list_rules.get(rule.id)
+        if gov is None:
+            continue
+        out.append(_entry(ctx, gov, subject, st.record.effective, (st.record.id,),
+                          st.rectified, st.repaired, n))
+    return out
+
+
+def _entry(ctx: _Context, rule: ListRule, subject: str, listed_on: date, records: tuple[str, ...],
+           rectified: date | None, repaired: date | None, earlier: int,
+           basis: str = "records") -> ListEntry:
+    start = rule.grace.after(listed_on) if rule.grace else listed_on
+    planned = rule.duration.after(start) if rule.duration else None
+    if planned is not None and rule.extension is not None and earlier:
+        longest = rule.extension.max.after(planned)
+        ext = planned
+        for _ in range(earlier):
+            ext = rule.extension.by.after(ext)
+        planned = min(ext, longest)
+    ends: list[tuple[date, str]] = []
+    lift: list[str] = []
+    rem = rule.removal
+    if planned is not None:
+        ends.append((planned, "period ended"))
+    if rem.maximum is not None:
+        ends.append((rem.maximum.after(start), "maximum period reached"))
+    if rem.rectification_working_days is not None:
+        lift.append(f"perform the obligation: the entry ends within "
+                    f"{rem.rectification_working_days} working days")
+        if rectified is not None:
+            cal = ctx.policy.calendar(rule.calendar)
+            ends.append((cal.add_working_days(rectified, rem.rectification_working_days),
+                         f"obligation performed on {rectified}"))
+    earliest = rem.application_after.after(start) if rem.application_after else None
+    if earliest is not None:
+        lift.append(f"apply for credit repair from {earliest}")
+    if repaired is not None:
+        if earliest is not None and repaired >= earliest:
+            ends.append((repaired, f"credit repair granted on {repaired}"))
+        else:
+            ctx.warnings.append(
+                f"repair of {', '.join(records)} on {repaired} ignored for {rule.id}: "
+                + (f"possible only from {earliest}" if earliest else "the rule has no repair path")
+            )
+    end, reason = min(ends) if ends else (None, None)
+    if end is not None and not any("ends automatically" in x for x in lift):
+        auto = [d for d, why in ends if why in ("period ended", "maximum period reached")]
+        if auto:
+            lift.append(f"ends automatically on {min(auto)}")
+    if ctx.as_of < start and (end is None or ctx.as_of < end):
+        status = EntryStatus.PENDING
+    elif end is not None and ctx.as_of >= end:
+        status = EntryStatus.ENDED
+    else:
+        status = EntryStatus.ACTIVE
+    return ListEntry(
+        list=rule.list_id, rule=rule.id, subject=subject, listed_on=listed_on, start=start,
+        planned_end=planned, end=end, status=status,
+        end_reason=reason if status is EntryStatus.ENDED else None,
+        records=records, earliest_application=earliest, basis=basis, lift=tuple(lift),
+        legal_basis=rule.legal_basis,
+    )
+
+
+# --- measures and reasons -------------------------------------------------------------
+
+
+def _measures(ctx: _Context, subject: str, entries: tuple[ListEntry, ...]) -> tuple[
+        AppliedMeasure, ...]:
+    view = ctx.view
+    out: list[AppliedMeasure] = []
+    for e in entries:
+        if e.status is not EntryStatus.ACTIVE:
+            continue
+        for memo, clause in view.clauses_by_list.get(e.list, ()):
+            m = view.measures[clause.measure]
+            out.append(AppliedMeasure(m.id, m.kind.value, m.effect.value, clause.id, memo.id,
+                                      clause.applied_by, e, (), subject))
+    # measures reaching this subject from subjects it is linked to, where a clause says so
+    for lst, pairs in view.clauses_by_list.items():
+        for memo, clause in pairs:
+            for path in clause.extend_to:
+                for other in sorted(reachable(ctx, subject, reverse_path(path))):
+                    for e in _entries(ctx, other):
+                        if e.list != lst or e.status is not EntryStatus.ACTIVE:
+                            continue
+                        m = view.measures[clause.measure]
+                        out.append(AppliedMeasure(m.id, m.kind.value, m.effect.value, clause.id,
+                                                  memo.id, clause.applied_by, e, (path,), other))
+    return tuple(out)
+
+
+def _reasons(ctx: _Context, measures: tuple[AppliedMeasure, ...],
+             records: Mapping[str, Record]) -> dict[str, tuple[Reason, ...]]:
+    view = ctx.view
+    by_action: dict[str, list[Reason]] = defaultdict(list)
+    for am in measures:
+        m = view.measures[am.measure]
+        memo = view.memoranda[am.memorandum]
+        clause = next(c for c in memo.clause if c.id == am.clause)
+        e = am.entry
+        basis = list(dict.fromkeys(
+            [*m.legal_basis, *clause.legal_basis, *memo.legal_basis, *e.legal_basis,
+             *(records[r].legal_basis for r in e.records if r in records)]
+        ))
+        lift = list(e.lift)
+        if am.via:
+            lift.append(f"ends when {am.listed_subject} leaves {e.list} or the "
+                        f"{am.via[0]} link ends")
+        reason = Reason(
+            measure=m.id, kind=am.kind, effect=am.effect, clause=clause.id, memorandum=memo.id,
+            memorandum_number=memo.number, applied_by=am.applied_by, list=e.list,
+            entry_start=e.start, entry_planned_end=e.end or e.planned_end, records=e.records,
+            legal_basis=tuple(basis), lift=tuple(lift), via=am.via,
+            listed_subject=am.listed_subject,
+        )
+        for action in m.actions:
+            by_action[action].append(reason)
+    return {k: tuple(v) for k, v in by_action.items()}
+
+
+def _displayed(ctx: _Context, subject: Subject) -> tuple[DisplayedRecord, ...]:
+    out = []
+    for st in ctx.states.get(subject.id, ()):
+        cat = ctx.view.categories.get(st.record.category)
+        if cat is None or cat.publicity.max is None:
+            continue
+        pub = cat.publicity
+        if not (pub.persons if subject.is_person else pub.organisations):
+            continue
+        r = st.record
+        until = pub.max.after(r.effective)
+        earliest = pub.min.after(r.effective) if pub.min else r.effective
+        if st.repaired is not None and st.repaired >= earliest:
+            until = min(until, st.repaired)
+        if r.effective <= ctx.as_of < until:
+            out.append(DisplayedRecord(r.id, r.category, until, earliest))
+    return tuple(out)
+
+
+__all__ = ["MeasureKind", "evaluate", "rate", "reachable", "reverse_path"]

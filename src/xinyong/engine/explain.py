@@ -1,0 +1,256 @@
+"""Explanations: the full chain from a measure down to the source records and the law.
+
+measure ← clause ← memorandum ← list entry ← records ← legal basis, plus how it can be lifted.
+``explain`` returns plain data (JSON-ready); ``render`` turns it into text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from xinyong.engine.decide import decide
+from xinyong.model import Decision, Reason, Standing
+from xinyong.policy.model import Policy
+
+
+def cite(policy: Policy, ref: str) -> str:
+    """A legal reference as text: 'Title (Number) Art. 3'."""
+    law_id, _, article = ref.partition("#")
+    law = policy.laws.get(law_id)
+    if law is None:
+        return ref
+    text = law.title + (f" ({law.number})" if law.number else "")
+    return f"{text} {article}".strip()
+
+
+def _title(policy: Policy, section: str, ident: str, day: Any) -> str:
+    view = policy.at(day)
+    table: dict[str, Any] = {
+        "measure": view.measures,
+        "category": view.categories,
+        "scheme": view.schemes,
+        "memorandum": view.memoranda,
+        "list_rule": view.list_rules,
+        "agency": view.agencies,
+    }[section]
+    obj = table.get(ident)
+    if obj is None:
+        return ident
+    return str(getattr(obj, "title", None) or getattr(obj, "name", ident))
+
+
+def reason_data(policy: Policy, standing: Standing, r: Reason) -> dict[str, Any]:
+    day = standing.as_of
+    return {
+        "measure": r.measure,
+        "measure_title": _title(policy, "measure", r.measure, day),
+        "kind": r.kind,
+        "effect": r.effect,
+        "overridden": r.overridden,
+        "clause": r.clause,
+        "memorandum": r.memorandum,
+        "memorandum_number": r.memorandum_number,
+        "memorandum_title": _title(policy, "memorandum", r.memorandum, day),
+        "applied_by": r.applied_by,
+        "list": r.list,
+        "listed_subject": r.listed_subject,
+        "via": list(r.via),
+        "entry_start": r.entry_start.isoformat(),
+        "entry_end": r.entry_planned_end.isoformat() if r.entry_planned_end else None,
+        "records": [record_data(policy, standing, rid) for rid in r.records],
+        "legal_basis": [cite(policy, b) for b in r.legal_basis],
+        "lift": list(r.lift),
+    }
+
+
+def record_data(policy: Policy, standing: Standing, rid: str) -> dict[str, Any]:
+    rec = standing.records.get(rid)
+    if rec is None:
+        return {"id": rid}
+    return {
+        "id": rec.id,
+        "subject": rec.subject,
+        "category": rec.category,
+        "category_title": _title(policy, "category", rec.category, standing.as_of),
+        "agency": rec.agency,
+        "document_no": rec.document_no,
+        "act_date": rec.act_date.isoformat(),
+        "effective": rec.effective.isoformat(),
+        "recorded_at": rec.recorded_at.isoformat(),
+        "legal_basis": cite(policy, rec.legal_basis),
+        "amounts": {k: str(v) for k, v in rec.amounts.items()},
+        "events": [
+            {"kind": e.kind.value, "effective": e.effective.isoformat(), "note": e.note}
+            for e in standing.events.get(rid, ())
+        ],
+    }
+
+
+def decision_data(policy: Policy, standing: Standing, d: Decision) -> dict[str, Any]:
+    return {
+        "subject": d.subject,
+        "action": d.action,
+        "on": d.on.isoformat(),
+        "effect": d.effect.value,
+        "measures": list(d.measures),
+        "reasons": [reason_data(policy, standing, r) for r in d.reasons],
+        "policy_version": standing.policy_version,
+    }
+
+
+def explain(policy: Policy, standing: Standing, action: str | None = None) -> dict[str, Any]:
+    s = standing.subject
+    day = standing.as_of
+    data: dict[str, Any] = {
+        "subject": {
+            "id": s.id,
+            "name": s.name,
+            "kind": s.kind.value,
+            "region": s.region,
+            "identifiers": [str(i) for i in s.identifiers],
+        },
+        "as_of": day.isoformat(),
+        "known_at": standing.known_at.isoformat(),
+        "policy_version": standing.policy_version,
+        "ratings": [
+            {
+                "scheme": r.scheme,
+                "title": _title(policy, "scheme", r.scheme, day),
+                "score": str(r.score),
+                "band_grade": r.band_grade,
+                "grade": r.grade,
+                "public": r.public,
+                "contributions": [
+                    {
+                        "indicator": c.indicator,
+                        "value": str(c.value),
+                        "points": str(c.points),
+                        "records": list(c.records),
+                    }
+                    for c in r.contributions
+                    if c.records or c.points
+                ],
+                "adjustments": [
+                    {
+                        "rule": a.rule,
+                        "kind": a.kind,
+                        "grade": a.grade,
+                        "records": list(a.records),
+                        "via": list(a.via),
+                        "legal_basis": [cite(policy, b) for b in a.legal_basis],
+                    }
+                    for a in r.adjustments
+                ],
+                "principal_reasons": list(r.principal_reasons),
+            }
+            for r in standing.ratings.values()
+        ],
+        "list_entries": [
+            {
+                "list": e.list,
+                "rule": e.rule,
+                "title": _title(policy, "list_rule", e.rule, day),
+                "status": e.status.value,
+                "listed_on": e.listed_on.isoformat(),
+                "start": e.start.isoformat(),
+                "planned_end": e.planned_end.isoformat() if e.planned_end else None,
+                "end": e.end.isoformat() if e.end else None,
+                "end_reason": e.end_reason,
+                "basis": e.basis,
+                "records": [record_data(policy, standing, rid) for rid in e.records],
+                "legal_basis": [cite(policy, b) for b in e.legal_basis],
+                "lift": list(e.lift),
+            }
+            for e in standing.entries
+        ],
+        "measures": [reason_data(policy, standing, r) for r in _unique_reasons(standing)],
+        "displayed": [
+            {"record": d.record, "category": d.category, "until": d.until.isoformat(),
+             "repair_from": d.earliest_repair.isoformat()}
+            for d in standing.displayed
+        ],
+        "warnings": list(standing.warnings),
+    }
+    if action is not None:
+        data["decision"] = decision_data(policy, standing, decide(standing, action))
+    return data
+
+
+def _unique_reasons(standing: Standing) -> list[Reason]:
+    seen: dict[tuple[str, str, str, str], Reason] = {}
+    for rs in standing.reasons_by_action.values():
+        for r in rs:
+            seen.setdefault((r.measure, r.clause, r.memorandum, r.listed_subject), r)
+    return list(seen.values())
+
+
+def render(data: dict[str, Any]) -> str:
+    """Plain-text rendering of :func:`explain`'s data."""
+    s = data["subject"]
+    out = [
+        f"{s['name']} ({s['id']}, {s['kind']}, region {s['region']}) "
+        f"as of {data['as_of']}  [policy {data['policy_version']}]",
+        "  identifiers: " + ", ".join(s["identifiers"]),
+    ]
+    if data.get("decision"):
+        d = data["decision"]
+        out.append(f"\nDecision on {d['action']}: {d['effect'].upper()}")
+        out.extend(_render_reasons(d["reasons"]))
+    out.append("\nRatings:" if data["ratings"] else "\nRatings: none apply")
+    for r in data["ratings"]:
+        out.append(f"  {r['title']} [{r['scheme']}]: score {r['score']}, grade {r['grade']}"
+                   + (f" (band {r['band_grade']})" if r["band_grade"] != r["grade"] else ""))
+        for c in r["contributions"]:
+            out.append(f"    {c['indicator']}: value {c['value']} → {c['points']} points"
+                       + (f"  ← {', '.join(c['records'])}" if c["records"] else ""))
+        for a in r["adjustments"]:
+            out.append(f"    {a['kind']} {a['grade']} by {a['rule']}  ← {', '.join(a['records'])}"
+                       + (f" via {', '.join(a['via'])}" if a["via"] else ""))
+            for b in a["legal_basis"]:
+                out.append(f"      basis: {b}")
+        if r["principal_reasons"]:
+            out.append(f"    principal reasons: {', '.join(r['principal_reasons'])}")
+    out.append("\nList entries:" if data["list_entries"] else "\nList entries: none")
+    for e in data["list_entries"]:
+        end = e["end"] or e["planned_end"] or "open"
+        out.append(f"  {e['title']} [{e['list']}] {e['status']}: listed {e['listed_on']}, "
+                   f"from {e['start']} to {end}"
+                   + (f" ({e['end_reason']})" if e["end_reason"] else ""))
+        for rec in e["records"]:
+            out.append(f"    ← record {rec['id']}: {rec.get('category_title', '')} "
+                       f"{rec.get('document_no', '')} ({rec.get('agency', '')}, "
+                       f"effective {rec.get('effective', '')})")
+        for b in e["legal_basis"]:
+            out.append(f"    basis: {b}")
+        for lift in e["lift"]:
+            out.append(f"    lift: {lift}")
+    out.append("\nMeasures in force:" if data["measures"] else "\nMeasures in force: none")
+    out.extend(_render_reasons(data["measures"]))
+    if data["displayed"]:
+        out.append("\nOn public display:")
+        for d in data["displayed"]:
+            out.append(f"  {d['record']} ({d['category']}) until {d['until']}; "
+                       f"repair may be applied for from {d['repair_from']}")
+    for w in data["warnings"]:
+        out.append(f"warning: {w}")
+    return "\n".join(out)
+
+
+def _render_reasons(reasons: list[dict[str, Any]]) -> list[str]:
+    out = []
+    for r in reasons:
+        flag = " (overridden by a restriction)" if r["overridden"] else ""
+        out.append(f"  {r['measure_title']} [{r['measure']}, {r['kind']}/{r['effect']}]{flag}")
+        out.append(f"    ← clause {r['clause']} of {r['memorandum_title']} "
+                   f"({r['memorandum_number']}), applied by {r['applied_by']}")
+        via = f" via {r['via'][0]} of {r['listed_subject']}" if r["via"] else ""
+        out.append(f"    ← entry on {r['list']} from {r['entry_start']}"
+                   f"{' to ' + r['entry_end'] if r['entry_end'] else ''}{via}")
+        for rec in r["records"]:
+            out.append(f"    ← record {rec['id']}: {rec.get('category_title', '')} "
+                       f"{rec.get('document_no', '')}")
+        for b in r["legal_basis"]:
+            out.append(f"    basis: {b}")
+        for lift in r["lift"]:
+            out.append(f"    lift: {lift}")
+    return out
