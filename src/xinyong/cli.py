@@ -1,0 +1,357 @@
+"""The ``xinyong`` command line. Commands are thin: parse, call the core, print.
+
+Exit codes (all commands): 0 success; 1 a negative result (lint errors found, a decision
+that denies); 2 bad input or usage (unreadable policy, unknown subject or action, invalid
+date); 3 ``decide`` allowed with conditions.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from xinyong.policy.loader import PolicyError
+from xinyong.policy.model import Policy
+from xinyong.policy.schema import Profile
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="xinyong (信用): credit records, ratings, red and black lists and joint reward and "
+    "punishment, explainable down to the source record.\n\nExit codes: 0 success; 1 negative "
+    "result (lint errors, decision denied); 2 bad input; 3 allowed with conditions.",
+)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+DEFAULT_DATA = Path("xinyong-data")
+T = TypeVar("T")
+
+PoliciesOpt = Annotated[
+    Path | None,
+    typer.Option("--policies", help="Policy folder (default: $XINYONG_POLICIES or ./policies)"),
+]
+DataOpt = Annotated[
+    Path, typer.Option("--data", help="Population folder written by `xinyong generate`")
+]
+AsOfOpt = Annotated[
+    str | None, typer.Option("--as-of", help="Date to evaluate on, YYYY-MM-DD (default: today)")
+]
+KnownAtOpt = Annotated[
+    str | None,
+    typer.Option("--known-at", help="Transaction time: only what was recorded by then "
+                 "(YYYY-MM-DDTHH:MM; default: end of the as-of day)"),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text")]
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def guarded(fn: Callable[[], T]) -> T:
+    """Turn known errors into clear messages and exit code 2, never a stack trace."""
+    from xinyong.dataset import UnknownSubject
+    from xinyong.engine import UnknownAction
+
+    try:
+        return fn()
+    except PolicyError as e:
+        err.print(f"[bold red]error:[/] {len(e.problems)} problem(s) in the policy:",
+                  highlight=False)
+        for p in e.problems:
+            err.print(f"  {p}", highlight=False, markup=False)
+        raise typer.Exit(2) from None
+    except (UnknownSubject, UnknownAction, FileNotFoundError) as e:
+        fail(str(e).strip("'\""))
+
+
+def _policy(path: Path | None) -> Policy:
+    from xinyong.files import load_policy
+
+    return guarded(lambda: load_policy(path))
+
+
+def _date(text: str | None, option: str = "--as-of") -> date:
+    if text is None:
+        return date.today()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        fail(f"{option} {text!r} is not a date; write YYYY-MM-DD, e.g. 2024-03-01")
+
+
+def _datetime(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"--known-at {text!r} is not a date-time; write YYYY-MM-DDTHH:MM")
+
+
+def _dataset(data: Path) -> Any:
+    from xinyong.dataset import Dataset
+    from xinyong.sim.parquet import read_population
+
+    if not (data / "subjects.parquet").exists():
+        fail(f"no population at {data}; run `xinyong generate --seed 0 --out {data}` first")
+    pop = read_population(data)
+    return Dataset(pop.subjects, pop.links, pop.records, pop.events)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+@app.command()
+def schema(
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write to a file")] = None,
+) -> None:
+    """Print the JSON Schema of a policy TOML file, for editors to validate against."""
+    from xinyong.policy.schema import PolicyFile
+
+    text = json.dumps(PolicyFile.model_json_schema(), indent=2, ensure_ascii=False)
+    if out_file:
+        out_file.write_text(text + "\n", encoding="utf-8")
+        out.print(f"wrote {out_file}")
+    else:
+        sys.stdout.write(text + "\n")
+
+
+@app.command()
+def lint(
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Preset folders or files to report on (default: all)")] = None,
+    profile: Annotated[Profile | None, typer.Option(
+        "--profile", help="Check against this profile instead of each preset's own")] = None,
+    policies: PoliciesOpt = None,
+) -> None:
+    """Check policies for legality: cn-2021, eu-ai-act or historical (warnings only).
+
+    Every finding names the file, the rule, the reason and where the rule comes from.
+    Exit 1 if any finding is an error, 2 if the policy does not load.
+    """
+    from xinyong.files import default_policy_dir
+    from xinyong.policy.lint import lint as run_lint
+
+    root = policies or default_policy_dir()
+    policy = _policy(root)
+    files = None
+    if paths:
+        base = root.resolve().parent
+        files = []
+        for p in paths:
+            try:
+                files.append(p.resolve().relative_to(base).as_posix())
+            except ValueError:
+                fail(f"{p} is not inside the policy folder {root}")
+    findings = run_lint(policy, profile, files)
+    errors = sum(f.severity == "error" for f in findings)
+    for f in findings:
+        style = "red" if f.severity == "error" else "yellow"
+        out.print(f"[{style}]{f.severity}[/] {f.file}{':' + str(f.line) if f.line else ''} "
+                  f"[bold]{f.rule}[/] {f.obj}: {f.reason}\n    rule from: {f.source}",
+                  highlight=False)
+    used = profile.value if profile else "each preset's own"
+    out.print(f"{len(findings)} finding(s), {errors} error(s) under profile {used}")
+    raise typer.Exit(1 if errors else 0)
+
+
+@app.command()
+def generate(
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same data")] = 0,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write Parquet to")] = DEFAULT_DATA,
+    persons: Annotated[int, typer.Option(help="Number of persons")] = 2000,
+    enterprises: Annotated[int, typer.Option(help="Number of enterprises")] = 400,
+    policies: PoliciesOpt = None,
+) -> None:
+    """Generate a deterministic synthetic population (persons, firms, public bodies, links,
+    records across the catalog, events) and write it as Parquet."""
+    from xinyong.sim.parquet import write_population
+    from xinyong.sim.population import generate as gen
+
+    policy = _policy(policies)
+    pop = gen(policy, seed=seed, persons=persons, enterprises=enterprises)
+    paths = write_population(pop, out_dir)
+    out.print(f"{len(pop.subjects)} subjects, {len(pop.links)} links, {len(pop.records)} "
+              f"records, {len(pop.events)} events → {out_dir}")
+    for name, p in paths.items():
+        out.print(f"  {name}: {p}")
+
+
+@app.command()
+def evaluate(
+    subject: Annotated[str, typer.Argument(help="Subject id or identifier (USCC / RIC)")],
+    as_of: AsOfOpt = None,
+    known_at: KnownAtOpt = None,
+    as_json: JsonOpt = False,
+    data: DataOpt = DEFAULT_DATA,
+    policies: PoliciesOpt = None,
+) -> None:
+    """A subject's standing: ratings, list entries and measures in force, explained."""
+    from xinyong.engine.explain import explain as expl
+    from xinyong.engine.explain import render
+
+    policy = _policy(policies)
+    ds = _dataset(data)
+    s = guarded(lambda: ds.resolve(subject))
+    standing = ds.standing(policy, s, _date(as_of), _datetime(known_at))
+    body = expl(policy, standing)
+    if as_json:
+        _print_json(body)
+    else:
+        out.print(render(body), highlight=False, markup=False)
+
+
+@app.command()
+def decide(
+    subject: Annotated[str, typer.Argument(help="Subject id or identifier")],
+    action: Annotated[str, typer.Argument(help="Action id, e.g. transport.air.ticket")],
+    as_of: AsOfOpt = None,
+    known_at: KnownAtOpt = None,
+    as_json: JsonOpt = False,
+    data: DataOpt = DEFAULT_DATA,
+    policies: PoliciesOpt = None,
+) -> None:
+    """May SUBJECT do ACTION on the date? Exit 0 allow, 3 allow with conditions, 1 deny."""
+    from xinyong.engine import decide as run_decide
+    from xinyong.engine.explain import decision_data
+
+    policy = _policy(policies)
+    ds = _dataset(data)
+    s = guarded(lambda: ds.resolve(subject))
+    standing = ds.standing(policy, s, _date(as_of), _datetime(known_at))
+    d = guarded(lambda: run_decide(standing, action))
+    body = decision_data(policy, standing, d)
+    if as_json:
+        _print_json(body)
+    else:
+        from xinyong.engine.explain import _render_reasons
+
+        out.print(f"{s.name} ({s.id}) {action} on {d.on}: {d.effect.value.upper()}",
+                  highlight=False)
+        out.print("\n".join(_render_reasons(body["reasons"])) or "  no measure applies",
+                  highlight=False, markup=False)
+    raise typer.Exit({"deny": 1, "allow_with_conditions": 3}.get(d.effect.value, 0))
+
+
+@app.command()
+def explain(
+    subject: Annotated[str, typer.Argument(help="Subject id or identifier")],
+    action: Annotated[str | None, typer.Option("--action", help="Also decide this action")] = None,
+    as_of: AsOfOpt = None,
+    known_at: KnownAtOpt = None,
+    as_json: JsonOpt = False,
+    data: DataOpt = DEFAULT_DATA,
+    policies: PoliciesOpt = None,
+) -> None:
+    """The full chain for a subject: measure ← clause ← memorandum ← list entry ← records ←
+    legal basis, and how each restriction can be lifted."""
+    from xinyong.engine.explain import explain as expl
+    from xinyong.engine.explain import render
+
+    policy = _policy(policies)
+    ds = _dataset(data)
+    s = guarded(lambda: ds.resolve(subject))
+    standing = ds.standing(policy, s, _date(as_of), _datetime(known_at))
+    body = guarded(lambda: expl(policy, standing, action))
+    if as_json:
+        _print_json(body)
+    else:
+        out.print(render(body), highlight=False, markup=False)
+
+
+@app.command()
+def actions(policies: PoliciesOpt = None) -> None:
+    """List the actions a decision can be asked about."""
+    policy = _policy(policies)
+    t = Table("action", "context", "title")
+    for a in sorted(policy.actions.values(), key=lambda a: a.id):
+        t.add_row(a.id, a.context, a.title)
+    out.print(t)
+
+
+@app.command()
+def demo(
+    seed: Annotated[int, typer.Option(help="Random seed")] = 0,
+    persons: Annotated[int, typer.Option(help="Number of persons")] = 2000,
+    enterprises: Annotated[int, typer.Option(help="Number of enterprises")] = 400,
+    as_of: Annotated[str, typer.Option("--as-of", help="Evaluation date")] = "2025-12-31",
+    data: DataOpt = DEFAULT_DATA,
+    policies: PoliciesOpt = None,
+) -> None:
+    """Generate a synthetic population, evaluate every preset on it, print a summary and one
+    subject fully explained."""
+    from rich.progress import track
+
+    from xinyong.dataset import Dataset
+    from xinyong.engine.explain import explain as expl
+    from xinyong.engine.explain import render
+    from xinyong.sim.parquet import write_population
+    from xinyong.sim.population import generate as gen
+
+    policy = _policy(policies)
+    day = _date(as_of)
+    pop = gen(policy, seed=seed, persons=persons, enterprises=enterprises)
+    write_population(pop, data)
+    out.print(f"[bold]Population[/] (seed {seed}): {len(pop.subjects)} subjects, "
+              f"{len(pop.links)} links, {len(pop.records)} records, {len(pop.events)} events "
+              f"→ {data}/")
+    ds = Dataset(pop.subjects, pop.links, pop.records, pop.events)
+    grades: dict[str, Counter[str]] = {}
+    lists: Counter[str] = Counter()
+    measures: Counter[str] = Counter()
+    best: tuple[int, Any] = (-1, None)
+    for s in track(pop.subjects, description=f"Evaluating as of {day}", console=out):
+        st = ds.standing(policy, s, day)
+        for r in st.ratings.values():
+            grades.setdefault(r.scheme, Counter())[r.grade] += 1
+        for lst in {e.list for e in st.active_entries}:
+            lists[lst] += 1
+        for m in {m.measure for m in st.measures}:
+            measures[m] += 1
+        score = len(st.measures) + 5 * sum(bool(m.via) for m in st.measures)
+        if score > best[0]:
+            best = (score, st)
+    view = policy.at(day)
+    t = Table("scheme", "subjects per grade", title="Ratings")
+    for sid, counter in sorted(grades.items()):
+        order = view.schemes[sid].grades
+        t.add_row(sid, "  ".join(f"{g}: {counter.get(g, 0)}" for g in order))
+    out.print(t)
+    t = Table("list", "colour", "subjects on it", title="Lists (active entries)")
+    colours = {r.list_id: r.colour.value for r in view.list_rules.values()}
+    for lst, n in sorted(lists.items(), key=lambda kv: -kv[1]):
+        t.add_row(lst, colours.get(lst, ""), str(n))
+    out.print(t)
+    t = Table("measure", "kind", "subjects", title="Measures in force")
+    for m, n in sorted(measures.items(), key=lambda kv: -kv[1]):
+        t.add_row(m, view.measures[m].kind.value if m in view.measures else "", str(n))
+    out.print(t)
+    if best[1] is not None:
+        st = best[1]
+        action = next(iter(sorted(st.reasons_by_action)), None)
+        out.rule(f"One subject, fully explained: {st.subject.id}")
+        out.print(render(expl(policy, st, action)), highlight=False, markup=False)
+        out.print(f"\nTry: xinyong explain {st.subject.id} --as-of {day} --data {data}",
+                  highlight=False)
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,98 @@
+"""An in-memory view of a population (Parquet files) for per-subject evaluation."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from xinyong.engine import evaluate
+from xinyong.ids import InvalidIdentifier, validate
+from xinyong.model import Link, Record, RecordEvent, Standing, Subject
+from xinyong.policy.model import Policy
+
+
+class UnknownSubject(LookupError):
+    pass
+
+
+@dataclass
+class Case:
+    subject: Subject
+    related: list[Subject]
+    records: list[Record]
+    events: list[RecordEvent]
+    links: list[Link]
+
+
+class Dataset:
+    """Subjects, links, records and events indexed for building one subject's case."""
+
+    def __init__(
+        self,
+        subjects: Iterable[Subject],
+        links: Iterable[Link],
+        records: Iterable[Record],
+        events: Iterable[RecordEvent],
+    ) -> None:
+        self.subjects = {s.id: s for s in subjects}
+        self.by_identifier = {i.value: s.id for s in self.subjects.values() for i in s.identifiers}
+        self.links = list(links)
+        self.links_of: dict[str, list[Link]] = defaultdict(list)
+        for lk in self.links:
+            self.links_of[lk.organisation].append(lk)
+            self.links_of[lk.party].append(lk)
+        self.records_of: dict[str, list[Record]] = defaultdict(list)
+        for r in records:
+            self.records_of[r.subject].append(r)
+        self.events_of: dict[str, list[RecordEvent]] = defaultdict(list)
+        for e in events:
+            self.events_of[e.record].append(e)
+
+    def resolve(self, key: str) -> Subject:
+        """A subject by id, or by identifier (validated first, so typos get a clear error)."""
+        if key in self.subjects:
+            return self.subjects[key]
+        if key in self.by_identifier:
+            return self.subjects[self.by_identifier[key]]
+        if len(key) == 18:
+            for scheme in ("cn-ric", "cn-uscc"):
+                try:
+                    ident = validate(scheme, key)
+                except InvalidIdentifier as e:
+                    if e.expected_check:
+                        raise UnknownSubject(str(e)) from None
+                    continue
+                if ident.value in self.by_identifier:
+                    return self.subjects[self.by_identifier[ident.value]]
+        raise UnknownSubject(
+            f"no subject {key!r} in the data; give a subject id (e.g. P000001) or an identifier"
+        )
+
+    def case(self, subject: Subject, depth: int = 2) -> Case:
+        """The subject with everything linked to it within ``depth`` hops."""
+        seen = {subject.id}
+        frontier = {subject.id}
+        links: dict[int, Link] = {}
+        for _ in range(depth):
+            nxt = set()
+            for sid in frontier:
+                for lk in self.links_of.get(sid, ()):
+                    links[id(lk)] = lk
+                    for other in (lk.organisation, lk.party):
+                        if other not in seen:
+                            seen.add(other)
+                            nxt.add(other)
+            frontier = nxt
+        records = [r for sid in seen for r in self.records_of.get(sid, ())]
+        events = [e for r in records for e in self.events_of.get(r.id, ())]
+        related = [self.subjects[s] for s in seen if s in self.subjects and s != subject.id]
+        return Case(subject, related, records, events, list(links.values()))
+
+    def standing(self, policy: Policy, subject: Subject, as_of: date,
+                 known_at: datetime | None = None) -> Standing:
+        depth = max(1, policy.at(as_of).max_path)
+        c = self.case(subject, depth)
+        return evaluate(policy, c.subject, c.records, c.events, c.links, as_of,
+                        related=c.related, known_at=known_at)
