@@ -64,7 +64,7 @@ def _check_char(scheme: IdScheme, body: str) -> str | None:
         if scheme is IdScheme.USCC:
             return uscc.calc_check_digit(body)
         if scheme is IdScheme.RIC:
-            return ric.calc_check_digit(body)
+            return ric.calc_check_digit(body + "0")  # stdnum drops the last character
     except (ValueError, IndexError):
         return None
     return None
@@ -140,4 +140,4 @@ def make_uscc(authority: str, entity_type: str, region: str, org_body: str) -> s
 def make_ric(region: str, birth: str, sequence: int) -> str:
     """Build a valid resident identity number (birth as YYYYMMDD, sequence 0–999)."""
     body = f"{region}{birth}{sequence:03d}"
-    return body + ric.calc_check_digit(body)
+    return body + ric.calc_check_digit(body + "0")  # stdnum drops the last character

@@ -82,11 +82,11 @@ def parse_file(name: str, text: str) -> tuple[PolicyFile | None, list[Problem]]:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        line = getattr(e, "lineno", None)
-        msg = getattr(e, "msg", str(e))
-        col = getattr(e, "colno", None)
-        where = f" (column {col})" if col else ""
-        return None, [Problem(name, "", f"TOML syntax: {msg}{where}", line)]
+        m = re.search(r"^(.*) \(at line (\d+), column (\d+)\)$", str(e))
+        if m:
+            msg = f"TOML syntax: {m.group(1)} (column {m.group(3)})"
+            return None, [Problem(name, "", msg, int(m.group(2)))]
+        return None, [Problem(name, "", f"TOML syntax: {e}")]
     try:
         return PolicyFile.model_validate(raw), []
     except ValidationError as e:
@@ -118,8 +118,10 @@ def build(files: Mapping[str, str], presets: Iterable[str] | None = None) -> Pol
     for name, pf in parsed.items():
         if pf.preset is not None:
             folder_preset[_folder(name)] = pf.preset
+    broken = {_folder(n) for n in files if n.endswith("/preset.toml") and n not in parsed}
     for name in files:
-        if _folder(name) not in folder_preset and name in parsed:
+        folder = _folder(name)
+        if folder not in folder_preset and folder not in broken and name in parsed:
             problems.append(
                 Problem(name, "", "no preset.toml with a [preset] table in this folder")
             )

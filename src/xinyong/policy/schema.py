@@ -364,7 +364,7 @@ class Condition(Strict):
     def _not_empty(self) -> Condition:
         if self.amounts and not self.categories:
             raise ValueError("amount tests need 'categories' naming the records they apply to")
-        if self == Condition():
+        if not any(getattr(self, f) not in (None, ()) for f in type(self).model_fields):
             raise ValueError("an empty condition would always hold; say what must be true")
         return self
 

@@ -1,0 +1,606 @@
+"""Synthetic populations: subjects, links, credit records and events drawn from a policy.
+
+Everything is derived from the seed: each stage has its own ``random.Random`` stream (so
+changing how links are drawn does not reshuffle the records) and Faker is seeded per
+instance. Nothing reads the clock or the global random state.
+
+The simulator's own attributes (urban/rural, digital access) live in
+:class:`AttributeTable`, apart from the credit data (DESIGN: synthetic attributes are kept
+apart), and as columns rather than one object per subject.
+"""
+
+from __future__ import annotations
+
+import random
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_DOWN, Decimal
+from itertools import accumulate
+from typing import NamedTuple
+
+from faker import Faker
+
+from xinyong.ids import IdScheme, make_ric, make_uscc, validate
+from xinyong.model import (
+    EventKind,
+    Link,
+    LinkRole,
+    Record,
+    RecordEvent,
+    Subject,
+    SubjectKind,
+)
+from xinyong.periods import Period
+from xinyong.policy.model import Policy
+from xinyong.policy.schema import Category, Severity
+from xinyong.sim.regions import PROVINCE_ABBR, Region, county_regions
+
+GENERATOR_VERSION = "1"
+
+# Share of eligible subjects that get a record of one category over the whole window.
+SEVERITY_RATE = {Severity.SERIOUS: 0.015, Severity.GENERAL: 0.05, Severity.MINOR: 0.10}
+
+OPT_IN_SHARE = 0.30
+RECTIFIED_SHARE = 0.40  # of judicial debtor records
+REVOKED_SHARE = 0.02  # of all records
+REPAIRED_SHARE = 0.30  # of records whose category has a minimum publicity period
+MULTI_FIRM_SHARE = 0.05  # of persons: run 2-3 firms
+
+# Documented thresholds of the tax "major violation" list (evaded >= 100,000 and >= 10 %).
+TAX_THRESHOLD = Decimal(100000)
+TAX_RATIO = Decimal("0.10")
+
+# Characters allowed in a USCC's organisation-code part (GB 32100 leaves out I, O, S, V, Z).
+_USCC_BODY = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_CENT = Decimal("0.01")
+_DAY = timedelta(days=1)
+_ADULT = Period(years=18)
+
+_PUBLIC_BODY_SUFFIXES = (
+    "市场监督管理局", "税务局", "人民政府", "住房和城乡建设局", "生态环境局",
+    "教育局", "人力资源和社会保障局", "交通运输局", "卫生健康局", "农业农村局",
+)  # fmt: skip
+_SOCIAL_ORG_SUFFIXES = (
+    "慈善总会", "志愿者协会", "个体劳动者协会", "工商业联合会", "老年人协会",
+    "文化促进会", "青年创业协会", "消费者协会",
+)  # fmt: skip
+
+
+class SimAttributes(NamedTuple):
+    """What the simulator assumes about a subject; never part of its credit file."""
+
+    urban: bool
+    digital_access: bool
+
+
+@dataclass(frozen=True)
+class AttributeTable(Mapping[str, SimAttributes]):
+    """Subject id -> :class:`SimAttributes`, stored as parallel columns."""
+
+    ids: tuple[str, ...]
+    urban: tuple[bool, ...]
+    digital_access: tuple[bool, ...]
+    _index: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not len(self.ids) == len(self.urban) == len(self.digital_access):
+            raise ValueError("attribute columns must have equal length")
+        object.__setattr__(self, "_index", {s: i for i, s in enumerate(self.ids)})
+
+    def __getitem__(self, subject: str) -> SimAttributes:
+        i = self._index[subject]
+        return SimAttributes(self.urban[i], self.digital_access[i])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class Population:
+    subjects: tuple[Subject, ...]
+    links: tuple[Link, ...]
+    records: tuple[Record, ...]
+    events: tuple[RecordEvent, ...]
+    attributes: AttributeTable
+    seed: int
+    start: date
+    end: date
+    policy_digest: str
+    generator_version: str = GENERATOR_VERSION
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "subjects": len(self.subjects),
+            "links": len(self.links),
+            "records": len(self.records),
+            "events": len(self.events),
+            "attributes": len(self.attributes),
+        }
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+def _uniform_day(rng: random.Random, lo: date, hi: date) -> date:
+    return lo + timedelta(days=rng.randint(0, (hi - lo).days))
+
+
+def _stamp(rng: random.Random, day: date) -> datetime:
+    """A time during office hours on ``day`` (clerks enter records 08:00-18:00)."""
+    return datetime.combine(day, time(8)) + timedelta(seconds=rng.randrange(10 * 3600))
+
+
+def _money(x: float) -> Decimal:
+    return max(Decimal(f"{x:.2f}"), _CENT)
+
+
+def _amounts(rng: random.Random, fields: Sequence[str], severity: Severity) -> dict[str, Decimal]:
+    out: dict[str, Decimal] = {}
+    if "tax_evaded" in fields:
+        out.update(_tax(rng, with_payable="tax_payable" in fields))
+    scale = {Severity.MINOR: 0.0, Severity.GENERAL: 1.0, Severity.SERIOUS: 2.0}[severity]
+    for name in fields:
+        if name in out:
+            continue
+        if "days" in name:
+            out[name] = Decimal(rng.randint(1, 720))
+        elif any(w in name for w in ("count", "times", "number")):
+            out[name] = Decimal(rng.randint(1, 20))
+        elif any(w in name for w in ("ratio", "rate", "share", "percent")):
+            out[name] = Decimal(rng.randint(1, 99)) * _CENT
+        else:
+            out[name] = _money(rng.lognormvariate(8.0 + scale, 1.4))
+    return out
+
+
+def _tax(rng: random.Random, *, with_payable: bool) -> dict[str, Decimal]:
+    """About a third of cases cross both thresholds; the rest miss one of them."""
+    kind = rng.random()
+    if kind < 1 / 3:  # crosses both
+        evaded = _money(rng.uniform(100_000, 3_000_000))
+        ratio = rng.uniform(0.12, 0.9)
+    elif kind < 2 / 3:  # small amount, any share
+        evaded = _money(rng.uniform(1_000, 99_000))
+        ratio = rng.uniform(0.02, 0.9)
+    else:  # large amount but a small share of the tax due
+        evaded = _money(rng.uniform(100_000, 2_000_000))
+        ratio = rng.uniform(0.01, 0.08)
+    if not with_payable:
+        return {"tax_evaded": evaded}
+    # round the payable down so evaded / payable never drops below the intended ratio
+    payable = (evaded / Decimal(f"{ratio:.4f}")).quantize(_CENT, rounding=ROUND_DOWN)
+    return {"tax_evaded": evaded, "tax_payable": max(payable, evaded + _CENT)}
+
+
+class _Pool:
+    """Subjects of some kinds, drawn with replacement in proportion to a propensity."""
+
+    def __init__(self, members: list[int], weights: Sequence[float]):
+        self.members = members
+        self.cum = list(accumulate(weights[i] for i in members))
+
+    def draw(self, rng: random.Random) -> int:
+        return self.members[bisect_right(self.cum, rng.random() * self.cum[-1])]
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """A stretch of the window during which one version of a category is in force."""
+
+    lo: date
+    hi: date  # inclusive
+    category: Category
+
+
+def _category_spans(policy: Policy, start: date, end: date) -> dict[str, list[_Span]]:
+    cuts = sorted({start, *(b for b in policy.breaks if start < b <= end)})
+    spans: dict[str, list[_Span]] = defaultdict(list)
+    for i, lo in enumerate(cuts):
+        hi = cuts[i + 1] - _DAY if i + 1 < len(cuts) else end
+        for cid, cat in policy.at(lo).categories.items():
+            prev = spans[cid][-1] if spans[cid] else None
+            if prev is not None and prev.category is cat and prev.hi + _DAY == lo:
+                spans[cid][-1] = _Span(prev.lo, hi, cat)
+            else:
+                spans[cid].append(_Span(lo, hi, cat))
+    return {cid: spans[cid] for cid in sorted(spans)}
+
+
+def _programme_start(policy: Policy, preset: str) -> date | None:
+    """Earliest effective date of anything the voluntary preset defines."""
+    days = [k[2] for k, o in policy.origins.items() if o.preset == preset and k[2] is not None]
+    return min(days) if days else None
+
+
+# --- generation --------------------------------------------------------------------
+
+
+def generate(
+    policy: Policy,
+    *,
+    seed: int,
+    persons: int = 2000,
+    enterprises: int = 400,
+    public_bodies: int = 20,
+    social_orgs: int = 20,
+    start: date = date(2019, 1, 1),
+    end: date = date(2025, 12, 31),
+) -> Population:
+    """A synthetic population with records of every category in force in [start, end]."""
+    if end < start:
+        raise ValueError(f"end {end} is before start {start}")
+    if min(persons, enterprises, public_bodies, social_orgs) < 0:
+        raise ValueError("sizes cannot be negative")
+    if persons == 0 and enterprises + public_bodies + social_orgs > 0:
+        raise ValueError("organisations need at least one person as legal representative")
+    g = _Generator(policy, seed, start, end)
+    g.add_persons(persons)
+    g.add_organisations(enterprises, public_bodies, social_orgs)
+    g.add_links(enterprises)
+    g.add_records()
+    g.add_events()
+    return Population(
+        subjects=tuple(g.subjects),
+        links=tuple(g.links),
+        records=tuple(g.records),
+        events=tuple(g.events),
+        attributes=g.attribute_table(),
+        seed=seed,
+        start=start,
+        end=end,
+        policy_digest=policy.digest,
+    )
+
+
+class _Generator:
+    def __init__(self, policy: Policy, seed: int, start: date, end: date):
+        self.policy, self.seed, self.start, self.end = policy, seed, start, end
+        self.fake = Faker("zh_CN")
+        self.fake.seed_instance(seed)
+        self.regions = county_regions()
+        self.subjects: list[Subject] = []
+        self.subject_region: list[Region] = []
+        self.since: list[date] = []  # adulthood or registration: no records before it
+        self.birth_year: list[int] = []  # 0 for organisations
+        self.links: list[Link] = []
+        self.records: list[Record] = []
+        self.events: list[RecordEvent] = []
+        self.categories: list[Category] = []  # the version in force for each record
+        self.n_persons = 0
+
+    def rng(self, stage: str) -> random.Random:
+        # str seeds are hashed with SHA-512 by random, so streams are stable across runs
+        return random.Random(f"{self.seed}:{stage}")
+
+    # --- subjects ------------------------------------------------------------------
+
+    def add_persons(self, n: int) -> None:
+        rng = self.rng("persons")
+        regions = [r for r in self.regions if r.since <= 2004]
+        voluntary = sorted(p.id for p in self.policy.presets.values() if p.voluntary)
+        opt_from = {}
+        for pid in voluntary:
+            lo = max(self.start, _programme_start(self.policy, pid) or self.start)
+            if lo <= self.end:
+                opt_from[pid] = lo
+        used: set[str] = set()
+        for i in range(n):
+            region = rng.choice(regions)
+            year = rng.randint(max(1950, region.since), 2004)
+            birth = _uniform_day(rng, date(year, 1, 1), date(year, 12, 31))
+            while True:
+                ric = make_ric(region.code, birth.strftime("%Y%m%d"), rng.randrange(1000))
+                if ric not in used:
+                    used.add(ric)
+                    break
+            opt_ins = tuple(
+                (pid, _uniform_day(rng, lo, self.end))
+                for pid, lo in opt_from.items()
+                if rng.random() < OPT_IN_SHARE
+            )
+            self._add(
+                Subject(
+                    id=f"P{i + 1:06d}",
+                    kind=SubjectKind.PERSON,
+                    name=self.fake.name(),
+                    region=region.code,
+                    identifiers=(validate(IdScheme.RIC, ric),),
+                    opt_ins=opt_ins,
+                ),
+                region,
+                _ADULT.after(birth),
+                year,
+            )
+        self.n_persons = n
+
+    def add_organisations(self, enterprises: int, public_bodies: int, social_orgs: int) -> None:
+        rng = self.rng("organisations")
+        used: set[str] = set()
+        # (prefix, count, kind, USCC authority, earliest registration, share registered
+        # in the last year before the window ends, to exercise "new entity" rules)
+        plans = (
+            ("E", enterprises, SubjectKind.ENTERPRISE, "9", date(2000, 1, 1), 0.12),
+            ("G", public_bodies, SubjectKind.PUBLIC_BODY, "1", date(1980, 1, 1), 0.0),
+            ("S", social_orgs, SubjectKind.SOCIAL_ORG, "5", date(1995, 1, 1), 0.10),
+        )
+        for prefix, count, kind, authority, earliest, new_share in plans:
+            earliest = min(earliest, self.start)
+            recent = max(earliest, self.end - timedelta(days=364))
+            for i in range(count):
+                region = rng.choice(self.regions)
+                if rng.random() < new_share:
+                    registered = _uniform_day(rng, recent, self.end)
+                else:
+                    registered = _uniform_day(rng, earliest, max(earliest, recent - _DAY))
+                while True:
+                    body = "".join(rng.choice(_USCC_BODY) for _ in range(8))
+                    code = make_uscc(authority, "1", region.code, body)
+                    if code not in used:
+                        used.add(code)
+                        break
+                self._add(
+                    Subject(
+                        id=f"{prefix}{i + 1:06d}",
+                        kind=kind,
+                        name=self._org_name(rng, kind, region),
+                        region=region.code,
+                        identifiers=(validate(IdScheme.USCC, code),),
+                        registered=registered,
+                    ),
+                    region,
+                    registered,
+                    0,
+                )
+
+    def _org_name(self, rng: random.Random, kind: SubjectKind, region: Region) -> str:
+        if kind is SubjectKind.ENTERPRISE:
+            return self.fake.company()
+        if kind is SubjectKind.PUBLIC_BODY:
+            return region.name + rng.choice(_PUBLIC_BODY_SUFFIXES)
+        return region.name + rng.choice(_SOCIAL_ORG_SUFFIXES)
+
+    def _add(self, s: Subject, region: Region, since: date, birth_year: int) -> None:
+        self.subjects.append(s)
+        self.subject_region.append(region)
+        self.since.append(since)
+        self.birth_year.append(birth_year)
+
+    # --- links ---------------------------------------------------------------------
+
+    def add_links(self, enterprises: int) -> None:
+        if self.n_persons == 0:
+            return
+        rng = self.rng("links")
+        firms = list(range(self.n_persons, self.n_persons + enterprises))
+        # persons adult before the first registrations hold roles from registration on
+        pool = [p for p in range(self.n_persons) if self.since[p] <= date(2000, 1, 1)]
+        if len(pool) < 10:
+            pool = list(range(self.n_persons))
+        rng.shuffle(pool)
+        lr: dict[int, int] = {}
+        rp: dict[int, int] = {}
+
+        # some persons run 2-3 firms, as legal representative or responsible person
+        n_multi = min(round(MULTI_FIRM_SHARE * self.n_persons), len(pool) // 2, enterprises // 2)
+        multi, ordinary = pool[:n_multi], pool[n_multi:] or pool
+        order = firms[:]
+        rng.shuffle(order)
+        at = 0
+        for person in multi:
+            for _ in range(rng.choice((2, 2, 3))):
+                firm = order[at % len(order)]
+                at += 1
+                if firm not in lr:
+                    lr[firm] = person
+                elif firm not in rp and lr[firm] != person:
+                    rp[firm] = person
+
+        nxt = 0
+
+        def next_ordinary() -> int:
+            nonlocal nxt
+            nxt += 1
+            return ordinary[(nxt - 1) % len(ordinary)]
+
+        for firm in firms:
+            if firm not in lr:
+                lr[firm] = next_ordinary()
+            if firm not in rp:
+                rp[firm] = lr[firm] if rng.random() < 0.6 else next_ordinary()
+            self._firm_links(rng, firm, lr[firm], rp[firm], firms, pool, next_ordinary)
+
+        # public bodies and social organisations have a legal representative too
+        for org in range(self.n_persons + enterprises, len(self.subjects)):
+            self._link(org, next_ordinary(), LinkRole.LEGAL_REPRESENTATIVE)
+
+    def _firm_links(
+        self,
+        rng: random.Random,
+        firm: int,
+        lr: int,
+        rp: int,
+        firms: list[int],
+        pool: list[int],
+        next_ordinary: Callable[[], int],
+    ) -> None:
+        registered = self.since[firm]
+        first = self._link(firm, lr, LinkRole.LEGAL_REPRESENTATIVE)
+        # a change of legal representative: the old link ends when the new one starts
+        if rng.random() < 0.12 and (self.end - first.start).days > 60:
+            change = _uniform_day(rng, first.start + timedelta(days=30), self.end)
+            successor = next_ordinary()
+            if successor != lr and self.since[successor] < change:
+                self.links[-1] = Link(first.organisation, first.party, first.role, first.start, change)
+                self.links.append(
+                    Link(first.organisation, self.subjects[successor].id, first.role, change)
+                )
+        self._link(firm, rp, LinkRole.RESPONSIBLE_PERSON)
+        holders = {lr} if rng.random() < 0.6 else set()
+        holders.update(rng.choice(pool) for _ in range(rng.choice((0, 0, 1, 1, 2))))
+        for p in sorted(holders):
+            self._link(firm, p, LinkRole.SHAREHOLDER)
+        if rng.random() < 0.08:  # a parent company holds shares
+            parent = rng.choice(firms)
+            if parent != firm and self.since[parent] <= registered:
+                self._link(firm, parent, LinkRole.SHAREHOLDER)
+        if rng.random() < 0.10:
+            self._link(firm, rng.choice(pool), LinkRole.ACTUAL_CONTROLLER)
+
+    def _link(self, org: int, party: int, role: LinkRole) -> Link:
+        link = Link(
+            organisation=self.subjects[org].id,
+            party=self.subjects[party].id,
+            role=role,
+            start=max(self.since[org], self.since[party]),
+        )
+        self.links.append(link)
+        return link
+
+    # --- records -------------------------------------------------------------------
+
+    def add_records(self) -> None:
+        rng = self.rng("records")
+        window_days = (self.end - self.start).days + 1
+        # a heavy tail: most subjects are drawn rarely, a few often (capped)
+        propensity = [min(rng.paretovariate(1.6), 12.0) for _ in self.subjects]
+        pools: dict[tuple[SubjectKind, ...], _Pool | None] = {}
+
+        def pool_of(kinds: tuple[SubjectKind, ...]) -> _Pool | None:
+            key = tuple(sorted(set(kinds)))
+            if key not in pools:
+                members = [i for i, s in enumerate(self.subjects) if s.kind in key]
+                pools[key] = _Pool(members, propensity) if members else None
+            return pools[key]
+
+        raw: list[tuple[datetime, int, Record, Category, bool]] = []
+        for cid, spans in _category_spans(self.policy, self.start, self.end).items():
+            expected = []
+            for sp in spans:
+                pool = pool_of(sp.category.subject_kinds)
+                size = len(pool.members) if pool else 0
+                share = ((sp.hi - sp.lo).days + 1) / window_days
+                expected.append(SEVERITY_RATE[sp.category.severity] * size * share)
+            total = sum(expected)
+            if total <= 0:
+                continue
+            n = int(total) + (rng.random() < total - int(total))
+            for _ in range(n):
+                sp = rng.choices(spans, weights=expected)[0]
+                cat = sp.category
+                pool = pool_of(cat.subject_kinds)
+                assert pool is not None
+                # retry a few times if the subject did not exist yet (minor, unregistered)
+                for _try in range(6):
+                    eff = _uniform_day(rng, sp.lo, sp.hi)
+                    act = max(sp.lo, eff - timedelta(days=rng.randint(0, 60)))
+                    who = pool.draw(rng)
+                    if self.since[who] <= act:
+                        break
+                else:
+                    continue
+                agency = rng.choice(cat.agencies)
+                lag = rng.randint(0, min(30, (self.end - eff).days))
+                rec = Record(
+                    id="",
+                    subject=self.subjects[who].id,
+                    category=cid,
+                    agency=agency,
+                    act_date=act,
+                    effective=eff,
+                    document_no="",
+                    legal_basis=cat.legal_basis[0],
+                    recorded_at=_stamp(rng, eff + timedelta(days=lag)),
+                    amounts=_amounts(rng, cat.amounts, cat.severity),
+                )
+                court = agency == "spc" or "court" in agency
+                raw.append((rec.recorded_at, len(raw), rec, cat, court))
+
+        raw.sort(key=lambda t: (t[0], t[1]))
+        numbers: dict[tuple[str, int], int] = {}
+        region_of = {s.id: r for s, r in zip(self.subjects, self.subject_region, strict=True)}
+        for i, (_, _, rec, cat, court) in enumerate(raw):
+            year = rec.act_date.year
+            if court:
+                region = region_of[rec.subject]
+                key = (region.code, year)
+                # court case numbers restart every year; start somewhere plausible
+                n = numbers[key] = numbers.get(key, rng.randint(100, 3000)) + 1
+                doc = f"({year}){PROVINCE_ABBR[region.code[:2]]}{region.code[2:]}执{n}号"
+            else:
+                key = (rec.agency, year)
+                n = numbers[key] = numbers.get(key, 0) + 1
+                doc = f"{rec.agency.upper()}-{year}-{n:05d}"
+            self.records.append(
+                Record(
+                    id=f"R{i + 1:07d}",
+                    subject=rec.subject,
+                    category=rec.category,
+                    agency=rec.agency,
+                    act_date=rec.act_date,
+                    effective=rec.effective,
+                    document_no=doc,
+                    legal_basis=rec.legal_basis,
+                    recorded_at=rec.recorded_at,
+                    amounts=rec.amounts,
+                )
+            )
+            self.categories.append(cat)
+
+    # --- events --------------------------------------------------------------------
+
+    def add_events(self) -> None:
+        rng = self.rng("events")
+        raw: list[tuple[datetime, int, str, EventKind, date]] = []
+
+        def add(rec: Record, kind: EventKind, day: date) -> None:
+            lag = rng.randint(0, min(10, (self.end - day).days))
+            stamp = _stamp(rng, day + timedelta(days=lag))
+            raw.append((stamp, len(raw), rec.id, kind, day))
+
+        for rec, cat in zip(self.records, self.categories, strict=True):
+            # events follow the moment the record was known, so they never precede it
+            known = rec.recorded_at.date()
+            room = (self.end - known).days
+            if rng.random() < REVOKED_SHARE:
+                if room >= 1:
+                    add(rec, EventKind.REVOKED, known + timedelta(days=rng.randint(1, min(120, room))))
+                continue
+            after = known
+            if rec.category.startswith("judicial.debtor") and rng.random() < RECTIFIED_SHARE:
+                if room >= 14:
+                    after = known + timedelta(days=rng.randint(14, min(300, room)))
+                    add(rec, EventKind.RECTIFIED, after)
+            minimum = cat.publicity.min
+            if minimum is not None and rng.random() < REPAIRED_SHARE:
+                earliest = max(minimum.after(rec.effective), after + _DAY)
+                if earliest <= self.end:
+                    room = (self.end - earliest).days
+                    add(rec, EventKind.REPAIRED, earliest + timedelta(days=rng.randint(0, min(180, room))))
+
+        raw.sort(key=lambda t: (t[0], t[1]))
+        self.events = [
+            RecordEvent(id=f"EV{i + 1:07d}", record=rid, kind=kind, effective=day, recorded_at=stamp)
+            for i, (stamp, _, rid, kind, day) in enumerate(raw)
+        ]
+
+    # --- attributes ----------------------------------------------------------------
+
+    def attribute_table(self) -> AttributeTable:
+        rng = self.rng("attributes")
+        urban: list[bool] = []
+        digital: list[bool] = []
+        for s, region, born in zip(self.subjects, self.subject_region, self.birth_year, strict=True):
+            u = rng.random() < (0.85 if region.urban else 0.30)
+            if s.is_person:
+                p = (0.92 if u else 0.70) - (0.35 if born < 1965 else 0.0)
+            else:
+                p = 0.97
+            urban.append(u)
+            digital.append(rng.random() < p)
+        return AttributeTable(tuple(s.id for s in self.subjects), tuple(urban), tuple(digital))
