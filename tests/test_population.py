@@ -15,6 +15,7 @@ from xinyong.ids import validate
 from xinyong.model import EventKind, LinkRole, Subject, SubjectKind
 from xinyong.policy.loader import build
 from xinyong.policy.model import Policy
+from xinyong.policy.schema import Domain
 from xinyong.sim import Population, generate, read_population, write_population
 
 SIZES = {"persons": 300, "enterprises": 60, "public_bodies": 6, "social_orgs": 6}
@@ -33,6 +34,24 @@ id = "tests"
 title = "tests/test_population.py"
 """,
     "policies/zz-simtest/catalog.toml": """
+[[agency]]
+id = "zz_simtest.district-bureau"
+name = "Test district bureau in Nanshan, Shenzhen"
+level = "county"
+region = "440305"
+effective_from = 2000-01-01
+legal_basis = ["admin-penalty-law"]
+
+[[category]]
+id = "simtest.local.penalty"
+title = "Test local penalty"
+domain = "social"
+severity = "minor"
+subject_kinds = ["person", "enterprise"]
+agencies = ["zz_simtest.district-bureau"]
+effective_from = 2018-01-01
+legal_basis = ["admin-penalty-law"]
+
 [[category]]
 id = "judicial.debtor.simtest"
 title = "Test debtor who refuses to perform"
@@ -74,7 +93,7 @@ title = "Test administrative penalty, revised"
 domain = "commercial"
 severity = "general"
 subject_kinds = ["enterprise", "social_org"]
-agencies = ["samr"]
+agencies = ["samr", "zz_simtest.district-bureau"]
 amounts = ["fine", "overdue_days"]
 effective_from = 2021-07-01
 legal_basis = ["admin-penalty-law"]
@@ -193,7 +212,8 @@ def test_links(pop: Population) -> None:
         assert s.registered is not None
         for day in [s.registered, *(d for d in days if d >= s.registered)]:
             held = [
-                lk for lk in by_org[s.id]
+                lk
+                for lk in by_org[s.id]
                 if lk.role is LinkRole.LEGAL_REPRESENTATIVE and lk.holds_on(day)
             ]
             assert len(held) == 1, (s.id, day)
@@ -229,11 +249,36 @@ def test_records_follow_the_policy(policy: Policy, pop: Population) -> None:
     assert len(set(ids)) == len(ids)
     docs = [r.document_no for r in pop.records]
     assert len(set(docs)) == len(docs)
-    # the revised category drops public bodies and adds an amount
-    revised = [r for r in pop.records if r.category == "simtest.penalty.general"]
-    assert {r.effective >= date(2021, 7, 1) for r in revised} == {True, False}
     minor = [r for r in pop.records if r.category == "simtest.social.minor"]
     assert minor and all(r.act_date >= date(2022, 3, 1) for r in minor)
+
+
+def test_category_versions(big: Population) -> None:
+    # the revision of 2021-07-01 drops public bodies and adds an amount
+    revised = [r for r in big.records if r.category == "simtest.penalty.general"]
+    after = [r for r in revised if r.effective >= date(2021, 7, 1)]
+    before = [r for r in revised if r.effective < date(2021, 7, 1)]
+    assert after and before
+    assert all(r.act_date >= date(2021, 7, 1) and "overdue_days" in r.amounts for r in after)
+    assert all(r.act_date < date(2021, 7, 1) and "overdue_days" not in r.amounts for r in before)
+    assert not any(r.subject.startswith("G") for r in after)
+
+
+def test_local_agencies_record_local_subjects(policy: Policy, big: Population) -> None:
+    subjects = {s.id: s for s in big.subjects}
+    regions = {a.id: a.region for a in policy.all("agency") if a.region}
+    for r in big.records:
+        if r.agency in regions:
+            prefix = regions[r.agency]
+            while prefix.endswith("00"):
+                prefix = prefix[:-2]
+            assert subjects[r.subject].region.startswith(prefix), (r.id, r.agency)
+    local = [r for r in big.records if r.category == "simtest.local.penalty"]
+    assert len(local) >= 5
+    assert all(subjects[r.subject].region == "440305" for r in local)
+    # the revised penalty is submitted by the national and the local agency
+    agencies = {r.agency for r in big.records if r.category == "simtest.penalty.general"}
+    assert agencies >= {"samr", "zz_simtest.district-bureau"}
 
 
 def test_tax_thresholds(big: Population) -> None:
@@ -249,7 +294,9 @@ def test_tax_thresholds(big: Population) -> None:
 
 def test_shares_are_plausible(big: Population) -> None:
     per_subject = Counter(r.subject for r in big.records)
-    assert max(per_subject.values()) <= 40
+    counts = [per_subject.get(s.id, 0) for s in big.subjects]
+    assert sum(c <= 20 for c in counts) / len(counts) > 0.95
+    assert max(counts) > 3 * sum(counts) / len(counts)  # a heavier tail for some
     debtor = [r.id for r in big.records if r.category.startswith("judicial.debtor")]
     rectified = {e.record for e in big.events if e.kind is EventKind.RECTIFIED}
     assert 0.25 < len(rectified) / len(debtor) < 0.5
@@ -269,7 +316,8 @@ def test_events(policy: Policy, pop: Population) -> None:
         assert e.recorded_at > r.recorded_at
         assert e.effective <= e.recorded_at.date() <= pop.end
         if e.kind is EventKind.RECTIFIED:
-            assert r.category.startswith("judicial.debtor")
+            cat = policy.at(r.effective).categories[r.category]
+            assert cat.domain is Domain.JUDICIAL or r.category.startswith("judicial.debtor")
         if e.kind is EventKind.REPAIRED:
             minimum = policy.at(r.effective).categories[r.category].publicity.min
             assert minimum is not None and e.effective >= minimum.after(r.effective)
@@ -300,7 +348,9 @@ def test_parquet_round_trip(pop: Population, tmp_path: Path) -> None:
     assert back.records[0].amounts == pop.records[0].amounts
     assert all(isinstance(r.recorded_at, datetime) for r in back.records)
     for a, b in zip(back.records, pop.records, strict=True):
-        assert {k: str(v) for k, v in a.amounts.items()} == {k: str(v) for k, v in b.amounts.items()}
+        assert {k: str(v) for k, v in a.amounts.items()} == {
+            k: str(v) for k, v in b.amounts.items()
+        }
 
 
 def test_manifest_guards_counts(pop: Population, tmp_path: Path) -> None:
