@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import date
 
 from builders import event, firm, link, person, record
-
 from xinyong.engine import decide, evaluate
 from xinyong.model import EntryStatus
 

@@ -139,8 +139,10 @@ def test_overlapping_versions_are_refused_unless_temporary(write_policy: Make) -
     second = CATEGORY.replace("2020-01-01\nlegal", "2021-01-01\nlegal")
     root = write_policy({"preset.toml": PRESET, "c.toml": CATEGORY, "d.toml": second})
     assert any("overlaps" in m for m in problems(root))
-    temp = second.replace("effective_from = 2021-01-01",
-                          "effective_from = 2021-01-01\neffective_to = 2021-06-01\ntemporary = true")
+    temp = second.replace(
+        "effective_from = 2021-01-01",
+        "effective_from = 2021-01-01\neffective_to = 2021-06-01\ntemporary = true",
+    )
     root = write_policy({"preset.toml": PRESET, "c.toml": CATEGORY, "d.toml": temp})
     assert load_policy(root)
 

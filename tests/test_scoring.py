@@ -6,7 +6,6 @@ from datetime import date
 from decimal import Decimal
 
 from builders import firm, link, person, record
-
 from xinyong.engine import evaluate
 
 

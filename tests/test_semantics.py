@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from builders import event, firm, link, person, record
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from builders import event, firm, link, person, record
 from xinyong.engine import decide, evaluate
 
 REFUSES = "judicial.debtor.refuses_to_perform"

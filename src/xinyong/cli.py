@@ -172,7 +172,9 @@ def lint(
 @app.command()
 def generate(
     seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same data")] = 0,
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write Parquet to")] = DEFAULT_DATA,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder to write Parquet to")
+    ] = DEFAULT_DATA,
     persons: Annotated[int, typer.Option(help="Number of persons")] = 2000,
     enterprises: Annotated[int, typer.Option(help="Number of enterprises")] = 400,
     policies: PoliciesOpt = None,

@@ -84,7 +84,9 @@ def validate(
         scheme = IdScheme(scheme)
     except ValueError:
         known = ", ".join(s.value for s in IdScheme)
-        raise InvalidIdentifier(str(scheme), value, f"unknown identifier scheme; use one of {known}")
+        raise InvalidIdentifier(
+            str(scheme), value, f"unknown identifier scheme; use one of {known}"
+        ) from None
     raw = value
     if scheme is IdScheme.PASSPORT:
         value = value.strip().upper()
@@ -111,7 +113,7 @@ def validate(
         ) from None
     except ValidationError as e:
         length = 18
-        reason = e.message
+        reason = str(e)
         if len(value) != length:
             reason = f"has {len(value)} characters; {length} are required"
         raise InvalidIdentifier(scheme, raw, reason) from None

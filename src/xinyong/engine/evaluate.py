@@ -594,7 +594,7 @@ def _displayed(ctx: _Context, subject: Subject) -> tuple[DisplayedRecord, ...]:
         if not (pub.persons if subject.is_person else pub.organisations):
             continue
         r = st.record
-        until = pub.max.after(r.effective)
+        until = cat.publicity.max.after(r.effective)
         earliest = pub.min.after(r.effective) if pub.min else r.effective
         if st.repaired is not None and st.repaired >= earliest:
             until = min(until, st.repaired)

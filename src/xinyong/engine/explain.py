@@ -6,6 +6,7 @@ measure ← clause ← memorandum ← list entry ← records ← legal basis, pl
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from xinyong.engine.decide import decide
@@ -25,7 +26,7 @@ def cite(policy: Policy, ref: str) -> str:
 
 def _title(policy: Policy, section: str, ident: str, day: Any) -> str:
     view = policy.at(day)
-    table: dict[str, Any] = {
+    table: Mapping[str, Any] = {
         "measure": view.measures,
         "category": view.categories,
         "scheme": view.schemes,

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from xinyong.model import SubjectKind
 from xinyong.periods import Period
 from xinyong.policy.model import Policy
 from xinyong.policy.schema import (
@@ -25,7 +26,6 @@ from xinyong.policy.schema import (
     Memorandum,
     Profile,
     Scheme,
-    SubjectKind,
 )
 
 SOURCES = {

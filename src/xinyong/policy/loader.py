@@ -211,7 +211,8 @@ def _check(objects: Mapping[str, list[tuple[Any, Origin]]]) -> list[Problem]:
         for i, r in enumerate(refs):
             law = r.split("#", 1)[0]
             if law not in laws:
-                add(origin, f"{key}.legal_basis[{i}]", f"unknown law {law!r} (declare it in a [[law]] table)")
+                add(origin, f"{key}.legal_basis[{i}]",
+                    f"unknown law {law!r} (declare it in a [[law]] table)")
 
     def cond(origin: Origin, key: str, c: Condition) -> None:
         for i, cat in enumerate(c.categories):
@@ -239,7 +240,9 @@ def _check(objects: Mapping[str, list[tuple[Any, Origin]]]) -> list[Problem]:
             if section == "category":
                 for a in obj.agencies:
                     ref(origin, f"{key}.agencies", a, agencies, "agency")
-                for text, field in ((obj.id, "id"), (obj.title, "title"), *((f, "amounts") for f in obj.amounts)):
+                names = [(obj.id, "id"), (obj.title, "title"),
+                         *((f, "amounts") for f in obj.amounts)]
+                for text, field in names:
                     kind = forbidden_in(text)
                     if kind:
                         add(origin, f"{key}.{field}",
@@ -354,7 +357,8 @@ def _cycles(objects: Mapping[str, list[tuple[Any, Origin]]]) -> list[Problem]:
         origin[r.list_id] = o
         if r.trigger.list:
             deps[r.list_id].add(r.trigger.list)
-    out, state = [], {}
+    out: list[Problem] = []
+    state: dict[str, int] = {}
 
     def visit(n: str, stack: list[str]) -> None:
         if state.get(n) == 2:

@@ -401,8 +401,8 @@ class Indicator(Strict):
         if self.aggregate in ("sum", "max") and not self.field:
             raise ValueError(f"aggregate '{self.aggregate}' needs 'field'")
         if self.bins:
-            ups = [b.upto for b in self.bins[:-1]]
-            if any(u is None for u in ups) or self.bins[-1].upto is not None:
+            ups = [b.upto for b in self.bins[:-1] if b.upto is not None]
+            if len(ups) != len(self.bins) - 1 or self.bins[-1].upto is not None:
                 raise ValueError("every bin but the last needs 'upto'; the last is open")
             if ups != sorted(ups):
                 raise ValueError("bins must be in increasing order of 'upto'")
@@ -500,9 +500,10 @@ class Scheme(Versioned):
                 raise ValueError(f"conditional {c.id!r} names grade {c.grade!r}, not in grades")
         if self.combination == "weighted" and any(i.weight is None for i in self.indicator):
             raise ValueError("a weighted scheme needs 'weight' on every indicator")
-        if self.form is SchemeForm.SCORECARD:
-            if self.scale is None or any(not i.bins for i in self.indicator):
-                raise ValueError("a scorecard needs 'scale' and 'bins' on every indicator")
+        if self.form is SchemeForm.SCORECARD and (
+            self.scale is None or any(not i.bins for i in self.indicator)
+        ):
+            raise ValueError("a scorecard needs 'scale' and 'bins' on every indicator")
         ids = [i.id for i in self.indicator]
         if len(ids) != len(set(ids)):
             raise ValueError("indicator ids must be unique within a scheme")
@@ -526,7 +527,9 @@ class Trigger(Strict):
     def _one_kind(self) -> Trigger:
         kinds = [bool(self.categories), self.scheme is not None, self.list is not None]
         if sum(kinds) != 1:
-            raise ValueError("a trigger is exactly one of: categories, scheme+grades, list+held_for")
+            raise ValueError(
+                "a trigger is exactly one of: categories, scheme+grades, list+held_for"
+            )
         if self.scheme is not None and not self.grades:
             raise ValueError("a grade trigger needs 'grades'")
         if self.list is not None and self.held_for is None:
