@@ -174,7 +174,9 @@ def read_population(directory: Path) -> Population:
             kind=SubjectKind(x["kind"]),
             name=x["name"],
             region=x["region"],
-            identifiers=tuple(Identifier(IdScheme(i["scheme"]), i["value"]) for i in x["identifiers"]),
+            identifiers=tuple(
+                Identifier(IdScheme(i["scheme"]), i["value"]) for i in x["identifiers"]
+            ),
             registered=x["registered"],
             opt_ins=tuple((o["programme"], o["since"]) for o in x["opt_ins"]),
         )

@@ -15,7 +15,7 @@ import random
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_DOWN, Decimal
 from itertools import accumulate
@@ -35,7 +35,7 @@ from xinyong.model import (
 )
 from xinyong.periods import Period
 from xinyong.policy.model import Policy
-from xinyong.policy.schema import Category, Severity
+from xinyong.policy.schema import Category, Domain, Severity
 from xinyong.sim.regions import PROVINCE_ABBR, Region, county_regions
 
 GENERATOR_VERSION = "1"
@@ -44,10 +44,13 @@ GENERATOR_VERSION = "1"
 SEVERITY_RATE = {Severity.SERIOUS: 0.015, Severity.GENERAL: 0.05, Severity.MINOR: 0.10}
 
 OPT_IN_SHARE = 0.30
-RECTIFIED_SHARE = 0.40  # of judicial debtor records
+RECTIFIED_SHARE = 0.40  # of records of an obligation that can be performed (see _rectifiable)
 REVOKED_SHARE = 0.02  # of all records
 REPAIRED_SHARE = 0.30  # of records whose category has a minimum publicity period
 MULTI_FIRM_SHARE = 0.05  # of persons: run 2-3 firms
+# Share of subjects placed in the regions of the policy's local agencies (Rongcheng,
+# Suining, ...), so that local categories have local subjects to be recorded about.
+LOCAL_SHARE = 0.40
 
 # Documented thresholds of the tax "major violation" list (evaded >= 100,000 and >= 10 %).
 TAX_THRESHOLD = Decimal(100000)
@@ -150,6 +153,8 @@ def _amounts(rng: random.Random, fields: Sequence[str], severity: Severity) -> d
             continue
         if "days" in name:
             out[name] = Decimal(rng.randint(1, 720))
+        elif "hours" in name:
+            out[name] = Decimal(rng.randint(1, 200))
         elif any(w in name for w in ("count", "times", "number")):
             out[name] = Decimal(rng.randint(1, 20))
         elif any(w in name for w in ("ratio", "rate", "share", "percent")):
@@ -162,15 +167,16 @@ def _amounts(rng: random.Random, fields: Sequence[str], severity: Severity) -> d
 def _tax(rng: random.Random, *, with_payable: bool) -> dict[str, Decimal]:
     """About a third of cases cross both thresholds; the rest miss one of them."""
     kind = rng.random()
+    threshold, share = float(TAX_THRESHOLD), float(TAX_RATIO)
     if kind < 1 / 3:  # crosses both
-        evaded = _money(rng.uniform(100_000, 3_000_000))
-        ratio = rng.uniform(0.12, 0.9)
-    elif kind < 2 / 3:  # small amount, any share
-        evaded = _money(rng.uniform(1_000, 99_000))
+        evaded = _money(rng.uniform(threshold, 30 * threshold))
+        ratio = rng.uniform(share + 0.02, 0.9)
+    elif kind < 2 / 3:  # below the amount, any share
+        evaded = _money(rng.uniform(0.01 * threshold, 0.99 * threshold))
         ratio = rng.uniform(0.02, 0.9)
-    else:  # large amount but a small share of the tax due
-        evaded = _money(rng.uniform(100_000, 2_000_000))
-        ratio = rng.uniform(0.01, 0.08)
+    else:  # above the amount but a small share of the tax due
+        evaded = _money(rng.uniform(threshold, 20 * threshold))
+        ratio = rng.uniform(0.01, share - 0.02)
     if not with_payable:
         return {"tax_evaded": evaded}
     # round the payable down so evaded / payable never drops below the intended ratio
@@ -210,6 +216,44 @@ def _category_spans(policy: Policy, start: date, end: date) -> dict[str, list[_S
             else:
                 spans[cid].append(_Span(lo, hi, cat))
     return {cid: spans[cid] for cid in sorted(spans)}
+
+
+def _rectifiable(policy: Policy) -> Callable[[Category], bool]:
+    """Records of an unperformed obligation: judgment debtors (the judicial domain) and
+    categories whose list ends on performance (``removal.rectification_working_days``)."""
+    listed = {
+        c
+        for r in policy.all("list_rule")
+        if r.removal.rectification_working_days is not None
+        for c in r.trigger.categories
+    }
+
+    def test(cat: Category) -> bool:
+        return (
+            cat.id.startswith("judicial.debtor")
+            or cat.domain is Domain.JUDICIAL
+            or cat.id in listed
+        )
+
+    return test
+
+
+def _prefix(region: str) -> str:
+    """The code prefix a region covers: "320500" (Suzhou) covers "3205xx"."""
+    while region.endswith("00"):
+        region = region[:-2]
+    return region
+
+
+def _agency_prefixes(policy: Policy) -> dict[str, str]:
+    """Agency id -> region prefix, for agencies bound to a region."""
+    out: dict[str, str] = {}
+    for a in sorted(policy.all("agency"), key=lambda a: (a.id, a.effective_from)):
+        if a.region:
+            out[a.id] = _prefix(a.region)
+        else:
+            out.pop(a.id, None)
+    return out
 
 
 def _programme_start(policy: Policy, preset: str) -> date | None:
@@ -264,6 +308,11 @@ class _Generator:
         self.fake = Faker("zh_CN")
         self.fake.seed_instance(seed)
         self.regions = county_regions()
+        self.agency_prefix = _agency_prefixes(policy)
+        self.local = {
+            p: [r for r in self.regions if r.code.startswith(p)]
+            for p in sorted(set(self.agency_prefix.values()))
+        }
         self.subjects: list[Subject] = []
         self.subject_region: list[Region] = []
         self.since: list[date] = []  # adulthood or registration: no records before it
@@ -274,6 +323,20 @@ class _Generator:
         self.categories: list[Category] = []  # the version in force for each record
         self.n_persons = 0
 
+    def region(self, rng: random.Random, person: bool) -> Region:
+        # a RIC's birth year may not precede its region code (see Region.since)
+        def fits(r: Region) -> bool:
+            return not person or r.since <= 2004
+
+        if self.local and rng.random() < LOCAL_SHARE:
+            choices = [r for r in self.local[rng.choice(list(self.local))] if fits(r)]
+            if choices:
+                return rng.choice(choices)
+        while True:
+            r = rng.choice(self.regions)
+            if fits(r):
+                return r
+
     def rng(self, stage: str) -> random.Random:
         # str seeds are hashed with SHA-512 by random, so streams are stable across runs
         return random.Random(f"{self.seed}:{stage}")
@@ -282,7 +345,6 @@ class _Generator:
 
     def add_persons(self, n: int) -> None:
         rng = self.rng("persons")
-        regions = [r for r in self.regions if r.since <= 2004]
         voluntary = sorted(p.id for p in self.policy.presets.values() if p.voluntary)
         opt_from = {}
         for pid in voluntary:
@@ -291,7 +353,7 @@ class _Generator:
                 opt_from[pid] = lo
         used: set[str] = set()
         for i in range(n):
-            region = rng.choice(regions)
+            region = self.region(rng, person=True)
             year = rng.randint(max(1950, region.since), 2004)
             birth = _uniform_day(rng, date(year, 1, 1), date(year, 12, 31))
             while True:
@@ -333,7 +395,7 @@ class _Generator:
             earliest = min(earliest, self.start)
             recent = max(earliest, self.end - timedelta(days=364))
             for i in range(count):
-                region = rng.choice(self.regions)
+                region = self.region(rng, person=False)
                 if rng.random() < new_share:
                     registered = _uniform_day(rng, recent, self.end)
                 else:
@@ -436,7 +498,9 @@ class _Generator:
             change = _uniform_day(rng, first.start + timedelta(days=30), self.end)
             successor = next_ordinary()
             if successor != lr and self.since[successor] < change:
-                self.links[-1] = Link(first.organisation, first.party, first.role, first.start, change)
+                self.links[-1] = Link(
+                    first.organisation, first.party, first.role, first.start, change
+                )
                 self.links.append(
                     Link(first.organisation, self.subjects[successor].id, first.role, change)
                 )
@@ -468,13 +532,22 @@ class _Generator:
         rng = self.rng("records")
         window_days = (self.end - self.start).days + 1
         # a heavy tail: most subjects are drawn rarely, a few often (capped)
-        propensity = [min(rng.paretovariate(1.6), 12.0) for _ in self.subjects]
-        pools: dict[tuple[SubjectKind, ...], _Pool | None] = {}
+        propensity = [min(rng.paretovariate(1.6), 8.0) for _ in self.subjects]
+        pools: dict[tuple[tuple[SubjectKind, ...], tuple[str, ...]], _Pool | None] = {}
 
-        def pool_of(kinds: tuple[SubjectKind, ...]) -> _Pool | None:
-            key = tuple(sorted(set(kinds)))
+        def pool_of(cat: Category) -> _Pool | None:
+            """Subjects of the category's kinds within reach of one of its agencies."""
+            kinds = tuple(sorted(set(cat.subject_kinds)))
+            local = [self.agency_prefix.get(a) for a in cat.agencies]
+            # a national (or unplaced) agency reaches everyone: prefix ""
+            reach = tuple(sorted({p or "" for p in local})) if all(local) else ("",)
+            key = (kinds, reach)
             if key not in pools:
-                members = [i for i, s in enumerate(self.subjects) if s.kind in key]
+                members = [
+                    i
+                    for i, s in enumerate(self.subjects)
+                    if s.kind in kinds and s.region.startswith(reach)
+                ]
                 pools[key] = _Pool(members, propensity) if members else None
             return pools[key]
 
@@ -482,7 +555,7 @@ class _Generator:
         for cid, spans in _category_spans(self.policy, self.start, self.end).items():
             expected = []
             for sp in spans:
-                pool = pool_of(sp.category.subject_kinds)
+                pool = pool_of(sp.category)
                 size = len(pool.members) if pool else 0
                 share = ((sp.hi - sp.lo).days + 1) / window_days
                 expected.append(SEVERITY_RATE[sp.category.severity] * size * share)
@@ -493,7 +566,7 @@ class _Generator:
             for _ in range(n):
                 sp = rng.choices(spans, weights=expected)[0]
                 cat = sp.category
-                pool = pool_of(cat.subject_kinds)
+                pool = pool_of(cat)
                 assert pool is not None
                 # retry a few times if the subject did not exist yet (minor, unregistered)
                 for _try in range(6):
@@ -504,10 +577,13 @@ class _Generator:
                         break
                 else:
                     continue
-                agency = rng.choice(cat.agencies)
+                home = self.subjects[who].region
+                agency = rng.choice(
+                    [a for a in cat.agencies if home.startswith(self.agency_prefix.get(a, ""))]
+                )
                 lag = rng.randint(0, min(30, (self.end - eff).days))
                 rec = Record(
-                    id="",
+                    id="",  # numbered once all records are in order of recording
                     subject=self.subjects[who].id,
                     category=cid,
                     agency=agency,
@@ -536,20 +612,7 @@ class _Generator:
                 key = (rec.agency, year)
                 n = numbers[key] = numbers.get(key, 0) + 1
                 doc = f"{rec.agency.upper()}-{year}-{n:05d}"
-            self.records.append(
-                Record(
-                    id=f"R{i + 1:07d}",
-                    subject=rec.subject,
-                    category=rec.category,
-                    agency=rec.agency,
-                    act_date=rec.act_date,
-                    effective=rec.effective,
-                    document_no=doc,
-                    legal_basis=rec.legal_basis,
-                    recorded_at=rec.recorded_at,
-                    amounts=rec.amounts,
-                )
-            )
+            self.records.append(replace(rec, id=f"R{i + 1:07d}", document_no=doc))
             self.categories.append(cat)
 
     # --- events --------------------------------------------------------------------
@@ -557,6 +620,7 @@ class _Generator:
     def add_events(self) -> None:
         rng = self.rng("events")
         raw: list[tuple[datetime, int, str, EventKind, date]] = []
+        rectifiable = _rectifiable(self.policy)
 
         def add(rec: Record, kind: EventKind, day: date) -> None:
             lag = rng.randint(0, min(10, (self.end - day).days))
@@ -569,23 +633,32 @@ class _Generator:
             room = (self.end - known).days
             if rng.random() < REVOKED_SHARE:
                 if room >= 1:
-                    add(rec, EventKind.REVOKED, known + timedelta(days=rng.randint(1, min(120, room))))
+                    add(
+                        rec,
+                        EventKind.REVOKED,
+                        known + timedelta(days=rng.randint(1, min(120, room))),
+                    )
                 continue
             after = known
-            if rec.category.startswith("judicial.debtor") and rng.random() < RECTIFIED_SHARE:
-                if room >= 14:
-                    after = known + timedelta(days=rng.randint(14, min(300, room)))
-                    add(rec, EventKind.RECTIFIED, after)
+            if rectifiable(cat) and rng.random() < RECTIFIED_SHARE and room >= 14:
+                after = known + timedelta(days=rng.randint(14, min(300, room)))
+                add(rec, EventKind.RECTIFIED, after)
             minimum = cat.publicity.min
             if minimum is not None and rng.random() < REPAIRED_SHARE:
                 earliest = max(minimum.after(rec.effective), after + _DAY)
                 if earliest <= self.end:
                     room = (self.end - earliest).days
-                    add(rec, EventKind.REPAIRED, earliest + timedelta(days=rng.randint(0, min(180, room))))
+                    add(
+                        rec,
+                        EventKind.REPAIRED,
+                        earliest + timedelta(days=rng.randint(0, min(180, room))),
+                    )
 
         raw.sort(key=lambda t: (t[0], t[1]))
         self.events = [
-            RecordEvent(id=f"EV{i + 1:07d}", record=rid, kind=kind, effective=day, recorded_at=stamp)
+            RecordEvent(
+                id=f"EV{i + 1:07d}", record=rid, kind=kind, effective=day, recorded_at=stamp
+            )
             for i, (stamp, _, rid, kind, day) in enumerate(raw)
         ]
 
@@ -595,12 +668,12 @@ class _Generator:
         rng = self.rng("attributes")
         urban: list[bool] = []
         digital: list[bool] = []
-        for s, region, born in zip(self.subjects, self.subject_region, self.birth_year, strict=True):
+        for s, region, born in zip(
+            self.subjects, self.subject_region, self.birth_year, strict=True
+        ):
             u = rng.random() < (0.85 if region.urban else 0.30)
-            if s.is_person:
-                p = (0.92 if u else 0.70) - (0.35 if born < 1965 else 0.0)
-            else:
-                p = 0.97
+            # organisations are nearly all online; older and rural persons less often
+            p = (0.92 if u else 0.70) - (0.35 if born < 1965 else 0.0) if s.is_person else 0.97
             urban.append(u)
             digital.append(rng.random() < p)
         return AttributeTable(tuple(s.id for s in self.subjects), tuple(urban), tuple(digital))
