@@ -12,9 +12,11 @@ from xinyong.model import EventKind, Link, LinkRole, Record, RecordEvent, Subjec
 _seq = count(1)
 
 
-def person(sid: str, name: str = "张三") -> Subject:
-    ric = make_ric("110101", "19800101", next(_seq) % 1000)
-    return Subject(sid, SubjectKind.PERSON, name, "110101", (validate("cn-ric", ric),))
+def person(sid: str, name: str = "张三", region: str = "110101",
+           opt_ins: tuple[tuple[str, date], ...] = ()) -> Subject:
+    ric = make_ric(region, "19800101", next(_seq) % 1000)
+    return Subject(sid, SubjectKind.PERSON, name, region, (validate("cn-ric", ric),),
+                   opt_ins=opt_ins)
 
 
 def firm(sid: str, name: str = "某某有限公司", registered: date = date(2010, 5, 1)) -> Subject:

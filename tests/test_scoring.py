@@ -10,7 +10,7 @@ from xinyong.engine import evaluate
 
 
 def test_suining_fourteen_loan_defaults_cost_420_points_and_give_d(policy) -> None:
-    p = person("P1")
+    p = person("P1", region="320324")  # Suining County, Xuzhou
     recs = [record(f"R{i}", "P1", "suining.finance.loan_default", date(2010, 3, 1 + i),
                    agency="suining.finance-office") for i in range(14)]
     st = evaluate(policy, p, recs, [], [], date(2010, 6, 1))
@@ -22,7 +22,7 @@ def test_suining_fourteen_loan_defaults_cost_420_points_and_give_d(policy) -> No
 
 
 def test_rongcheng_drunk_driving_caps_the_grade_at_c_whatever_the_points(policy) -> None:
-    p = person("P1")
+    p = person("P1", region="371082")  # Rongcheng, Weihai
     heroic = [record(f"H{i}", "P1", "rongcheng.social.heroic_act", date(2019, 1, 2 + i),
                      agency="rongcheng.credit-office") for i in range(4)]
     clean = evaluate(policy, p, heroic, [], [], date(2019, 6, 1))
@@ -98,3 +98,10 @@ def test_tax_d_reaches_the_responsible_persons_other_firm(policy) -> None:  # ty
 def test_tax_new_entity_is_m(policy) -> None:  # type: ignore[no-untyped-def]
     young = firm("E9", registered=date(2023, 10, 1))
     assert _tax(policy, young, []).grade == "M"
+
+
+def test_local_pilots_bind_only_their_own_residents(policy) -> None:  # type: ignore[no-untyped-def]
+    beijing = person("P2", region="110101")
+    st = evaluate(policy, beijing, [], [], [], date(2019, 6, 1))
+    assert "rongcheng.points" not in st.ratings
+    assert "suining.mass_credit" not in st.ratings

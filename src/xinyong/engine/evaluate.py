@@ -288,8 +288,13 @@ def _holds(
 # --- schemes -------------------------------------------------------------------------
 
 
+def in_regions(subject: Subject, regions: tuple[str, ...]) -> bool:
+    """Local rules bind only subjects registered in their jurisdiction."""
+    return not regions or subject.region.startswith(regions)
+
+
 def _applies(ctx: _Context, scheme: Scheme, subject: Subject) -> bool:
-    if subject.kind not in scheme.subject_kinds:
+    if subject.kind not in scheme.subject_kinds or not in_regions(subject, scheme.regions):
         return False
     preset = ctx.policy.preset_of("scheme", scheme)
     p = ctx.policy.presets.get(preset)
@@ -421,7 +426,7 @@ def _entries(ctx: _Context, subject_id: str) -> tuple[ListEntry, ...]:
     out: list[ListEntry] = []
     if subject is not None:
         for rule in ctx.view.list_rules.values():
-            if subject.kind not in rule.subject_kinds:
+            if subject.kind not in rule.subject_kinds or not in_regions(subject, rule.regions):
                 continue
             t = rule.trigger
             if t.categories:

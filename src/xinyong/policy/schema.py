@@ -469,6 +469,11 @@ class Scheme(Versioned):
     title: str
     form: SchemeForm
     subject_kinds: tuple[SubjectKind, ...] = Field(min_length=1)
+    regions: tuple[Annotated[str, Field(pattern=r"^\d{2,6}$")], ...] = Field(
+        default=(),
+        description="GB/T 2260 region-code prefixes of the subjects it applies to (a local "
+        "pilot's jurisdiction); empty = nationwide",
+    )
     owner: Id = Field(description="Agency that runs the scheme")
     base: Decimal = Decimal(0)
     clamp: tuple[Decimal, Decimal] | None = None
@@ -574,6 +579,11 @@ class ListRule(Versioned):
     colour: ListColour
     authority: Id
     subject_kinds: tuple[SubjectKind, ...] = Field(min_length=1)
+    regions: tuple[Annotated[str, Field(pattern=r"^\d{2,6}$")], ...] = Field(
+        default=(),
+        description="GB/T 2260 region-code prefixes of the subjects it applies to (a local "
+        "pilot's jurisdiction); empty = nationwide",
+    )
     trigger: Trigger
     grace: PeriodField | None = Field(default=None, description="Before publication (宽限期)")
     duration: PeriodField | None = Field(default=None, description="Absent: until removed")
