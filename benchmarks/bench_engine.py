@@ -20,10 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from builders import firm, link, person, record  # noqa: E402
-
-from xinyong.engine import decide, evaluate  # noqa: E402
-from xinyong.files import load_policy  # noqa: E402
+from builders import firm, link, person, record
+from xinyong.engine import decide, evaluate
+from xinyong.files import load_policy
 
 CATEGORIES = [
     "judicial.debtor.refuses_to_perform", "judicial.debtor.evades_enforcement",

@@ -14,7 +14,7 @@ _seq = count(1)
 
 def person(sid: str, name: str = "张三", region: str = "110101",
            opt_ins: tuple[tuple[str, date], ...] = ()) -> Subject:
-    ric = make_ric(region, "19800101", next(_seq) % 1000)
+    ric = make_ric(region, "19950101", next(_seq) % 1000)
     return Subject(sid, SubjectKind.PERSON, name, region, (validate("cn-ric", ric),),
                    opt_ins=opt_ins)
 
