@@ -296,7 +296,7 @@ def test_shares_are_plausible(big: Population) -> None:
     assert max(counts) > 3 * sum(counts) / len(counts)  # a heavier tail for some
     debtor = [r.id for r in big.records if r.category.startswith("judicial.debtor")]
     rectified = {e.record for e in big.events if e.kind is EventKind.RECTIFIED}
-    assert 0.25 < len(rectified) / len(debtor) < 0.5
+    assert 0.25 < len(rectified & set(debtor)) / len(debtor) < 0.5
     revoked = {e.record for e in big.events if e.kind is EventKind.REVOKED}
     assert 0.005 < len(revoked) / len(big.records) < 0.04
 
@@ -314,7 +314,12 @@ def test_events(policy: Policy, pop: Population) -> None:
         assert e.effective <= e.recorded_at.date() <= pop.end
         if e.kind is EventKind.RECTIFIED:
             cat = policy.at(r.effective).categories[r.category]
-            assert cat.domain is Domain.JUDICIAL or r.category.startswith("judicial.debtor")
+            ends_on_performance = any(
+                r.category in rule.trigger.categories
+                and rule.removal.rectification_working_days is not None
+                for rule in policy.all("list_rule")
+            )
+            assert cat.domain is Domain.JUDICIAL or ends_on_performance
         if e.kind is EventKind.REPAIRED:
             minimum = policy.at(r.effective).categories[r.category].publicity.min
             assert minimum is not None and e.effective >= minimum.after(r.effective)

@@ -119,6 +119,8 @@ def evaluate(
         if st.revoked is None:
             states[r.subject].append(st)
 
+    for lst in states.values():
+        lst.sort(key=lambda st: (st.record.effective, st.record.id))  # input order never matters
     org_links: dict[str, list[Link]] = defaultdict(list)
     party_links: dict[str, list[Link]] = defaultdict(list)
     for link in links:
