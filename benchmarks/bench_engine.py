@@ -75,7 +75,7 @@ def main() -> None:
         t2 = time.perf_counter_ns()
         ev_ns.append((t1 - t0) / 1000)
         base_ns.append((t2 - t1) / 1000)
-    actions = sorted(st.reasons_by_action) or ["transport.air.ticket"]
+    actions = sorted(st.by_action) or ["transport.air.ticket"]
     dec_ns = []
     for i in range(args.n * 10):
         a = actions[i % len(actions)]

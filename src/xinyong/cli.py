@@ -344,7 +344,7 @@ def demo(
     out.print(t)
     if best[1] is not None:
         st = best[1]
-        action = next(iter(sorted(st.reasons_by_action)), None)
+        action = next(iter(sorted(st.by_action)), None)
         out.rule(f"One subject, fully explained: {st.subject.id}")
         out.print(render(expl(policy, st, action)), highlight=False, markup=False)
         out.print(f"\nTry: xinyong explain {st.subject.id} --as-of {day} --data {data}",

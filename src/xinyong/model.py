@@ -191,7 +191,12 @@ class AppliedMeasure:
     effect: str
     clause: str
     memorandum: str
+    memorandum_number: str
     applied_by: str
+    actions: tuple[str, ...]
+    legal_basis: tuple[str, ...]
+    """Of the measure, the clause, the memorandum, the list rule and the records."""
+    lift: tuple[str, ...]
     entry: ListEntry
     via: tuple[str, ...] = ()
     """The link path (e.g. ``legal_representative``) by which the measure reached the subject."""
@@ -222,7 +227,7 @@ class Standing:
     records: Mapping[str, Record]
     events: Mapping[str, tuple[RecordEvent, ...]]
     displayed: tuple[DisplayedRecord, ...] = ()
-    reasons_by_action: Mapping[str, tuple[Reason, ...]] = field(default_factory=dict)
+    by_action: Mapping[str, tuple[AppliedMeasure, ...]] = field(default_factory=dict)
     actions: frozenset[str] = frozenset()
     warnings: tuple[str, ...] = ()
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-from xinyong.model import Decision, Effect, Standing
+from xinyong.model import AppliedMeasure, Decision, Effect, Reason, Standing
 
 
 class UnknownAction(ValueError):
@@ -24,15 +22,28 @@ def decide(standing: Standing, action: str) -> Decision:
     """
     if action not in standing.actions:
         raise UnknownAction(action, standing.actions)
-    reasons = standing.reasons_by_action.get(action, ())
-    effects = {(r.kind, r.effect) for r in reasons}
+    applied = standing.by_action.get(action, ())
+    effects = {(m.kind, m.effect) for m in applied}
     if ("restrict", "deny") in effects:
         effect = Effect.DENY
     elif ("restrict", "condition") in effects or ("notice", "condition") in effects:
         effect = Effect.CONDITIONS
     else:
         effect = Effect.ALLOW
-    if effect is not Effect.ALLOW and any(r.kind == "reward" for r in reasons):
-        reasons = tuple(replace(r, overridden=True) if r.kind == "reward" else r for r in reasons)
+    overridden = effect is not Effect.ALLOW
+    reasons = tuple(reason(standing, m, overridden and m.kind == "reward") for m in applied)
     deciding = tuple(dict.fromkeys(r.measure for r in reasons if not r.overridden))
     return Decision(standing.subject.id, action, standing.as_of, effect, deciding, reasons)
+
+
+def reason(standing: Standing, am: AppliedMeasure, overridden: bool = False) -> Reason:
+    """The full reason for one applied measure: clause, memorandum, entry, records, law, lift."""
+    e = am.entry
+    return Reason(
+        measure=am.measure, kind=am.kind, effect=am.effect, clause=am.clause,
+        memorandum=am.memorandum, memorandum_number=am.memorandum_number,
+        applied_by=am.applied_by, list=e.list, entry_start=e.start,
+        entry_planned_end=e.end or e.planned_end, records=e.records,
+        legal_basis=am.legal_basis, lift=am.lift, via=am.via,
+        listed_subject=am.listed_subject, overridden=overridden,
+    )

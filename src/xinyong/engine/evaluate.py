@@ -23,14 +23,13 @@ from xinyong.model import (
     Link,
     ListEntry,
     Rating,
-    Reason,
     Record,
     RecordEvent,
     Standing,
     Subject,
 )
 from xinyong.periods import Period
-from xinyong.policy.model import Policy, PolicyView
+from xinyong.policy.model import Binding, Policy, PolicyView
 from xinyong.policy.schema import (
     AmountTest,
     Condition,
@@ -132,7 +131,6 @@ def evaluate(
     ratings = _ratings(ctx, subject.id)
     entries = _entries(ctx, subject.id)
     measures = _measures(ctx, subject.id, entries)
-    reasons = _reasons(ctx, measures, all_known)
     return Standing(
         subject=subject,
         as_of=as_of,
@@ -144,7 +142,7 @@ def evaluate(
         records=all_known,
         events={k: tuple(v) for k, v in by_record.items() if k in all_known},
         displayed=_displayed(ctx, subject),
-        reasons_by_action=reasons,
+        by_action=_by_action(measures),
         actions=frozenset(policy.actions),
         warnings=tuple(ctx.warnings),
     )
@@ -446,7 +444,7 @@ def _entries(ctx: _Context, subject_id: str) -> tuple[ListEntry, ...]:
                         end_reason=None, records=recs, basis=f"grade {rating.grade} in {t.scheme}",
                         lift=(f"ends when the grade under {t.scheme} is no longer "
                               f"{' or '.join(t.grades)}",),
-                        legal_basis=rule.legal_basis,
+                        legal_basis=_with_record_basis(ctx, rule.legal_basis, subject_id, recs),
                     ))
             elif t.list is not None and t.held_for is not None:
                 for src in [e for e in out if e.list == t.list]:
@@ -530,11 +528,29 @@ def _entry(ctx: _Context, rule: ListRule, subject: str, listed_on: date, records
         planned_end=planned, end=end, status=status,
         end_reason=reason if status is EntryStatus.ENDED else None,
         records=records, earliest_application=earliest, basis=basis, lift=tuple(lift),
-        legal_basis=rule.legal_basis,
+        legal_basis=_with_record_basis(ctx, rule.legal_basis, subject, records),
     )
 
 
+def _with_record_basis(ctx: _Context, basis: tuple[str, ...], subject: str,
+                       records: tuple[str, ...]) -> tuple[str, ...]:
+    wanted = set(records)
+    own = [st.record.legal_basis for st in ctx.states.get(subject, ())
+           if st.record.id in wanted]
+    return tuple(dict.fromkeys((*basis, *own)))
+
+
 # --- measures and reasons -------------------------------------------------------------
+
+
+def _applied(b: Binding, e: ListEntry, via: tuple[str, ...], listed: str) -> AppliedMeasure:
+    lift = e.lift
+    if via:
+        lift = (*lift, f"ends when {listed} leaves {e.list} or the {via[0]} link ends")
+    basis = tuple(dict.fromkeys((*b.legal_basis, *e.legal_basis)))
+    return AppliedMeasure(b.measure.id, b.kind, b.effect, b.clause.id, b.memorandum.id,
+                          b.memorandum.number, b.clause.applied_by, b.measure.actions,
+                          basis, lift, e, via, listed)
 
 
 def _measures(ctx: _Context, subject: str, entries: tuple[ListEntry, ...]) -> tuple[
@@ -542,53 +558,23 @@ def _measures(ctx: _Context, subject: str, entries: tuple[ListEntry, ...]) -> tu
     view = ctx.view
     out: list[AppliedMeasure] = []
     for e in entries:
-        if e.status is not EntryStatus.ACTIVE:
-            continue
-        for memo, clause in view.clauses_by_list.get(e.list, ()):
-            m = view.measures[clause.measure]
-            out.append(AppliedMeasure(m.id, m.kind.value, m.effect.value, clause.id, memo.id,
-                                      clause.applied_by, e, (), subject))
+        if e.status is EntryStatus.ACTIVE:
+            out.extend(_applied(b, e, (), subject) for b in view.bindings_by_list.get(e.list, ()))
     # measures reaching this subject from subjects it is linked to, where a clause says so
-    for lst, pairs in view.clauses_by_list.items():
-        for memo, clause in pairs:
-            for path in clause.extend_to:
-                for other in sorted(reachable(ctx, subject, reverse_path(path))):
-                    for e in _entries(ctx, other):
-                        if e.list != lst or e.status is not EntryStatus.ACTIVE:
-                            continue
-                        m = view.measures[clause.measure]
-                        out.append(AppliedMeasure(m.id, m.kind.value, m.effect.value, clause.id,
-                                                  memo.id, clause.applied_by, e, (path,), other))
+    for path, bound in view.extensions.items():
+        for other in sorted(reachable(ctx, subject, reverse_path(path))):
+            active = [e for e in _entries(ctx, other) if e.status is EntryStatus.ACTIVE]
+            for lst, b in bound:
+                out.extend(_applied(b, e, (path,), other) for e in active if e.list == lst)
     return tuple(out)
 
 
-def _reasons(ctx: _Context, measures: tuple[AppliedMeasure, ...],
-             records: Mapping[str, Record]) -> dict[str, tuple[Reason, ...]]:
-    view = ctx.view
-    by_action: dict[str, list[Reason]] = defaultdict(list)
+def _by_action(measures: tuple[AppliedMeasure, ...]) -> dict[str, tuple[AppliedMeasure, ...]]:
+    out: dict[str, list[AppliedMeasure]] = defaultdict(list)
     for am in measures:
-        m = view.measures[am.measure]
-        memo = view.memoranda[am.memorandum]
-        clause = next(c for c in memo.clause if c.id == am.clause)
-        e = am.entry
-        basis = list(dict.fromkeys(
-            [*m.legal_basis, *clause.legal_basis, *memo.legal_basis, *e.legal_basis,
-             *(records[r].legal_basis for r in e.records if r in records)]
-        ))
-        lift = list(e.lift)
-        if am.via:
-            lift.append(f"ends when {am.listed_subject} leaves {e.list} or the "
-                        f"{am.via[0]} link ends")
-        reason = Reason(
-            measure=m.id, kind=am.kind, effect=am.effect, clause=clause.id, memorandum=memo.id,
-            memorandum_number=memo.number, applied_by=am.applied_by, list=e.list,
-            entry_start=e.start, entry_planned_end=e.end or e.planned_end, records=e.records,
-            legal_basis=tuple(basis), lift=tuple(lift), via=am.via,
-            listed_subject=am.listed_subject,
-        )
-        for action in m.actions:
-            by_action[action].append(reason)
-    return {k: tuple(v) for k, v in by_action.items()}
+        for action in am.actions:
+            out[action].append(am)
+    return {k: tuple(v) for k, v in out.items()}
 
 
 def _displayed(ctx: _Context, subject: Subject) -> tuple[DisplayedRecord, ...]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from xinyong.engine.decide import decide
+from xinyong.engine.decide import decide, reason
 from xinyong.model import Decision, Reason, Standing
 from xinyong.policy.model import Policy
 
@@ -178,11 +178,7 @@ def explain(policy: Policy, standing: Standing, action: str | None = None) -> di
 
 
 def _unique_reasons(standing: Standing) -> list[Reason]:
-    seen: dict[tuple[str, str, str, str], Reason] = {}
-    for rs in standing.reasons_by_action.values():
-        for r in rs:
-            seen.setdefault((r.measure, r.clause, r.memorandum, r.listed_subject), r)
-    return list(seen.values())
+    return [reason(standing, m) for m in standing.measures]
 
 
 def render(data: dict[str, Any]) -> str:

@@ -36,6 +36,18 @@ class Origin:
     line: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """A memorandum clause bound to the measure it applies, with its static legal basis."""
+
+    memorandum: Memorandum
+    clause: Clause
+    measure: Measure
+    kind: str
+    effect: str
+    legal_basis: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class PolicyView:
     """What is in force on one day, indexed for evaluation."""
@@ -49,8 +61,10 @@ class PolicyView:
     """In dependency order: a list triggered by another comes after it."""
     memoranda: Mapping[str, Memorandum]
     schemes: Mapping[str, Scheme]
-    clauses_by_list: Mapping[str, tuple[tuple[Memorandum, Clause], ...]]
-    actions_of_measure: Mapping[str, tuple[str, ...]]
+    bindings_by_list: Mapping[str, tuple[Binding, ...]]
+    """Clauses applying to members of each list."""
+    extensions: Mapping[str, tuple[tuple[str, Binding], ...]]
+    """Per link path: (list, binding) of clauses extending to subjects along that path."""
     max_path: int
 
 
@@ -150,13 +164,19 @@ class Policy:
         list_names = {r.list_id for r in lists.values()}
         memoranda = self._pick("memorandum", day)
         measures = self._pick("measure", day)
-        clauses: dict[str, list[tuple[Memorandum, Clause]]] = defaultdict(list)
+        bindings: dict[str, list[Binding]] = defaultdict(list)
+        extensions: dict[str, list[tuple[str, Binding]]] = defaultdict(list)
         max_path = 0
         for m in memoranda.values():
             for c in m.clause:
                 if c.measure in measures and c.list in list_names:
-                    clauses[c.list].append((m, c))
+                    measure = measures[c.measure]
+                    basis = tuple(dict.fromkeys(
+                        [*measure.legal_basis, *c.legal_basis, *m.legal_basis]))
+                    b = Binding(m, c, measure, measure.kind.value, measure.effect.value, basis)
+                    bindings[c.list].append(b)
                     for p in c.extend_to:
+                        extensions[p].append((c.list, b))
                         max_path = max(max_path, p.count("/") + 1)
         schemes = self._pick("scheme", day)
         for s in schemes.values():
@@ -171,8 +191,8 @@ class Policy:
             list_rules=_ordered(lists),
             memoranda=memoranda,
             schemes=schemes,
-            clauses_by_list={k: tuple(v) for k, v in clauses.items()},
-            actions_of_measure={i: m.actions for i, m in measures.items()},
+            bindings_by_list={k: tuple(v) for k, v in bindings.items()},
+            extensions={k: tuple(v) for k, v in extensions.items()},
             max_path=max_path,
         )
 
@@ -214,4 +234,4 @@ def versioned_sections() -> tuple[str, ...]:
     return VERSIONED
 
 
-__all__ = ["Origin", "Policy", "PolicyView", "Versioned"]
+__all__ = ["Binding", "Origin", "Policy", "PolicyView", "Versioned"]
