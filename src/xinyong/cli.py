@@ -279,10 +279,10 @@ def explain(
 def actions(policies: PoliciesOpt = None) -> None:
     """List the actions a decision can be asked about."""
     policy = _policy(policies)
-    t = Table("action", "context", "title")
+    width = max(len(a) for a in policy.actions)
     for a in sorted(policy.actions.values(), key=lambda a: a.id):
-        t.add_row(a.id, a.context, a.title)
-    out.print(t)
+        out.print(f"{a.id:<{width}}  {a.context:<14}  {a.title}", highlight=False,
+                  markup=False)
 
 
 @app.command()

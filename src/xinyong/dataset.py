@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -57,15 +58,14 @@ class Dataset:
         if key in self.by_identifier:
             return self.subjects[self.by_identifier[key]]
         if len(key) == 18:
-            for scheme in ("cn-ric", "cn-uscc"):
-                try:
-                    ident = validate(scheme, key)
-                except InvalidIdentifier as e:
-                    if e.expected_check:
-                        raise UnknownSubject(str(e)) from None
-                    continue
-                if ident.value in self.by_identifier:
-                    return self.subjects[self.by_identifier[ident.value]]
+            # 17 digits and a digit or X is a resident ID; anything else would be a USCC
+            scheme = "cn-ric" if re.fullmatch(r"\d{17}[\dXx]", key) else "cn-uscc"
+            try:
+                ident = validate(scheme, key)
+            except InvalidIdentifier as e:
+                raise UnknownSubject(str(e)) from None
+            if ident.value in self.by_identifier:
+                return self.subjects[self.by_identifier[ident.value]]
         raise UnknownSubject(
             f"no subject {key!r} in the data; give a subject id (e.g. P000001) or an identifier"
         )
