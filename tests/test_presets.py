@@ -7,7 +7,6 @@ from datetime import date
 from decimal import Decimal
 
 from builders import firm, person, record
-
 from xinyong.engine import decide, evaluate
 from xinyong.model import EntryStatus
 
@@ -140,5 +139,5 @@ def test_unknown_action_is_an_error_naming_close_matches(policy) -> None:  # typ
     from xinyong.engine import UnknownAction
 
     st = evaluate(policy, person("P1"), [], [], [], date(2024, 1, 1))
-    with pytest.raises(UnknownAction, match="transport.air.ticket"):
+    with pytest.raises(UnknownAction, match=r"transport\.air\.ticket"):
         decide(st, "transport.air.tickets")
