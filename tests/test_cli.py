@@ -28,7 +28,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(out)
 
 
-@pytest.mark.parametrize("command", ["lint", "schema", "generate", "evaluate", "decide",
+@pytest.mark.parametrize("command", ["lint", "schema", "generate", "evaluate", "decide", "presets",
                                      "explain", "actions", "demo"])
 def test_every_command_has_help(command: str) -> None:
     r = run(command, "--help")
@@ -131,3 +131,18 @@ def test_missing_data_says_how_to_make_it(tmp_path: Path) -> None:
 def test_actions_lists_the_vocabulary() -> None:
     r = run("actions", "--policies", POLICIES)
     assert r.exit_code == 0 and "transport.rail.ordinary.ticket" in r.output
+
+
+def test_docs_presets_page_is_current() -> None:
+    """docs/presets.md is `xinyong presets` output: it may not drift from the files."""
+    r = run("presets", "--policies", POLICIES)
+    assert r.exit_code == 0
+    page = (ROOT / "docs" / "presets.md").read_text(encoding="utf-8")
+    assert r.output == page, "regenerate with: .venv/bin/xinyong presets > docs/presets.md"
+
+
+def test_every_command_is_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for command in app.registered_commands:
+        name = command.name or command.callback.__name__  # type: ignore[union-attr]
+        assert f"xinyong {name}" in readme or name == "demo", name

@@ -276,6 +276,15 @@ def explain(
 
 
 @app.command()
+def presets(policies: PoliciesOpt = None) -> None:
+    """Describe every preset: profile, sources, what is illustrative, what it defines
+    (Markdown; docs/presets.md is this output)."""
+    from xinyong.policy.catalogue import presets_markdown
+
+    sys.stdout.write(presets_markdown(_policy(policies)))
+
+
+@app.command()
 def actions(policies: PoliciesOpt = None) -> None:
     """List the actions a decision can be asked about."""
     policy = _policy(policies)
