@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
 from xinyong.ids import Identifier
 
@@ -114,7 +115,7 @@ class RecordEvent:
     amounts: Mapping[str, Decimal] = field(default_factory=dict)
 
 
-# --- derived ----------------------------------------------------------------------
+# --- derived: named tuples, immutable and cheap to build on every evaluation ----------
 
 
 class EntryStatus(StrEnum):
@@ -124,8 +125,7 @@ class EntryStatus(StrEnum):
     ENDED = "ended"
 
 
-@dataclass(frozen=True, slots=True)
-class ListEntry:
+class ListEntry(NamedTuple):
     """Membership of a red or black list as a dated interval (cf. followthemoney Sanction)."""
 
     list: str
@@ -147,8 +147,7 @@ class ListEntry:
         return self.start <= day and (self.end is None or day < self.end)
 
 
-@dataclass(frozen=True, slots=True)
-class Contribution:
+class Contribution(NamedTuple):
     indicator: str
     value: Decimal
     points: Decimal
@@ -156,8 +155,7 @@ class Contribution:
     shortfall: Decimal = Decimal(0)
 
 
-@dataclass(frozen=True, slots=True)
-class GradeAdjustment:
+class GradeAdjustment(NamedTuple):
     """An override or conditional grade that changed the banded grade."""
 
     rule: str
@@ -182,8 +180,7 @@ class Rating:
     public: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class AppliedMeasure:
+class AppliedMeasure(NamedTuple):
     """A measure in force for a subject because of a list entry and a memorandum clause."""
 
     measure: str
@@ -203,8 +200,7 @@ class AppliedMeasure:
     listed_subject: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class DisplayedRecord:
+class DisplayedRecord(NamedTuple):
     """A record on public display and until when (公示期)."""
 
     record: str
@@ -242,8 +238,7 @@ class Effect(StrEnum):
     CONDITIONS = "allow_with_conditions"
 
 
-@dataclass(frozen=True, slots=True)
-class Reason:
+class Reason(NamedTuple):
     """Why a measure bears on a decision, down to the source records and legal basis."""
 
     measure: str

@@ -39,11 +39,7 @@ def decide(standing: Standing, action: str) -> Decision:
 def reason(standing: Standing, am: AppliedMeasure, overridden: bool = False) -> Reason:
     """The full reason for one applied measure: clause, memorandum, entry, records, law, lift."""
     e = am.entry
-    return Reason(
-        measure=am.measure, kind=am.kind, effect=am.effect, clause=am.clause,
-        memorandum=am.memorandum, memorandum_number=am.memorandum_number,
-        applied_by=am.applied_by, list=e.list, entry_start=e.start,
-        entry_planned_end=e.end or e.planned_end, records=e.records,
-        legal_basis=am.legal_basis, lift=am.lift, via=am.via,
-        listed_subject=am.listed_subject, overridden=overridden,
-    )
+    # positional: this runs once per reason on every decision
+    return Reason(am.measure, am.kind, am.effect, am.clause, am.memorandum,
+                  am.memorandum_number, am.applied_by, e.list, e.start, e.end or e.planned_end,
+                  e.records, am.legal_basis, am.lift, am.via, am.listed_subject, overridden)
