@@ -87,3 +87,22 @@ def test_built_identifiers_validate() -> None:
     assert validate("cn-ric", make_ric("110101", "19800101", 123)).value.startswith(
         "11010119800101123"
     )
+
+
+def test_policy_carries_the_audited_exception_list(policy) -> None:  # type: ignore[no-untyped-def]
+    assert policy.identifier("cn-uscc", "91350100M0001TGQXM").value == "91350100M0001TGQXM"
+    with pytest.raises(InvalidIdentifier) as e:
+        policy.identifier("cn-uscc", "91350100M0001TGQXL")
+    assert e.value.expected_check == _documented_uscc_check("91350100M0001TGQX")
+
+
+def _documented_uscc_check(body: str) -> str:
+    """FACTS.md: 31 symbols 0-9A-Z minus I O S V Z; weights 3^i mod 31; check (31 − Σ) mod 31."""
+    alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+    total = sum(alphabet.index(c) * pow(3, i, 31) for i, c in enumerate(body))
+    return alphabet[(31 - total % 31) % 31]
+
+
+def test_documented_formula_agrees_on_the_valid_examples() -> None:
+    assert _documented_uscc_check("91110000600037341") == "L"
+    assert _documented_uscc_check("91350100M000100Y4") == "3"

@@ -105,3 +105,21 @@ def test_local_pilots_bind_only_their_own_residents(policy) -> None:  # type: ig
     st = evaluate(policy, beijing, [], [], [], date(2019, 6, 1))
     assert "rongcheng.points" not in st.ratings
     assert "suining.mass_credit" not in st.ratings
+
+
+def test_tax_d_measures_reach_the_responsible_persons_other_firm(policy) -> None:  # type: ignore[no-untyped-def]
+    from xinyong.engine import decide
+
+    f1, f2, p = firm("E1"), firm("E2"), person("P1")
+    ev = record("T1", "E1", "tax.evasion", date(2023, 3, 1), agency="sat",
+                tax_evaded=120000, tax_payable=1000000)
+    links = [link("E1", "P1", "responsible_person"), link("E2", "P1", "responsible_person")]
+    st = evaluate(policy, f2, [ev], [], links, date(2024, 4, 1), related=[f1, p])
+    assert [e for e in st.entries if e.list == "sat.major_violation"] == []  # F2 is not listed
+    d = decide(st, "invoice.obtain")
+    assert d.effect.value == "allow_with_conditions"
+    (r,) = d.reasons
+    assert r.via == ("responsible_person/responsible_person_of",)
+    assert r.listed_subject == "E1" and r.records == ("T1",)
+    # but the joint punishment of the listed firm itself does not extend to F2
+    assert decide(st, "procurement.bid").effect.value == "allow"

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from xinyong.ids import InvalidIdentifier, validate
 from xinyong.policy.model import Origin, Policy
 from xinyong.policy.schema import (
     SECTIONS,
@@ -91,7 +92,14 @@ def parse_file(name: str, text: str) -> tuple[PolicyFile | None, list[Problem]]:
         return PolicyFile.model_validate(raw), []
     except ValidationError as e:
         problems = []
-        for err in e.errors():
+        errors = e.errors()
+        deeper = [tuple(x["loc"]) for x in errors]
+        for err in errors:
+            loc = tuple(err["loc"])
+            if err["type"] == "too_short" and any(
+                d[: len(loc)] == loc and len(d) > len(loc) for d in deeper
+            ):
+                continue  # the list is short only because an item failed: report the item
             key, ident = _key_path(raw, err["loc"])
             msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
@@ -263,6 +271,16 @@ def _check(objects: Mapping[str, list[tuple[Any, Origin]]]) -> list[Problem]:
             elif section == "memorandum":
                 _check_memo(obj, origin, key, ref, basis, agencies, lists, measures, add)
 
+    for exc, origin in objects.get("identifier_exception", []):
+        try:
+            validate(exc.scheme, exc.value)
+        except InvalidIdentifier as e:
+            if e.expected_check is None:
+                problems.append(Problem(origin.file, f"identifier_exception[{exc.value}]",
+                                        f"not a checksum failure: {e.reason}"))
+        else:
+            problems.append(Problem(origin.file, f"identifier_exception[{exc.value}]",
+                                    "this code passes its checksum; no exception is needed"))
     problems.extend(_overlaps(objects))
     problems.extend(_cycles(objects))
     return problems

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from xinyong.ids import ChecksumException, IdScheme
+from xinyong.ids import ChecksumException, Identifier, IdScheme, validate
 from xinyong.periods import WorkingCalendar
 from xinyong.policy.schema import (
     Action,
@@ -124,6 +124,10 @@ class Policy:
             digest=digest,
             breaks=tuple(sorted(breaks)),
         )
+
+    def identifier(self, scheme: str, value: str) -> Identifier:
+        """Validate an identifier, accepting only this policy's audited checksum exceptions."""
+        return validate(scheme, value, self.exceptions)
 
     def origin(self, section: str, obj: Any) -> Origin | None:
         key = (section, obj.id, getattr(obj, "effective_from", None))
