@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from builders import event, firm, record
 
+from builders import event, firm, record
 from xinyong.engine import decide, evaluate
 from xinyong.files import load_policy
 from xinyong.model import EntryStatus
