@@ -32,7 +32,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> str:
                                      "explain", "actions", "demo"])
 def test_every_command_has_help(command: str) -> None:
     r = run(command, "--help")
-    assert r.exit_code == 0 and "Usage" in r.output
+    assert r.exit_code == 0 and "Usage" in r.output and "Exit codes" in r.output
 
 
 def test_top_level_help_documents_exit_codes() -> None:

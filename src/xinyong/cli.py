@@ -115,7 +115,7 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
-@app.command()
+@app.command(epilog="Exit codes: 0 written.")
 def schema(
     out_file: Annotated[Path | None, typer.Option("--out", help="Write to a file")] = None,
 ) -> None:
@@ -130,7 +130,10 @@ def schema(
         sys.stdout.write(text + "\n")
 
 
-@app.command()
+@app.command(
+    epilog="Exit codes: 0 no errors (warnings allowed); 1 errors found; 2 the policy does "
+    "not load or a path is outside it."
+)
 def lint(
     paths: Annotated[list[Path] | None, typer.Argument(
         help="Preset folders or files to report on (default: all)")] = None,
@@ -169,7 +172,7 @@ def lint(
     raise typer.Exit(1 if errors else 0)
 
 
-@app.command()
+@app.command(epilog="Exit codes: 0 written; 2 the policy does not load.")
 def generate(
     seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same data")] = 0,
     out_dir: Annotated[
@@ -193,7 +196,10 @@ def generate(
         out.print(f"  {name}: {p}")
 
 
-@app.command()
+@app.command(
+    epilog="Exit codes: 0 evaluated; 2 bad input (unknown subject, invalid identifier or "
+    "date, missing data, policy does not load)."
+)
 def evaluate(
     subject: Annotated[str, typer.Argument(help="Subject id or identifier (USCC / RIC)")],
     as_of: AsOfOpt = None,
@@ -217,7 +223,10 @@ def evaluate(
         out.print(render(body), highlight=False, markup=False)
 
 
-@app.command()
+@app.command(
+    epilog="Exit codes: 0 allow; 3 allow with conditions; 1 deny; 2 bad input (unknown "
+    "subject or action, invalid identifier or date, missing data)."
+)
 def decide(
     subject: Annotated[str, typer.Argument(help="Subject id or identifier")],
     action: Annotated[str, typer.Argument(help="Action id, e.g. transport.air.ticket")],
@@ -249,7 +258,10 @@ def decide(
     raise typer.Exit({"deny": 1, "allow_with_conditions": 3}.get(d.effect.value, 0))
 
 
-@app.command()
+@app.command(
+    epilog="Exit codes: 0 explained; 2 bad input (unknown subject or action, invalid "
+    "identifier or date, missing data)."
+)
 def explain(
     subject: Annotated[str, typer.Argument(help="Subject id or identifier")],
     action: Annotated[str | None, typer.Option("--action", help="Also decide this action")] = None,
@@ -275,7 +287,7 @@ def explain(
         out.print(render(body), highlight=False, markup=False)
 
 
-@app.command()
+@app.command(epilog="Exit codes: 0 printed; 2 the policy does not load.")
 def presets(policies: PoliciesOpt = None) -> None:
     """Describe every preset: profile, sources, what is illustrative, what it defines
     (Markdown; docs/presets.md is this output)."""
@@ -284,7 +296,7 @@ def presets(policies: PoliciesOpt = None) -> None:
     sys.stdout.write(presets_markdown(_policy(policies)))
 
 
-@app.command()
+@app.command(epilog="Exit codes: 0 printed; 2 the policy does not load.")
 def actions(policies: PoliciesOpt = None) -> None:
     """List the actions a decision can be asked about."""
     policy = _policy(policies)
@@ -294,7 +306,7 @@ def actions(policies: PoliciesOpt = None) -> None:
                   markup=False)
 
 
-@app.command()
+@app.command(epilog="Exit codes: 0 done; 2 the policy does not load.")
 def demo(
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
     persons: Annotated[int, typer.Option(help="Number of persons")] = 2000,
