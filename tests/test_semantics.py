@@ -144,3 +144,27 @@ def test_general_administrative_penalty_publicity(policy) -> None:  # type: igno
     p = person("P1")
     rp = record("A2", "P1", "admin.penalty.general", date(2022, 1, 10), agency="samr")
     assert evaluate(policy, p, [rp], [], [], date(2022, 6, 1)).displayed == ()
+
+
+def test_public_view_shows_only_what_is_public(policy) -> None:  # type: ignore[no-untyped-def]
+    from xinyong.engine.explain import public_view
+
+    f = firm("E1")
+    recs = [record("R1", "E1", REFUSES, date(2024, 1, 10)),
+            record("A1", "E1", "admin.penalty.general", date(2024, 1, 10), agency="samr")]
+    def black(v):  # type: ignore[no-untyped-def]
+        return [e["list"] for e in v["list_entries"] if e["colour"] == "black"]
+
+    pending = public_view(policy, evaluate(policy, f, recs, [], [], date(2024, 2, 1)))
+    assert black(pending) == []  # still in the grace period: not published
+    assert [d["id"] for d in pending["displayed"]] == ["A1"]
+    shown = public_view(policy, evaluate(policy, f, recs, [], [], date(2024, 3, 1)))
+    assert black(shown) == ["spc.dishonest_debtors"]
+    schemes = policy.at(date(2024, 3, 1)).schemes
+    assert all(schemes[r["scheme"]].public for r in shown["ratings"])
+    p = person("P1", opt_ins=(("sesame", date(2020, 1, 1)),))
+    st = evaluate(policy, p, [record("A2", "P1", "admin.penalty.general", date(2024, 1, 10),
+                                     agency="samr")], [], [], date(2024, 3, 1))
+    assert "sesame.score" in st.ratings  # rated for the person who opted in…
+    pv = public_view(policy, st)
+    assert pv["ratings"] == [] and pv["displayed"] == []  # …but never shown publicly

@@ -205,17 +205,23 @@ def evaluate(
     as_of: AsOfOpt = None,
     known_at: KnownAtOpt = None,
     as_json: JsonOpt = False,
+    public: Annotated[bool, typer.Option(
+        "--public", help="Only what the public portal shows (implies --json)")] = False,
     data: DataOpt = DEFAULT_DATA,
     policies: PoliciesOpt = None,
 ) -> None:
-    """A subject's standing: ratings, list entries and measures in force, explained."""
+    """A subject's standing: ratings, list entries and measures in force, explained (the
+    subject's own full file), or with --public only what the public sees."""
     from xinyong.engine.explain import explain as expl
-    from xinyong.engine.explain import render
+    from xinyong.engine.explain import public_view, render
 
     policy = _policy(policies)
     ds = _dataset(data)
     s = guarded(lambda: ds.resolve(subject))
     standing = ds.standing(policy, s, _date(as_of), _datetime(known_at))
+    if public:
+        _print_json(public_view(policy, standing))
+        return
     body = expl(policy, standing)
     if as_json:
         _print_json(body)

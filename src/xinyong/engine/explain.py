@@ -251,3 +251,45 @@ def _render_reasons(reasons: list[dict[str, Any]]) -> list[str]:
         for lift in r["lift"]:
             out.append(f"    lift: {lift}")
     return out
+
+
+def public_view(policy: Policy, standing: Standing) -> dict[str, Any]:
+    """What the public portal shows of a subject: public grades, published list entries and
+    records on display. Pending entries (in their grace period), private or voluntary ratings,
+    and individuals' administrative penalties are not shown."""
+    s = standing.subject
+    view = policy.at(standing.as_of)
+    entries = []
+    for e in standing.entries:
+        rule = view.list_rules.get(e.rule)
+        if rule is None or e.status.value != "active":
+            continue
+        if not (rule.public_persons if s.is_person else rule.public_organisations):
+            continue
+        entries.append({
+            "list": e.list, "title": rule.title, "colour": rule.colour.value,
+            "start": e.start.isoformat(),
+            "planned_end": e.planned_end.isoformat() if e.planned_end else None,
+            "authority": rule.authority,
+        })
+    ratings = []
+    for r in standing.ratings.values():
+        scheme = view.schemes.get(r.scheme)
+        voluntary = scheme is not None and _voluntary(policy, scheme)
+        if r.public and not voluntary:
+            ratings.append({"scheme": r.scheme, "grade": r.grade})
+    return {
+        "subject": {"id": s.id, "name": s.name, "kind": s.kind.value, "region": s.region},
+        "as_of": standing.as_of.isoformat(),
+        "ratings": ratings,
+        "list_entries": entries,
+        "displayed": [
+            record_data(policy, standing, d.record) | {"until": d.until.isoformat()}
+            for d in standing.displayed
+        ],
+    }
+
+
+def _voluntary(policy: Policy, scheme: Any) -> bool:
+    preset = policy.presets.get(policy.preset_of("scheme", scheme))
+    return bool(preset and preset.voluntary)
