@@ -46,5 +46,5 @@ def event(eid: str, rid: str, kind: str, effective: date,
 
 
 def link(org: str, party: str, role: str, start: date = date(2015, 1, 1),
-         end: date | None = None) -> Link:
-    return Link(org, party, LinkRole(role), start, end)
+         end: date | None = None, recorded: datetime | None = None) -> Link:
+    return Link(org, party, LinkRole(role), start, end, recorded)

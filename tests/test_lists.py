@@ -157,3 +157,12 @@ def test_no_entry_once_the_rule_is_repealed(small) -> None:  # type: ignore[no-u
     assert e.status is EntryStatus.ACTIVE
     st, es = entries(small, [r], date(2030, 1, 2))
     assert es == [] and decide(st, "bid").effect.value == "allow"
+
+
+def test_a_later_valid_repair_counts_after_an_early_one(small) -> None:  # type: ignore[no-untyped-def]
+    r = record("R1", "E1", "violation", date(2024, 1, 1), agency="regulator")
+    early = event("F1", "R1", "repaired", date(2024, 2, 1))  # before 2024-04-11
+    later = event("F2", "R1", "repaired", date(2024, 5, 1))
+    st, (e,) = entries(small, [r], date(2024, 6, 1), [later, early])
+    assert e.status is EntryStatus.ENDED and e.end == date(2024, 5, 1)
+    assert any("2024-02-01 ignored" in w for w in st.warnings)

@@ -141,3 +141,30 @@ def test_unknown_action_is_an_error_naming_close_matches(policy) -> None:  # typ
     st = evaluate(policy, person("P1"), [], [], [], date(2024, 1, 1))
     with pytest.raises(UnknownAction, match=r"transport\.air\.ticket"):
         decide(st, "transport.air.tickets")
+
+
+def test_entry_moved_to_the_serious_list_can_be_repaired_after_a_year(policy) -> None:  # type: ignore[no-untyped-def]
+    from builders import event
+
+    f = firm("E1")
+    recs = [record("A1", "E1", "commercial.annual_report.missing", date(2019, 7, 1),
+                   agency="samr")]
+    too_early = [event("F1", "A1", "repaired", date(2023, 6, 30))]  # moved 2022-07-01, +1 year
+    st = evaluate(policy, f, recs, too_early, [], date(2023, 8, 1))
+    assert decide(st, "procurement.bid").effect.value == "deny"
+    on_time = [event("F2", "A1", "repaired", date(2023, 7, 1))]
+    st = evaluate(policy, f, recs, on_time, [], date(2023, 8, 1))
+    serious = next(e for e in st.entries if e.list == "samr.serious_illegal")
+    assert serious.status is EntryStatus.ENDED and serious.end == date(2023, 7, 1)
+
+
+def test_early_repair_changes_neither_lists_nor_grades(policy) -> None:  # type: ignore[no-untyped-def]
+    from builders import event
+
+    f = firm("E1")
+    ev = record("T1", "E1", "tax.evasion", date(2023, 3, 1), agency="sat",
+                tax_evaded=120000, tax_payable=1000000)
+    early = event("F1", "T1", "repaired", date(2023, 6, 1))
+    st = evaluate(policy, f, [ev], [early], [], date(2024, 1, 1))
+    assert st.ratings["sat.tax_credit"].grade == "D"
+    assert "sat.grade_a" not in {e.list for e in st.active_entries}

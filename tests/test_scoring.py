@@ -123,3 +123,17 @@ def test_tax_d_measures_reach_the_responsible_persons_other_firm(policy) -> None
     assert r.listed_subject == "E1" and r.records == ("T1",)
     # but the joint punishment of the listed firm itself does not extend to F2
     assert decide(st, "procurement.bid").effect.value == "allow"
+
+
+def test_tax_d_from_the_score_alone_also_reaches_the_other_firm(policy) -> None:  # type: ignore[no-untyped-def]
+    f1, f2, p = firm("E1"), firm("E2"), person("P1")
+    # 6 irregular-invoice records at −11 each: 100 − 66 = 34 < 40 → D on points alone
+    recs = [record(f"I{i}", "E1", "tax.invoice_irregular", date(2023, 6, 1 + i), agency="sat")
+            for i in range(6)]
+    links = [link("E1", "P1", "responsible_person"), link("E2", "P1", "responsible_person")]
+    r1 = _tax(policy, f1, recs, links, [f2, p])
+    assert r1.score == Decimal(34) and r1.band_grade == "D"
+    r2 = _tax(policy, f2, recs, links, [f1, p])
+    assert r2.score == Decimal(100) and r2.grade == "D"
+    # one hop only: E1 is not made D again through E2 (no loop), and E2's D does not travel on
+    assert [a.rule for a in r1.adjustments] == []

@@ -88,9 +88,19 @@ def _case(draw):  # type: ignore[no-untyped-def]
                    "tax_payable": draw(st.integers(100000, 2000000))} if cat == "tax.evasion" \
             else {}
         recs.append(record(f"R{i}", subject, cat, day, agency="x", **amounts))
-    evs = [event(f"V{i}", r.id, draw(st.sampled_from(["rectified", "revoked", "repaired"])),
-                 date.fromordinal(r.effective.toordinal() + draw(st.integers(1, 400))))
-           for i, r in enumerate(recs) if draw(st.booleans())]
+    from decimal import Decimal
+
+    from xinyong.model import EventKind, RecordEvent
+
+    evs = []
+    for r in recs:
+        for _ in range(draw(st.integers(0, 3))):  # several events on one record, ties included
+            kind = draw(st.sampled_from(["rectified", "revoked", "repaired", "corrected"]))
+            day = date.fromordinal(r.effective.toordinal() + draw(st.sampled_from([30, 100, 400])))
+            amounts = {"tax_evaded": Decimal(draw(st.integers(50000, 200000)))} \
+                if kind == "corrected" else {}
+            evs.append(RecordEvent(f"V{len(evs)}", r.id, EventKind(kind), day,
+                                   datetime.combine(day, datetime.min.time()), amounts=amounts))
     return recs, evs, draw(st.randoms(use_true_random=False))
 
 
@@ -168,3 +178,51 @@ def test_public_view_shows_only_what_is_public(policy) -> None:  # type: ignore[
     assert "sesame.score" in st.ratings  # rated for the person who opted in…
     pv = public_view(policy, st)
     assert pv["ratings"] == [] and pv["displayed"] == []  # …but never shown publicly
+
+
+def test_corrections_at_the_same_instant_do_not_depend_on_input_order(policy) -> None:  # type: ignore[no-untyped-def]
+    from decimal import Decimal
+
+    from xinyong.model import EventKind, RecordEvent
+
+    f = firm("E1")
+    ev = record("T1", "E1", "tax.evasion", date(2023, 3, 1), agency="sat",
+                tax_evaded=120000, tax_payable=1000000)
+    when = datetime(2023, 4, 1, 9)
+    c1 = RecordEvent("C1", "T1", EventKind.CORRECTED, date(2023, 4, 1), when,
+                     amounts={"tax_evaded": Decimal(50000)})
+    c2 = RecordEvent("C2", "T1", EventKind.CORRECTED, date(2023, 4, 1), when,
+                     amounts={"tax_evaded": Decimal(150000)})
+    grades = {evaluate(policy, f, [ev], order, [], date(2023, 6, 1)).ratings[
+        "sat.tax_credit"].grade for order in ([c1, c2], [c2, c1])}
+    assert grades == {"D"}  # ties are broken by event id: C2's 150,000 is applied last
+
+
+def test_a_link_recorded_later_does_not_change_a_past_decision(policy) -> None:  # type: ignore[no-untyped-def]
+    f, rep = firm("E1"), person("P1")
+    recs = [record("R1", "E1", REFUSES, date(2024, 1, 10))]
+    # registered in September, back-dated to 2015
+    late = [link("E1", "P1", "legal_representative", recorded=datetime(2024, 9, 1))]
+    day = date(2024, 6, 1)
+    then = evaluate(policy, rep, recs, [], late, day, related=[f])
+    assert decide(then, AIR).effect.value == "allow"
+    now = evaluate(policy, rep, recs, [], late, day, related=[f], known_at=datetime(2024, 12, 1))
+    assert decide(now, AIR).effect.value == "deny"
+
+
+def test_revoked_record_leaves_no_trace_in_grades(policy) -> None:  # type: ignore[no-untyped-def]
+    f = firm("E1")
+    ev = record("T1", "E1", "tax.evasion", date(2023, 3, 1), agency="sat",
+                tax_evaded=120000, tax_payable=1000000)
+    gone = event("X1", "T1", "revoked", date(2023, 5, 1))
+    assert evaluate(policy, f, [ev], [gone], [], date(2023, 4, 30)).ratings[
+        "sat.tax_credit"].grade == "D"
+    r = evaluate(policy, f, [ev], [gone], [], date(2023, 5, 1)).ratings["sat.tax_credit"]
+    assert r.grade == "A" and r.adjustments == ()
+
+
+def test_a_record_handed_in_twice_counts_once(policy) -> None:  # type: ignore[no-untyped-def]
+    f = firm("E1")
+    late = record("T1", "E1", "tax.late_filing", date(2023, 5, 1), agency="sat")
+    r = evaluate(policy, f, [late, late], [], [], date(2023, 6, 1)).ratings["sat.tax_credit"]
+    assert r.score == 95  # 100 − 5, once

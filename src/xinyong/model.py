@@ -74,13 +74,18 @@ class Subject:
 
 @dataclass(frozen=True, slots=True)
 class Link:
-    """``party`` holds ``role`` in ``organisation`` from ``start`` until ``end`` (exclusive)."""
+    """``party`` holds ``role`` in ``organisation`` from ``start`` until ``end`` (exclusive).
+
+    ``recorded_at`` is when the platform learned of it (transaction time): a link registered
+    later, even back-dated, does not change what was known before.
+    """
 
     organisation: str
     party: str
     role: LinkRole
     start: date
     end: date | None = None
+    recorded_at: datetime | None = None
 
     def holds_on(self, day: date) -> bool:
         return self.start <= day and (self.end is None or day < self.end)

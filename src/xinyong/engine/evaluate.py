@@ -48,7 +48,10 @@ class _RecordState:
     record: Record
     amounts: Mapping[str, Decimal]
     rectified: date | None = None
+    repairs: list[date] = field(default_factory=list)
+    """Every repair event, valid or not: each list rule judges them against its own minimum."""
     repaired: date | None = None
+    """The first repair valid for the record itself (scores and public display)."""
     revoked: date | None = None
 
 
@@ -101,21 +104,30 @@ def evaluate(
 
     states: dict[str, list[_RecordState]] = defaultdict(list)
     all_known: dict[str, Record] = {}
-    for r in records:
+    warnings: list[str] = []
+    for r in sorted(records, key=lambda r: (r.recorded_at, r.id)):
         if r.recorded_at > known or r.effective > as_of or r.subject not in subjects:
+            continue
+        if r.id in all_known:  # the same record handed in twice counts once
+            if all_known[r.id] != r:
+                warnings.append(f"record {r.id} given twice with different content; "
+                                "the first recorded is used")
             continue
         all_known[r.id] = r
         st = _RecordState(r, r.amounts)
-        for ev in sorted(by_record.get(r.id, ()), key=lambda e: (e.effective, e.recorded_at)):
+        evs = sorted(by_record.get(r.id, ()), key=lambda e: (e.effective, e.recorded_at, e.id))
+        for ev in evs:
             if ev.kind is EventKind.REVOKED:
                 st.revoked = st.revoked or ev.effective
             elif ev.kind is EventKind.RECTIFIED:
                 st.rectified = st.rectified or ev.effective
             elif ev.kind is EventKind.REPAIRED:
-                st.repaired = st.repaired or ev.effective
+                st.repairs.append(ev.effective)
             elif ev.kind is EventKind.CORRECTED and ev.amounts:
                 st.amounts = {**st.amounts, **ev.amounts}
         if st.revoked is None:
+            if st.repairs:
+                st.repaired = _valid_repair(policy, subjects[r.subject], st)
             states[r.subject].append(st)
 
     for lst in states.values():
@@ -123,11 +135,11 @@ def evaluate(
     org_links: dict[str, list[Link]] = defaultdict(list)
     party_links: dict[str, list[Link]] = defaultdict(list)
     for link in links:
-        if link.holds_on(as_of):
+        if link.holds_on(as_of) and (link.recorded_at is None or link.recorded_at <= known):
             org_links[link.organisation].append(link)
             party_links[link.party].append(link)
 
-    ctx = _Context(policy, view, as_of, subjects, states, org_links, party_links, [])
+    ctx = _Context(policy, view, as_of, subjects, states, org_links, party_links, warnings)
     ratings = _ratings(ctx, subject.id)
     entries = _entries(ctx, subject.id)
     measures = _measures(ctx, subject.id, entries)
@@ -207,8 +219,35 @@ def _amounts_pass(tests: Iterable[AmountTest], amounts: Mapping[str, Decimal]) -
     return True
 
 
-def _since(as_of: date, window: Period | None) -> date | None:
-    return window.before(as_of) if window is not None else None
+def _valid_repair(policy: Policy, subject: Subject, st: _RecordState) -> date | None:
+    """The first repair on or after the record's earliest repair date, if it can be repaired.
+
+    The earliest date is the latest of the category's minimum display period and the
+    ``application_after`` of every list rule the record triggers; a record that triggers a
+    rule with no repair path (e.g. the court list: performance, not repair) cannot be
+    repaired at all. One rule for scores, display and lists, so they never disagree.
+    """
+    r = st.record
+    view = policy.at(r.effective)
+    earliest = r.effective
+    cat = view.categories.get(r.category)
+    if cat is not None and cat.publicity.min is not None:
+        earliest = max(earliest, cat.publicity.min.after(r.effective))
+    for rule in view.rules_by_category.get(r.category, ()):
+        if subject.kind not in rule.subject_kinds or not in_regions(subject, rule.regions):
+            continue
+        if rule.trigger.amounts and not _amounts_pass(rule.trigger.amounts, st.amounts):
+            continue
+        if rule.removal.application_after is None:
+            return None
+        start = rule.grace.after(r.effective) if rule.grace else r.effective
+        earliest = max(earliest, rule.removal.application_after.after(start))
+    return next((d for d in st.repairs if d >= earliest), None)
+
+
+def _within(effective: date, window: Period | None, as_of: date) -> bool:
+    """A record counts while as-of is before effective + window (as list durations do)."""
+    return window is None or as_of < window.after(effective)
 
 
 def _matching(
@@ -216,16 +255,17 @@ def _matching(
     subject: str,
     categories: Iterable[str],
     tests: Iterable[AmountTest],
-    since: date | None,
+    windows: tuple[Period | None, ...],
     *,
     for_score: bool,
 ) -> list[_RecordState]:
     cats = set(categories)
     tests = tuple(tests)
     out = []
+    as_of = ctx.as_of
     for st in ctx.states.get(subject, ()):
         r = st.record
-        if r.category not in cats or (since is not None and r.effective <= since):
+        if r.category not in cats or not all(_within(r.effective, w, as_of) for w in windows):
             continue
         if for_score and st.repaired is not None:
             continue
@@ -236,13 +276,12 @@ def _matching(
 
 
 def _holds(
-    ctx: _Context, c: Condition, subject: str, score: Decimal | None = None
+    ctx: _Context, c: Condition, subject: str, score: Decimal | None = None,
+    follow_links: bool = True,
 ) -> _Match | None:
     found = _Match()
     if c.categories:
-        hits = _matching(
-            ctx, subject, c.categories, c.amounts, _since(ctx.as_of, c.window), for_score=True
-        )
+        hits = _matching(ctx, subject, c.categories, c.amounts, (c.window,), for_score=True)
         if not hits:
             return None
         found.records += tuple(st.record.id for st in hits)
@@ -250,16 +289,31 @@ def _holds(
         s = ctx.subjects.get(subject)
         if s is None or s.registered is None:
             return None
-        if s.registered <= c.registered_within.before(ctx.as_of):
+        if not _within(s.registered, c.registered_within, ctx.as_of):
             return None
+    if c.grade is not None:
+        scheme = ctx.view.schemes.get(c.grade.scheme)
+        s = ctx.subjects.get(subject)
+        if scheme is None or s is None or not _applies(ctx, scheme, s):
+            return None
+        rating = _own_rating(ctx, scheme, subject)
+        if rating.grade not in c.grade.grades:
+            return None
+        found.records += tuple(dict.fromkeys(
+            [r for x in rating.contributions for r in x.records]
+            + [r for a in rating.adjustments for r in a.records]))
     if c.score_min is not None and (score is None or score < c.score_min):
         return None
     if c.score_max is not None and (score is None or score > c.score_max):
         return None
     if c.linked is not None:
+        if not follow_links:
+            return None
         hit = False
         for other in sorted(reachable(ctx, subject, c.linked.path)):
-            m = _holds(ctx, c.linked.when, other)
+            # one hop: the linked subject is judged on its own records and links are not
+            # followed again, so firms sharing a person cannot make each other D in a loop
+            m = _holds(ctx, c.linked.when, other, follow_links=False)
             if m is not None:
                 hit = True
                 found.records += m.records
@@ -267,7 +321,7 @@ def _holds(
         if not hit:
             return None
     for sub in c.all:
-        m = _holds(ctx, sub, subject, score)
+        m = _holds(ctx, sub, subject, score, follow_links)
         if m is None:
             return None
         found.records += m.records
@@ -275,7 +329,7 @@ def _holds(
     if c.any:
         any_hit = False
         for sub in c.any:
-            m = _holds(ctx, sub, subject, score)
+            m = _holds(ctx, sub, subject, score, follow_links)
             if m is not None:
                 any_hit = True
                 found.records += m.records
@@ -316,9 +370,8 @@ def _ratings(ctx: _Context, subject_id: str) -> dict[str, Rating]:
 
 
 def _indicator(ctx: _Context, scheme: Scheme, ind: Indicator, subject: str) -> Contribution:
-    sinces = [d for d in (_since(ctx.as_of, ind.window), _since(ctx.as_of, scheme.window)) if d]
-    since = max(sinces) if sinces else None
-    hits = _matching(ctx, subject, ind.categories, ind.amounts, since, for_score=True)
+    hits = _matching(ctx, subject, ind.categories, ind.amounts, (ind.window, scheme.window),
+                     for_score=True)
     if ind.aggregate == "count":
         value = Decimal(len(hits))
     elif ind.aggregate == "exists":
@@ -350,7 +403,16 @@ def _worse(scheme: Scheme, a: str, b: str) -> str:
     return a if order.index(a) >= order.index(b) else b
 
 
-def rate(ctx: _Context, scheme: Scheme, subject: str) -> Rating:
+def _own_rating(ctx: _Context, scheme: Scheme, subject: str) -> Rating:
+    """The rating on the subject's own records, links not followed (for linked conditions)."""
+    key = f"{subject}\x00own"
+    cache = ctx.ratings.setdefault(key, {})
+    if scheme.id not in cache:
+        cache[scheme.id] = rate(ctx, scheme, subject, follow_links=False)
+    return cache[scheme.id]
+
+
+def rate(ctx: _Context, scheme: Scheme, subject: str, follow_links: bool = True) -> Rating:
     contributions = tuple(_indicator(ctx, scheme, i, subject) for i in scheme.indicator)
     weighted = scheme.combination == "weighted"
     raw = sum(
@@ -382,7 +444,7 @@ def rate(ctx: _Context, scheme: Scheme, subject: str) -> Rating:
     adjustments: list[GradeAdjustment] = []
     conditional: str | None = None
     for c in scheme.conditional:
-        m = _holds(ctx, c.when, subject, score)
+        m = _holds(ctx, c.when, subject, score, follow_links)
         if m is not None:
             conditional = c.grade if conditional is None else _worse(scheme, conditional, c.grade)
             adjustments.append(
@@ -391,7 +453,7 @@ def rate(ctx: _Context, scheme: Scheme, subject: str) -> Rating:
     if conditional is not None:
         grade = conditional
     for o in scheme.override:
-        m = _holds(ctx, o.when, subject, score)
+        m = _holds(ctx, o.when, subject, score, follow_links)
         if m is not None:
             target = o.at_most or o.grade or grade
             grade = _worse(scheme, grade, target)
@@ -454,8 +516,11 @@ def _entries(ctx: _Context, subject_id: str) -> tuple[ListEntry, ...]:
                         gov = ctx.policy.at(reached).list_rules.get(rule.id)
                         if gov is None:
                             continue
+                        # repair applications concern the entry the records led to
+                        repairs = [d for st in ctx.states.get(subject_id, ())
+                                   if st.record.id in src.records for d in st.repairs]
                         out.append(_entry(ctx, gov, subject_id, reached, src.records,
-                                          None, None, 0, basis=f"{t.held_for} on {t.list}"))
+                                          None, repairs, 0, basis=f"{t.held_for} on {t.list}"))
     result = tuple(out)
     ctx.entries[subject_id] = result
     return result
@@ -463,7 +528,7 @@ def _entries(ctx: _Context, subject_id: str) -> tuple[ListEntry, ...]:
 
 def _record_entries(ctx: _Context, rule: ListRule, subject: str) -> list[ListEntry]:
     t = rule.trigger
-    hits = _matching(ctx, subject, t.categories, t.amounts, None, for_score=False)
+    hits = _matching(ctx, subject, t.categories, t.amounts, (), for_score=False)
     hits.sort(key=lambda st: (st.record.effective, st.record.id))
     out = []
     for n, st in enumerate(hits):
@@ -472,12 +537,12 @@ def _record_entries(ctx: _Context, rule: ListRule, subject: str) -> list[ListEnt
         if gov is None:
             continue
         out.append(_entry(ctx, gov, subject, st.record.effective, (st.record.id,),
-                          st.rectified, st.repaired, n))
+                          st.rectified, st.repairs, n))
     return out
 
 
 def _entry(ctx: _Context, rule: ListRule, subject: str, listed_on: date, records: tuple[str, ...],
-           rectified: date | None, repaired: date | None, earlier: int,
+           rectified: date | None, repairs: Iterable[date], earlier: int,
            basis: str = "records") -> ListEntry:
     start = rule.grace.after(listed_on) if rule.grace else listed_on
     planned = rule.duration.after(start) if rule.duration else None
@@ -504,14 +569,14 @@ def _entry(ctx: _Context, rule: ListRule, subject: str, listed_on: date, records
     earliest = rem.application_after.after(start) if rem.application_after else None
     if earliest is not None:
         lift.append(f"apply for credit repair from {earliest}")
-    if repaired is not None:
+    for repaired in sorted(repairs):
         if earliest is not None and repaired >= earliest:
             ends.append((repaired, f"credit repair granted on {repaired}"))
-        else:
-            ctx.warnings.append(
-                f"repair of {', '.join(records)} on {repaired} ignored for {rule.id}: "
-                + (f"possible only from {earliest}" if earliest else "the rule has no repair path")
-            )
+            break
+        ctx.warnings.append(
+            f"repair of {', '.join(records)} on {repaired} ignored for {rule.id}: "
+            + (f"possible only from {earliest}" if earliest else "the rule has no repair path")
+        )
     end, reason = min(ends) if ends else (None, None)
     if end is not None and not any("ends automatically" in x for x in lift):
         auto = [d for d, why in ends if why in ("period ended", "maximum period reached")]

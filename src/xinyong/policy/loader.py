@@ -227,6 +227,11 @@ def _check(objects: Mapping[str, list[tuple[Any, Origin]]]) -> list[Problem]:
             ref(origin, f"{key}.categories[{i}]", cat, categories, "category")
         for i, a in enumerate(c.amounts):
             _amount_fields(origin, f"{key}.amounts[{i}]", a, c.categories)
+        if c.grade is not None:
+            ref(origin, f"{key}.grade.scheme", c.grade.scheme, schemes, "scheme")
+            for g in c.grade.grades:
+                if c.grade.scheme in grades and g not in grades[c.grade.scheme]:
+                    add(origin, f"{key}.grade.grades", f"{g!r} is not a grade of {c.grade.scheme}")
         if c.linked is not None:
             cond(origin, f"{key}.linked.when", c.linked.when)
         for i, sub in enumerate(c.any):

@@ -63,6 +63,8 @@ class PolicyView:
     schemes: Mapping[str, Scheme]
     bindings_by_list: Mapping[str, tuple[Binding, ...]]
     """Clauses applying to members of each list."""
+    rules_by_category: Mapping[str, tuple[ListRule, ...]]
+    """List rules a record of each category can trigger."""
     extensions: Mapping[str, tuple[tuple[str, Binding], ...]]
     """Per link path: (list, binding) of clauses extending to subjects along that path."""
     max_path: int
@@ -196,12 +198,21 @@ class Policy:
             memoranda=memoranda,
             schemes=schemes,
             bindings_by_list={k: tuple(v) for k, v in bindings.items()},
+            rules_by_category=_by_category(lists),
             extensions={k: tuple(v) for k, v in extensions.items()},
             max_path=max_path,
         )
 
     def restricting_measures(self) -> list[Measure]:
         return [m for m in self.all("measure") if m.kind is MeasureKind.RESTRICT]
+
+
+def _by_category(lists: Mapping[str, ListRule]) -> dict[str, tuple[ListRule, ...]]:
+    out: dict[str, list[ListRule]] = defaultdict(list)
+    for r in lists.values():
+        for c in r.trigger.categories:
+            out[c].append(r)
+    return {k: tuple(v) for k, v in out.items()}
 
 
 def _cond_depth(c: Any) -> int:

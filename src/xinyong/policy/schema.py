@@ -345,6 +345,13 @@ class Linked(Strict):
     when: Condition
 
 
+class GradeTest(Strict):
+    """The subject's grade under ``scheme`` (on its own records) is one of ``grades``."""
+
+    scheme: Id
+    grades: tuple[str, ...] = Field(min_length=1)
+
+
 class Condition(Strict):
     """All given parts must hold. Record parts need one active record satisfying all of them."""
 
@@ -354,6 +361,9 @@ class Condition(Strict):
         default=None, description="The record took effect within this period before as-of"
     )
     registered_within: PeriodField | None = None
+    grade: GradeTest | None = Field(
+        default=None, description="Grade under a scheme, judged on the subject's own records "
+        "(e.g. the other firm of a responsible person rated D)")
     score_min: Decimal | None = None
     score_max: Decimal | None = None
     linked: Linked | None = None
