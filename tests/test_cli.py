@@ -146,3 +146,57 @@ def test_every_command_is_in_the_readme() -> None:
     for command in app.registered_commands:
         name = command.name or command.callback.__name__  # type: ignore[union-attr]
         assert f"xinyong {name}" in readme or name == "demo", name
+
+
+def test_bad_rows_are_all_reported_and_nothing_is_evaluated(data: str, tmp_path: Path) -> None:
+    import dataclasses
+
+    from xinyong.sim.parquet import read_population, write_population
+
+    pop = read_population(Path(data))
+    recs = list(pop.records)
+    recs[0] = dataclasses.replace(recs[0], category="social.religion.attendance")
+    recs[1] = dataclasses.replace(recs[1], agency="nobody")
+    bad = dataclasses.replace(pop, records=tuple(recs))
+    write_population(bad, tmp_path)
+    r = run("evaluate", "P000001", "--data", str(tmp_path), "--policies", POLICIES)
+    assert r.exit_code == 2
+    assert "2 bad row(s)" in r.output
+    assert f"records.parquet row 1 ({recs[0].id}) field category" in r.output
+    assert f"records.parquet row 2 ({recs[1].id}) field agency" in r.output
+    assert "Traceback" not in r.output
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("evaluate", "P000001", "--known-at", "2024-01-01T10:00+08:00"), "time zone"),
+        (("schema", "--out", "/nonexistent/dir/x.json"), "cannot write"),
+        (("generate", "--persons", "0"), "greater than or equal to 1"),
+        (("lint", "policies/nonexistent"), "does not exist"),
+    ],
+)
+def test_more_bad_input_never_gives_a_traceback(data: str, args: tuple[str, ...],
+                                                fragment: str) -> None:
+    extra = ["--data", data] if args[0] == "evaluate" else []
+    extra += ["--policies", POLICIES] if args[0] != "schema" else []
+    r = runner.invoke(app, [*args, *extra])
+    assert r.exit_code == 2, r.output
+    assert fragment in r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit)
+
+
+def test_non_utf8_policy_file_is_a_clear_error(tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "policies"
+    shutil.copytree(POLICIES, root)
+    (root / "national" / "broken.toml").write_bytes(b"title = \"\xff\xfe\"\n")
+    (root / "national" / "dir.toml").mkdir()
+    r = run("lint", "--policies", str(root))
+    assert r.exit_code == 2 and "broken.toml" in r.output and "UTF-8" in r.output
+
+
+def test_legacy_code_is_found_through_the_audited_exception(data: str) -> None:
+    r = run("evaluate", "91350100M0001TGQXM", "--data", data, "--policies", POLICIES)
+    assert r.exit_code == 2 and "no subject" in r.output  # accepted as valid, just not present

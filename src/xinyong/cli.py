@@ -96,19 +96,47 @@ def _datetime(text: str | None) -> datetime | None:
     if text is None:
         return None
     try:
-        return datetime.fromisoformat(text)
+        value = datetime.fromisoformat(text)
     except ValueError:
         fail(f"--known-at {text!r} is not a date-time; write YYYY-MM-DDTHH:MM")
+    if value.tzinfo is not None:
+        fail(f"--known-at {text!r} has a time zone; write China Standard Time without an offset")
+    return value
 
 
-def _dataset(data: Path) -> Any:
+def _dataset(data: Path, policy: Policy) -> Any:
+    from xinyong.checks import check_population
     from xinyong.dataset import Dataset
     from xinyong.sim.parquet import read_population
 
     if not (data / "subjects.parquet").exists():
         fail(f"no population at {data}; run `xinyong generate --seed 0 --out {data}` first")
-    pop = read_population(data)
+    try:
+        pop = read_population(data)
+    except (OSError, ValueError, KeyError) as e:
+        fail(f"the population at {data} cannot be read ({e}); regenerate it with "
+             f"`xinyong generate --out {data}`")
+    problems = check_population(policy, pop.subjects, pop.links, pop.records, pop.events)
+    if problems:
+        err.print(f"[bold red]error:[/] {len(problems)} bad row(s) in {data}; nothing was "
+                  "evaluated:", highlight=False)
+        for p in problems:
+            err.print(f"  {p}", highlight=False, markup=False)
+        raise typer.Exit(2)
     return Dataset(pop.subjects, pop.links, pop.records, pop.events)
+
+
+def _resolve(ds: Any, policy: Policy, key: str) -> Any:
+    return guarded(lambda: ds.resolve(key, policy.exceptions))
+
+
+def _write(pop: Any, directory: Path) -> dict[str, Path]:
+    from xinyong.sim.parquet import write_population
+
+    try:
+        return write_population(pop, directory)
+    except OSError as e:
+        fail(f"cannot write the population to {directory}: {e.strerror or e}")
 
 
 def _print_json(data: Any) -> None:
@@ -124,7 +152,10 @@ def schema(
 
     text = json.dumps(PolicyFile.model_json_schema(), indent=2, ensure_ascii=False)
     if out_file:
-        out_file.write_text(text + "\n", encoding="utf-8")
+        try:
+            out_file.write_text(text + "\n", encoding="utf-8")
+        except OSError as e:
+            fail(f"cannot write {out_file}: {e.strerror}")
         out.print(f"wrote {out_file}")
     else:
         sys.stdout.write(text + "\n")
@@ -156,6 +187,8 @@ def lint(
         base = root.resolve().parent
         files = []
         for p in paths:
+            if not p.exists():
+                fail(f"{p} does not exist")
             try:
                 files.append(p.resolve().relative_to(base).as_posix())
             except ValueError:
@@ -178,18 +211,17 @@ def generate(
     out_dir: Annotated[
         Path, typer.Option("--out", help="Folder to write Parquet to")
     ] = DEFAULT_DATA,
-    persons: Annotated[int, typer.Option(help="Number of persons")] = 2000,
-    enterprises: Annotated[int, typer.Option(help="Number of enterprises")] = 400,
+    persons: Annotated[int, typer.Option(min=1, help="Number of persons")] = 2000,
+    enterprises: Annotated[int, typer.Option(min=1, help="Number of enterprises")] = 400,
     policies: PoliciesOpt = None,
 ) -> None:
     """Generate a deterministic synthetic population (persons, firms, public bodies, links,
     records across the catalog, events) and write it as Parquet."""
-    from xinyong.sim.parquet import write_population
     from xinyong.sim.population import generate as gen
 
     policy = _policy(policies)
     pop = gen(policy, seed=seed, persons=persons, enterprises=enterprises)
-    paths = write_population(pop, out_dir)
+    paths = _write(pop, out_dir)
     out.print(f"{len(pop.subjects)} subjects, {len(pop.links)} links, {len(pop.records)} "
               f"records, {len(pop.events)} events → {out_dir}")
     for name, p in paths.items():
@@ -216,8 +248,8 @@ def evaluate(
     from xinyong.engine.explain import public_view, render
 
     policy = _policy(policies)
-    ds = _dataset(data)
-    s = guarded(lambda: ds.resolve(subject))
+    ds = _dataset(data, policy)
+    s = _resolve(ds, policy, subject)
     standing = ds.standing(policy, s, _date(as_of), _datetime(known_at))
     if public:
         _print_json(public_view(policy, standing))
@@ -247,8 +279,8 @@ def decide(
     from xinyong.engine.explain import decision_data
 
     policy = _policy(policies)
-    ds = _dataset(data)
-    s = guarded(lambda: ds.resolve(subject))
+    ds = _dataset(data, policy)
+    s = _resolve(ds, policy, subject)
     standing = ds.standing(policy, s, _date(as_of), _datetime(known_at))
     d = guarded(lambda: run_decide(standing, action))
     body = decision_data(policy, standing, d)
@@ -283,8 +315,8 @@ def explain(
     from xinyong.engine.explain import render
 
     policy = _policy(policies)
-    ds = _dataset(data)
-    s = guarded(lambda: ds.resolve(subject))
+    ds = _dataset(data, policy)
+    s = _resolve(ds, policy, subject)
     standing = ds.standing(policy, s, _date(as_of), _datetime(known_at))
     body = guarded(lambda: expl(policy, standing, action))
     if as_json:
@@ -306,7 +338,7 @@ def presets(policies: PoliciesOpt = None) -> None:
 def actions(policies: PoliciesOpt = None) -> None:
     """List the actions a decision can be asked about."""
     policy = _policy(policies)
-    width = max(len(a) for a in policy.actions)
+    width = max((len(a) for a in policy.actions), default=0)
     for a in sorted(policy.actions.values(), key=lambda a: a.id):
         out.print(f"{a.id:<{width}}  {a.context:<14}  {a.title}", highlight=False,
                   markup=False)
@@ -315,8 +347,8 @@ def actions(policies: PoliciesOpt = None) -> None:
 @app.command(epilog="Exit codes: 0 done; 2 the policy does not load.")
 def demo(
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
-    persons: Annotated[int, typer.Option(help="Number of persons")] = 2000,
-    enterprises: Annotated[int, typer.Option(help="Number of enterprises")] = 400,
+    persons: Annotated[int, typer.Option(min=1, help="Number of persons")] = 2000,
+    enterprises: Annotated[int, typer.Option(min=1, help="Number of enterprises")] = 400,
     as_of: Annotated[str, typer.Option("--as-of", help="Evaluation date")] = "2025-12-31",
     data: DataOpt = DEFAULT_DATA,
     policies: PoliciesOpt = None,
@@ -328,13 +360,12 @@ def demo(
     from xinyong.dataset import Dataset
     from xinyong.engine.explain import explain as expl
     from xinyong.engine.explain import render
-    from xinyong.sim.parquet import write_population
     from xinyong.sim.population import generate as gen
 
     policy = _policy(policies)
     day = _date(as_of)
     pop = gen(policy, seed=seed, persons=persons, enterprises=enterprises)
-    write_population(pop, data)
+    _write(pop, data)
     out.print(f"[bold]Population[/] (seed {seed}): {len(pop.subjects)} subjects, "
               f"{len(pop.links)} links, {len(pop.records)} records, {len(pop.events)} events "
               f"→ {data}/")

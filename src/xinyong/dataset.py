@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from xinyong.engine import evaluate
-from xinyong.ids import InvalidIdentifier, validate
+from xinyong.ids import ChecksumException, InvalidIdentifier, validate
 from xinyong.model import Link, Record, RecordEvent, Standing, Subject
 from xinyong.policy.model import Policy
 
@@ -51,21 +51,28 @@ class Dataset:
         for e in events:
             self.events_of[e.record].append(e)
 
-    def resolve(self, key: str) -> Subject:
+    def resolve(self, key: str, exceptions: Iterable[ChecksumException] = ()) -> Subject:
         """A subject by id, or by identifier (validated first, so typos get a clear error)."""
         if key in self.subjects:
             return self.subjects[key]
         if key in self.by_identifier:
             return self.subjects[self.by_identifier[key]]
-        if len(key) == 18:
-            # 17 digits and a digit or X is a resident ID; anything else would be a USCC
-            scheme = "cn-ric" if re.fullmatch(r"\d{17}[\dXx]", key) else "cn-uscc"
-            try:
-                ident = validate(scheme, key)
-            except InvalidIdentifier as e:
-                raise UnknownSubject(str(e)) from None
-            if ident.value in self.by_identifier:
-                return self.subjects[self.by_identifier[ident.value]]
+        if len(key.strip()) >= 15:
+            errors: list[InvalidIdentifier] = []
+            for scheme in ("cn-uscc", "cn-ric"):
+                try:
+                    ident = validate(scheme, key, exceptions)
+                except InvalidIdentifier as e:
+                    errors.append(e)
+                    continue
+                if ident.value in self.by_identifier:
+                    return self.subjects[self.by_identifier[ident.value]]
+            if len(errors) == 2:
+                # report the scheme the key looks like: 17 digits and a digit or X is a RIC
+                ric = re.fullmatch(r"\d{17}[\dXx]", key.strip()) is not None
+                checksum = [e for e in errors if e.expected_check]
+                best = checksum[0] if len(checksum) == 1 else errors[1 if ric else 0]
+                raise UnknownSubject(str(best))
         raise UnknownSubject(
             f"no subject {key!r} in the data; give a subject id (e.g. P000001) or an identifier"
         )

@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from xinyong.policy.loader import build
+from xinyong.policy.loader import PolicyError, Problem, build
 from xinyong.policy.model import Policy
 
 
@@ -24,15 +24,26 @@ def default_policy_dir() -> Path:
 def read_policy_texts(root: Path, paths: Iterable[Path] = ()) -> dict[str, str]:
     """``{relative path: text}`` for every ``*.toml`` under ``root`` (or the given paths)."""
     files: dict[str, str] = {}
+    problems: list[Problem] = []
     targets = list(paths) or [root]
     for target in targets:
         found = [target] if target.is_file() else sorted(target.rglob("*.toml"))
         for f in found:
+            if not f.is_file():
+                continue
             try:
                 name = f.resolve().relative_to(root.resolve().parent).as_posix()
             except ValueError:
                 name = f.as_posix()
-            files[name] = f.read_text(encoding="utf-8")
+            try:
+                files[name] = f.read_text(encoding="utf-8")
+            except UnicodeDecodeError as e:
+                problems.append(Problem(name, "", f"not UTF-8 text (byte {e.start}); save the "
+                                                  "file as UTF-8"))
+            except OSError as e:
+                problems.append(Problem(name, "", f"cannot be read: {e.strerror}"))
+    if problems:
+        raise PolicyError(problems)
     return files
 
 

@@ -28,7 +28,10 @@ class Period:
                 f"{text!r} is not an ISO 8601 period; write e.g. 'P2Y', 'P3M', 'P10D' or 'P1Y6M'"
             )
         y, mo, w, d = (int(g) if g else 0 for g in m.groups())
-        return cls(years=y, months=mo, days=d + 7 * w)
+        period = cls(years=y, months=mo, days=d + 7 * w)
+        if period.approx_days() > 100 * 366:
+            raise ValueError(f"{text!r} is longer than 100 years; no credit period is that long")
+        return period
 
     def after(self, start: date) -> date:
         """The date this period after ``start`` (Jan 31 + P1M = Feb 28/29)."""
