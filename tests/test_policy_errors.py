@@ -159,3 +159,21 @@ def test_json_schema_describes_the_sections() -> None:
     assert {"category", "scheme", "list_rule", "memorandum", "measure"} <= set(
         schema["properties"])
     json.dumps(schema)
+
+
+def test_one_broken_category_gives_no_knock_on_reports(write_policy: Make) -> None:
+    bad = CATEGORY.replace('severity = "general"', 'severity = "grave"')
+    root = write_policy({"preset.toml": PRESET, "c.toml": bad, "s.toml": SCHEME.replace(
+        "fine.unpiad", "fine.unpaid")})
+    msgs = problems(root)
+    assert len(msgs) == 1 and "category[fine.unpaid].severity" in msgs[0]
+
+
+def test_line_numbers_point_at_the_right_version(write_policy: Make) -> None:
+    first = CATEGORY.replace("legal_basis", "effective_to = 2021-01-01\nlegal_basis")
+    second = CATEGORY.replace("2020-01-01\nlegal", "2021-01-01\nlegal").replace(
+        'severity = "general"', 'severity = "grave"')
+    root = write_policy({"preset.toml": PRESET, "c.toml": first + second})
+    (msg,) = problems(root)
+    second_id_line = (first + second).split("\n").index('id = "fine.unpaid"', 3) + 1
+    assert f"c.toml:{second_id_line}:" in msg

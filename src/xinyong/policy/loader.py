@@ -52,20 +52,27 @@ class PolicyError(Exception):
         super().__init__(f"{len(self.problems)} problem(s) in the policy:\n{lines}")
 
 
-def _line_of(text: str, ident: str | None) -> int | None:
+def _line_of(text: str, ident: str | None, nth: int = 0) -> int | None:
+    """Line of the ``nth`` ``id = "ident"`` in the text (later versions share an id)."""
     if not ident:
         return None
-    m = re.search(rf'^\s*id\s*=\s*"{re.escape(ident)}"', text, re.M)
-    return text.count("\n", 0, m.start()) + 1 if m else None
+    found = list(re.finditer(rf'^\s*id\s*=\s*"{re.escape(ident)}"', text, re.M))
+    if not found:
+        return None
+    m = found[min(nth, len(found) - 1)]
+    return text.count("\n", 0, m.start()) + 1
 
 
-def _key_path(raw: Any, loc: Sequence[int | str]) -> tuple[str, str | None]:
+def _key_path(raw: Any, loc: Sequence[int | str]) -> tuple[str, str | None, int]:
     """Render a pydantic location with ids instead of indexes where there are ids."""
-    out, node, last_id = "", raw, None
+    out, node, last_id, nth = "", raw, None, 0
     for part in loc:
         if isinstance(part, int):
             ident = None
             if isinstance(node, list) and part < len(node):
+                if last_id is None and isinstance(node[part], dict):
+                    same = node[part].get("id")
+                    nth = sum(isinstance(x, dict) and x.get("id") == same for x in node[:part])
                 node = node[part]
                 if isinstance(node, dict) and isinstance(node.get("id"), str):
                     ident = node["id"]
@@ -76,7 +83,21 @@ def _key_path(raw: Any, loc: Sequence[int | str]) -> tuple[str, str | None]:
                 continue
             node = node.get(part) if isinstance(node, dict) else None
             out += f".{part}" if out else str(part)
-    return out, last_id
+    return out, last_id, nth
+
+
+def declared_ids(raw: Any) -> dict[str, set[str]]:
+    """Ids a file declares, even where its objects failed validation."""
+    out: dict[str, set[str]] = defaultdict(set)
+    if not isinstance(raw, dict):
+        return out
+    for section in SECTIONS:
+        for item in raw.get(section, ()) if isinstance(raw.get(section), list) else ():
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                out[section].add(item["id"])
+                if section == "list_rule" and isinstance(item.get("list"), str):
+                    out[section].add(item["list"])
+    return out
 
 
 def parse_file(name: str, text: str) -> tuple[PolicyFile | None, list[Problem]]:
@@ -100,11 +121,11 @@ def parse_file(name: str, text: str) -> tuple[PolicyFile | None, list[Problem]]:
                 d[: len(loc)] == loc and len(d) > len(loc) for d in deeper
             ):
                 continue  # the list is short only because an item failed: report the item
-            key, ident = _key_path(raw, err["loc"])
+            key, ident, nth = _key_path(raw, err["loc"])
             msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 msg = "unknown key (check the spelling; `xinyong schema` lists the keys)"
-            problems.append(Problem(name, key, msg, _line_of(text, ident)))
+            problems.append(Problem(name, key, msg, _line_of(text, ident, nth)))
         return None, problems
 
 
@@ -116,20 +137,28 @@ def build(files: Mapping[str, str], presets: Iterable[str] | None = None) -> Pol
     """
     problems: list[Problem] = []
     parsed: dict[str, PolicyFile] = {}
+    broken: dict[str, set[str]] = defaultdict(set)
     for name in sorted(files):
         pf, errs = parse_file(name, files[name])
         problems.extend(errs)
         if pf is not None:
             parsed[name] = pf
+        elif errs:
+            # objects that failed are still declared: no knock-on "unknown" reports for them
+            try:
+                for section, found in declared_ids(tomllib.loads(files[name])).items():
+                    broken[section] |= found
+            except tomllib.TOMLDecodeError:
+                pass
 
     folder_preset: dict[str, Preset] = {}
     for name, pf in parsed.items():
         if pf.preset is not None:
             folder_preset[_folder(name)] = pf.preset
-    broken = {_folder(n) for n in files if n.endswith("/preset.toml") and n not in parsed}
+    no_preset = {_folder(n) for n in files if n.endswith("/preset.toml") and n not in parsed}
     for name in files:
         folder = _folder(name)
-        if folder not in folder_preset and folder not in broken and name in parsed:
+        if folder not in folder_preset and folder not in no_preset and name in parsed:
             problems.append(
                 Problem(name, "", "no preset.toml with a [preset] table in this folder")
             )
@@ -149,9 +178,12 @@ def build(files: Mapping[str, str], presets: Iterable[str] | None = None) -> Pol
         if preset is None or (wanted is not None and preset.id not in wanted):
             continue
         texts[name] = files[name]
+        seen: dict[str, int] = defaultdict(int)
         for section in SECTIONS:
             for obj in getattr(pf, section):
-                line = _line_of(files[name], getattr(obj, "id", None))
+                ident = getattr(obj, "id", None)
+                line = _line_of(files[name], ident, seen[f"{section}:{ident}"])
+                seen[f"{section}:{ident}"] += 1
                 objects[section].append((obj, Origin(name, preset.id, line)))
 
     for preset in folder_preset.values():
@@ -160,7 +192,7 @@ def build(files: Mapping[str, str], presets: Iterable[str] | None = None) -> Pol
                 problems.append(Problem(_preset_file(folder_preset, preset), "preset.requires",
                                         f"requires unknown preset {req!r}"))
 
-    problems.extend(_check(objects))
+    problems.extend(_check(objects, broken))
     if problems:
         raise PolicyError(problems)
     digest = hashlib.sha256("".join(k + texts[k] for k in sorted(texts)).encode()).hexdigest()
@@ -190,16 +222,18 @@ def _with_requirements(ids: set[str], by_id: Mapping[str, Preset]) -> set[str]:
     return out
 
 
-def _check(objects: Mapping[str, list[tuple[Any, Origin]]]) -> list[Problem]:
+def _check(objects: Mapping[str, list[tuple[Any, Origin]]],
+           broken: Mapping[str, set[str]] | None = None) -> list[Problem]:
     """Cross-references, forbidden data, version overlaps and trigger cycles."""
     problems: list[Problem] = []
+    broken = broken or {}
 
     def ids(section: str) -> set[str]:
-        return {o.id for o, _ in objects.get(section, [])}
+        return {o.id for o, _ in objects.get(section, [])} | broken.get(section, set())
 
     laws, agencies, categories = ids("law"), ids("agency"), ids("category")
     actions, measures, schemes = ids("action"), ids("measure"), ids("scheme")
-    lists = {r.list_id for r, _ in objects.get("list_rule", [])}
+    lists = {r.list_id for r, _ in objects.get("list_rule", [])} | broken.get("list_rule", set())
     calendars = ids("calendar")
     cat_amounts: dict[str, set[str]] = defaultdict(set)
     for c, _ in objects.get("category", []):
