@@ -53,3 +53,29 @@ def test_national_systems_pass_cn_2021(policy) -> None:  # type: ignore[no-untyp
                 "enterprise-appraisal-2019", "redlists"}
     found = [f for f in _errors(lint(policy, Profile.CN_2021)) if f.preset in national]
     assert found == [], "\n".join(map(str, found))
+
+
+def test_every_historical_pilot_fails_under_eu_ai_act(policy) -> None:  # type: ignore[no-untyped-def]
+    found = _errors(lint(policy, Profile.EU_AI_ACT))
+    historical = {p for p, v in policy.presets.items() if v.profile is Profile.HISTORICAL}
+    assert historical >= {"suining", "rongcheng", "suqian", "suzhou", "xiamen-fuzhou",
+                          "jiakuang-majia", "honest-shanghai", "sesame", "covid-2020"}
+    assert {f.preset for f in found} == historical
+
+
+def test_every_historical_pilot_fails_under_cn_2021(policy) -> None:  # type: ignore[no-untyped-def]
+    found = _errors(lint(policy, Profile.CN_2021))
+    historical = {p for p, v in policy.presets.items() if v.profile is Profile.HISTORICAL}
+    assert {f.preset for f in found} == historical
+
+
+def test_a_rule_citing_only_later_law_is_flagged(write_policy) -> None:  # type: ignore[no-untyped-def]
+    from test_policy_errors import CATEGORY, PRESET
+    from xinyong.files import load_policy
+
+    later = CATEGORY.replace("effective_from = 2020-01-01", "effective_from = 2019-01-01")
+    policy = load_policy(write_policy({"preset.toml": PRESET, "c.toml": later}))
+    found = [f for f in lint(policy, Profile.CN_2021) if f.rule == "basis-in-force"]
+    assert len(found) == 1 and "issued later (earliest 2020-01-01)" in found[0].reason
+    on_time = load_policy(write_policy({"preset.toml": PRESET, "c.toml": CATEGORY}))
+    assert [f for f in lint(on_time, Profile.CN_2021) if f.rule == "basis-in-force"] == []

@@ -448,7 +448,8 @@ def rate(ctx: _Context, scheme: Scheme, subject: str, follow_links: bool = True)
         if m is not None:
             conditional = c.grade if conditional is None else _worse(scheme, conditional, c.grade)
             adjustments.append(
-                GradeAdjustment(c.id, "conditional", c.grade, m.records, c.legal_basis, m.via)
+                GradeAdjustment(c.id, "conditional", c.grade, m.records,
+                                ctx.policy.basis_on(c.legal_basis, ctx.as_of), m.via)
             )
     if conditional is not None:
         grade = conditional
@@ -458,7 +459,9 @@ def rate(ctx: _Context, scheme: Scheme, subject: str, follow_links: bool = True)
             target = o.at_most or o.grade or grade
             grade = _worse(scheme, grade, target)
             kind = "at_most" if o.at_most else "grade"
-            adjustments.append(GradeAdjustment(o.id, kind, target, m.records, o.legal_basis, m.via))
+            adjustments.append(GradeAdjustment(o.id, kind, target, m.records,
+                                               ctx.policy.basis_on(o.legal_basis, ctx.as_of),
+                                               m.via))
     reasons: tuple[str, ...] = ()
     if scheme.form is SchemeForm.SCORECARD and scheme.max_reasons:
         short = sorted(
@@ -602,7 +605,7 @@ def _with_record_basis(ctx: _Context, basis: tuple[str, ...], subject: str,
     wanted = set(records)
     own = [st.record.legal_basis for st in ctx.states.get(subject, ())
            if st.record.id in wanted]
-    return tuple(dict.fromkeys((*basis, *own)))
+    return ctx.policy.basis_on(tuple(dict.fromkeys((*basis, *own))), ctx.as_of)
 
 
 # --- measures and reasons -------------------------------------------------------------

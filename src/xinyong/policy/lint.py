@@ -39,6 +39,8 @@ SOURCES = {
     "not add measures, widen targets or exceed the legal standard",
     "publicity-bounds": "NDRC Order No. 58 (2023): administrative penalties shown 3 months to 3 "
     "years; individuals' administrative penalties in principle not public",
+    "basis-in-force": "GuoBanFa (2020) No. 49 (lawful basis): a rule rests on law in force "
+    "when it takes effect",
     "listing-ends": "GuoBanFa (2020) No. 49 (proportionate punishment): every listing has an end "
     "or a way off",
     "social-scoring": "EU AI Act Art. 5(1)(c): social scoring of natural persons leading to "
@@ -134,17 +136,27 @@ def _cn_2021(policy: Policy) -> Iterator[_Raw]:
                    f"category {c.id!r} ({c.title}) is outside the National Basic Catalog")
         yield from _publicity(c)
 
+    for section in ("agency", "category", "measure", "list_rule", "memorandum", "scheme"):
+        for obj in policy.all(section):
+            dates = [law.issued for ref in obj.legal_basis
+                     if (law := policy.laws.get(ref.split("#", 1)[0])) is not None]
+            if dates and min(dates) > obj.effective_from:
+                yield (section, obj, "basis-in-force",
+                       f"takes effect on {obj.effective_from} but every law it cites was issued "
+                       f"later (earliest {min(dates)})")
+
     for r in policy.all("list_rule"):
         t = r.trigger
-        if r.colour is ListColour.BLACK and t.scheme is not None:
+        restricts = _restricting_clauses(policy, r.list_id, measures)
+        if t.scheme is not None:
             s = schemes.get(t.scheme)
-            restricts = _restricting_clauses(policy, r.list_id, measures)
             if restricts:
                 yield ("list_rule", r, "no-score-penalty",
-                       f"black list triggered by grade {'/'.join(t.grades)} of scheme "
+                       f"{r.colour.value} list triggered by grade {'/'.join(t.grades)} of scheme "
                        f"{t.scheme!r}{' (' + s.title + ')' if s else ''} carries punishment "
                        f"measures ({', '.join(sorted(restricts))})")
-        if r.colour is ListColour.BLACK and r.duration is None and r.removal.maximum is None \
+        if (r.colour is ListColour.BLACK or restricts) and r.duration is None \
+                and r.removal.maximum is None \
                 and r.removal.rectification_working_days is None \
                 and r.removal.application_after is None:
             yield ("list_rule", r, "listing-ends",
@@ -200,7 +212,7 @@ def _eu_ai_act(policy: Policy) -> Iterator[_Raw]:
         if SubjectKind.PERSON not in s.subject_kinds:
             continue
         treatment = _grade_treatment(policy, s, measures)
-        if not treatment:
+        if not treatment and not s.public:
             continue
         used = _scheme_categories(s)
         domains = {categories[c].domain for c in used if c in categories}
@@ -210,9 +222,11 @@ def _eu_ai_act(policy: Policy) -> Iterator[_Raw]:
         if social or len(domains) > 1:
             basis = (f"social behaviour ({', '.join(social[:4])})" if social
                      else f"records from unrelated domains ({', '.join(sorted(domains))})")
+            effect = (f"its grades lead to treatment in {', '.join(contexts)} "
+                      f"({', '.join(sorted(treatment))})" if treatment
+                      else "its grades are published, exposing people in every context")
             yield ("scheme", s, "social-scoring",
-                   f"scores natural persons on {basis} and its grades lead to treatment in "
-                   f"{', '.join(contexts)} ({', '.join(sorted(treatment))})")
+                   f"scores natural persons on {basis} and {effect}")
     for r in policy.all("list_rule"):
         if SubjectKind.PERSON not in r.subject_kinds or not r.trigger.categories:
             continue

@@ -101,6 +101,7 @@ class Policy:
                 if obj.effective_to is not None:
                     breaks.add(obj.effective_to)
         laws = {o.id: o for o, _ in objects.get("law", [])}
+        breaks.update(law.issued for law in laws.values())  # citations change when laws appear
         for section in ("law", "action", "calendar"):
             for obj, origin in objects.get(section, []):
                 origins[(section, obj.id, None)] = origin
@@ -126,6 +127,13 @@ class Policy:
             digest=digest,
             breaks=tuple(sorted(breaks)),
         )
+
+    def basis_on(self, refs: tuple[str, ...], day: date) -> tuple[str, ...]:
+        """The references among ``refs`` to laws already issued on ``day``: a decision never
+        cites a law that did not exist yet (all of them if none did; lint reports that)."""
+        issued = tuple(r for r in refs if (law := self.laws.get(r.split("#", 1)[0])) is None
+                       or law.issued <= day)
+        return issued or refs
 
     def identifier(self, scheme: str, value: str) -> Identifier:
         """Validate an identifier, accepting only this policy's audited checksum exceptions."""
@@ -177,8 +185,8 @@ class Policy:
             for c in m.clause:
                 if c.measure in measures and c.list in list_names:
                     measure = measures[c.measure]
-                    basis = tuple(dict.fromkeys(
-                        [*measure.legal_basis, *c.legal_basis, *m.legal_basis]))
+                    basis = self.basis_on(tuple(dict.fromkeys(
+                        [*measure.legal_basis, *c.legal_basis, *m.legal_basis])), day)
                     b = Binding(m, c, measure, measure.kind.value, measure.effect.value, basis)
                     bindings[c.list].append(b)
                     for p in c.extend_to:

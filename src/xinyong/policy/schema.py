@@ -171,6 +171,8 @@ class Law(Strict):
     issuer: str = ""
     url: str = ""
     note: str = ""
+    illustrative: tuple[str, ...] = Field(
+        default=(), description="Fields not documented, e.g. an issue date known only by year")
 
 
 # --- agencies, catalog, actions, measures ------------------------------------------
