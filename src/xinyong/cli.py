@@ -349,12 +349,13 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
     persons: Annotated[int, typer.Option(min=1, help="Number of persons")] = 2000,
     enterprises: Annotated[int, typer.Option(min=1, help="Number of enterprises")] = 400,
-    as_of: Annotated[str, typer.Option("--as-of", help="Evaluation date")] = "2025-12-31",
+    as_of: Annotated[str, typer.Option("--as-of", help="Final evaluation date")] = "2025-12-31",
     data: DataOpt = DEFAULT_DATA,
     policies: PoliciesOpt = None,
 ) -> None:
-    """Generate a synthetic population, evaluate every preset on it, print a summary and one
-    subject fully explained."""
+    """Generate a synthetic population with history from 2010, evaluate every preset on it at
+    three dates (the Suining pilot in 2012, the Covid period in 2021, and --as-of), print a
+    summary and one subject fully explained."""
     from rich.progress import track
 
     from xinyong.dataset import Dataset
@@ -364,39 +365,50 @@ def demo(
 
     policy = _policy(policies)
     day = _date(as_of)
-    pop = gen(policy, seed=seed, persons=persons, enterprises=enterprises)
+    snapshots = [d for d in (date(2012, 6, 30), date(2021, 6, 30)) if d < day] + [day]
+    pop = gen(policy, seed=seed, persons=persons, enterprises=enterprises,
+              start=date(2010, 1, 1), end=day)
     _write(pop, data)
     out.print(f"[bold]Population[/] (seed {seed}): {len(pop.subjects)} subjects, "
               f"{len(pop.links)} links, {len(pop.records)} records, {len(pop.events)} events "
-              f"→ {data}/")
+              f"from 2010 to {day} → {data}/")
     ds = Dataset(pop.subjects, pop.links, pop.records, pop.events)
-    grades: dict[str, Counter[str]] = {}
-    lists: Counter[str] = Counter()
+    grades: dict[tuple[str, date], Counter[str]] = {}
+    lists: dict[tuple[str, date], int] = Counter()
     measures: Counter[str] = Counter()
     best: tuple[int, Any] = (-1, None)
-    for s in track(pop.subjects, description=f"Evaluating as of {day}", console=out):
-        st = ds.standing(policy, s, day)
-        for r in st.ratings.values():
-            grades.setdefault(r.scheme, Counter())[r.grade] += 1
-        for lst in {e.list for e in st.active_entries}:
-            lists[lst] += 1
-        for m in {m.measure for m in st.measures}:
-            measures[m] += 1
-        score = len(st.measures) + 5 * sum(bool(m.via) for m in st.measures)
-        if score > best[0]:
-            best = (score, st)
+    for when in snapshots:
+        for s in track(pop.subjects, description=f"Evaluating as of {when}", console=out):
+            st = ds.standing(policy, s, when)
+            for r in st.ratings.values():
+                grades.setdefault((r.scheme, when), Counter())[r.grade] += 1
+            for lst in {e.list for e in st.active_entries}:
+                lists[(lst, when)] += 1
+            if when != day:
+                continue
+            for m in {m.measure for m in st.measures}:
+                measures[m] += 1
+            score = len(st.measures) + 5 * sum(bool(m.via) for m in st.measures)
+            if score > best[0]:
+                best = (score, st)
+    dates = [str(d) for d in snapshots]
+    t = Table("scheme", *dates, title="Ratings: subjects per grade (best grade first)")
+    for sid in sorted({k[0] for k in grades}):
+        cells = []
+        for when in snapshots:
+            counter = grades.get((sid, when))
+            scheme = policy.at(when).schemes.get(sid)
+            cells.append(" ".join(f"{g}:{counter.get(g, 0)}" for g in scheme.grades)
+                         if counter and scheme else "—")
+        t.add_row(sid, *cells)
+    out.print(t)
+    colours = {r.list_id: r.colour.value for r in policy.all("list_rule")}
+    t = Table("list", "colour", *dates, title="Lists: subjects with an active entry")
+    for lst in sorted({k[0] for k in lists}, key=lambda x: (colours.get(x, ""), x)):
+        t.add_row(lst, colours.get(lst, ""), *(str(lists.get((lst, w), 0)) for w in snapshots))
+    out.print(t)
     view = policy.at(day)
-    t = Table("scheme", "subjects per grade", title="Ratings")
-    for sid, counter in sorted(grades.items()):
-        order = view.schemes[sid].grades
-        t.add_row(sid, "  ".join(f"{g}: {counter.get(g, 0)}" for g in order))
-    out.print(t)
-    t = Table("list", "colour", "subjects on it", title="Lists (active entries)")
-    colours = {r.list_id: r.colour.value for r in view.list_rules.values()}
-    for lst, n in sorted(lists.items(), key=lambda kv: -kv[1]):
-        t.add_row(lst, colours.get(lst, ""), str(n))
-    out.print(t)
-    t = Table("measure", "kind", "subjects", title="Measures in force")
+    t = Table("measure", "kind", "subjects", title=f"Measures in force on {day}")
     for m, n in sorted(measures.items(), key=lambda kv: -kv[1]):
         t.add_row(m, view.measures[m].kind.value if m in view.measures else "", str(n))
     out.print(t)
