@@ -25,7 +25,6 @@ from pydantic import (
     Field,
     PlainSerializer,
     WithJsonSchema,
-    field_validator,
     model_validator,
 )
 
@@ -65,6 +64,21 @@ LegalRef = Annotated[
 ]
 
 
+def _one_or_many(v: Any) -> Any:
+    return (v,) if isinstance(v, str) else v
+
+
+LegalBasis = Annotated[
+    tuple[LegalRef, ...],
+    BeforeValidator(_one_or_many),
+    WithJsonSchema({
+        "description": "A law id or a list of them, optionally with an article: 'law-id#Art. 3'",
+        "anyOf": [{"type": "string"},
+                  {"type": "array", "items": {"type": "string"}, "minItems": 1}],
+    }),
+]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -77,9 +91,7 @@ class Versioned(Strict):
     effective_to: date | None = Field(
         default=None, description="Exclusive end of validity; absent = still in force"
     )
-    legal_basis: tuple[LegalRef, ...] = Field(
-        min_length=1, description="Law ids this object rests on"
-    )
+    legal_basis: LegalBasis = Field(min_length=1, description="Law ids this object rests on")
     temporary: bool = Field(
         default=False,
         description="A temporary version that takes precedence over the general version "
@@ -94,10 +106,6 @@ class Versioned(Strict):
     )
     note: str = ""
 
-    @field_validator("legal_basis", mode="before")
-    @classmethod
-    def _one_or_many(cls, v: Any) -> Any:
-        return (v,) if isinstance(v, str) else v
 
     @model_validator(mode="after")
     def _window(self) -> Versioned:
@@ -433,12 +441,8 @@ class Override(Strict):
     when: Condition
     at_most: str | None = None
     grade: str | None = None
-    legal_basis: tuple[LegalRef, ...] = Field(min_length=1)
+    legal_basis: LegalBasis = Field(min_length=1)
 
-    @field_validator("legal_basis", mode="before")
-    @classmethod
-    def _one_or_many(cls, v: Any) -> Any:
-        return (v,) if isinstance(v, str) else v
 
     @model_validator(mode="after")
     def _one(self) -> Override:
@@ -453,12 +457,8 @@ class Conditional(Strict):
     id: Id
     when: Condition
     grade: str
-    legal_basis: tuple[LegalRef, ...] = Field(min_length=1)
+    legal_basis: LegalBasis = Field(min_length=1)
 
-    @field_validator("legal_basis", mode="before")
-    @classmethod
-    def _one_or_many(cls, v: Any) -> Any:
-        return (v,) if isinstance(v, str) else v
 
 
 class Scale(Strict):
@@ -619,13 +619,9 @@ class Clause(Strict):
     measure: Id
     applied_by: Id
     extend_to: tuple[LinkPath, ...] = ()
-    legal_basis: tuple[LegalRef, ...] = Field(min_length=1)
+    legal_basis: LegalBasis = Field(min_length=1)
     note: str = ""
 
-    @field_validator("legal_basis", mode="before")
-    @classmethod
-    def _one_or_many(cls, v: Any) -> Any:
-        return (v,) if isinstance(v, str) else v
 
 
 class Memorandum(Versioned):
