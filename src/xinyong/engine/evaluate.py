@@ -245,9 +245,19 @@ def _valid_repair(policy: Policy, subject: Subject, st: _RecordState) -> date | 
     return next((d for d in st.repairs if d >= earliest), None)
 
 
+_WINDOW_END: dict[tuple[Period, date], date] = {}
+
+
 def _within(effective: date, window: Period | None, as_of: date) -> bool:
     """A record counts while as-of is before effective + window (as list durations do)."""
-    return window is None or as_of < window.after(effective)
+    if window is None:
+        return True
+    end = _WINDOW_END.get((window, effective))
+    if end is None:
+        if len(_WINDOW_END) > 200_000:  # a memo of pure date arithmetic, bounded
+            _WINDOW_END.clear()
+        end = _WINDOW_END[(window, effective)] = window.after(effective)
+    return as_of < end
 
 
 def _matching(
@@ -263,9 +273,12 @@ def _matching(
     tests = tuple(tests)
     out = []
     as_of = ctx.as_of
+    windows = tuple(w for w in windows if w is not None)
     for st in ctx.states.get(subject, ()):
         r = st.record
-        if r.category not in cats or not all(_within(r.effective, w, as_of) for w in windows):
+        if r.category not in cats:
+            continue
+        if windows and not all(_within(r.effective, w, as_of) for w in windows):
             continue
         if for_score and st.repaired is not None:
             continue
