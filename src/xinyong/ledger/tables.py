@@ -1,0 +1,174 @@
+"""The ledger's tables (SQLAlchemy Core). Migrations in ``migrations/`` create them.
+
+Facts (subjects, identifiers, links, records, record events), the hash-chained ``ledger``,
+``checkpoints`` and the ``audit_log`` are append-only: the store has no update or delete for
+them and the database refuses both (triggers). Derived tables (list entries, notices, the
+review queue) are working state.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+APPEND_ONLY = ("subjects", "identifiers", "links", "records", "record_events", "ledger",
+               "checkpoints", "audit_log", "ingests")
+
+subjects = Table(
+    "subjects", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("region", String(6), nullable=False),
+    Column("registered", Date),
+    Column("opt_ins", JSON, nullable=False),
+    Column("recorded_at", DateTime, nullable=False),
+)
+
+identifiers = Table(
+    "identifiers", metadata,
+    Column("scheme", String(12), primary_key=True),
+    Column("value", String(40), primary_key=True),
+    Column("subject", String(40), ForeignKey("subjects.id"), nullable=False, index=True),
+    Column("recorded_at", DateTime, nullable=False),
+)
+
+links = Table(
+    "links", metadata,
+    Column("id", String(80), primary_key=True),
+    Column("organisation", String(40), ForeignKey("subjects.id"), nullable=False, index=True),
+    Column("party", String(40), ForeignKey("subjects.id"), nullable=False, index=True),
+    Column("role", String(40), nullable=False),
+    Column("start", Date, nullable=False),
+    Column("end", Date),
+    Column("recorded_at", DateTime, nullable=False),
+)
+
+records = Table(
+    "records", metadata,
+    Column("id", String(80), primary_key=True),
+    Column("subject", String(40), ForeignKey("subjects.id"), nullable=False, index=True),
+    Column("category", String(120), nullable=False),
+    Column("agency", String(120), nullable=False),
+    Column("act_date", Date, nullable=False),
+    Column("effective", Date, nullable=False),
+    Column("document_no", Text, nullable=False),
+    Column("legal_basis", Text, nullable=False),
+    Column("amounts", JSON, nullable=False),
+    Column("recorded_at", DateTime, nullable=False),
+    Column("ingest", String(64), index=True),
+)
+
+record_events = Table(
+    "record_events", metadata,
+    Column("id", String(80), primary_key=True),
+    Column("record", String(80), ForeignKey("records.id"), nullable=False, index=True),
+    Column("kind", String(20), nullable=False),
+    Column("effective", Date, nullable=False),
+    Column("recorded_at", DateTime, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("amounts", JSON, nullable=False),
+    Column("ingest", String(64)),
+)
+
+ledger = Table(
+    "ledger", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(20), nullable=False),
+    Column("ref", String(160), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("leaf_hash", String(64), nullable=False),
+    Column("chain_hash", String(64), nullable=False),
+    Column("recorded_at", DateTime, nullable=False),
+    UniqueConstraint("kind", "ref", name="uq_ledger_kind_ref"),
+)
+
+checkpoints = Table(
+    "checkpoints", metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", String(64), nullable=False),
+    Column("chain_hash", String(64), nullable=False),
+    Column("frontier", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", DateTime, nullable=False),
+    Column("actor", String(120), nullable=False),
+    Column("action", String(60), nullable=False),
+    Column("subject", String(40)),
+    Column("detail", Text, nullable=False),
+    Column("chain_hash", String(64), nullable=False),
+)
+
+ingests = Table(
+    "ingests", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("agency", String(120), nullable=False),
+    Column("file_name", Text, nullable=False),
+    Column("file_sha256", String(64), nullable=False, index=True),
+    Column("rows", Integer, nullable=False),
+    Column("written", Integer, nullable=False),
+    Column("at", DateTime, nullable=False),
+)
+
+review_queue = Table(
+    "review_queue", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ingest", String(64), nullable=False, index=True),
+    Column("agency", String(120), nullable=False),
+    Column("line", Integer, nullable=False),
+    Column("row", JSON, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("region", String(6), nullable=False),
+    Column("candidates", JSON, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("status", String(12), nullable=False, default="open"),
+    Column("decided_by", String(120)),
+    Column("decided_at", DateTime),
+    Column("decision", JSON),
+    Index("ix_review_status", "status"),
+)
+
+list_entries = Table(
+    "list_entries", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("list", String(120), nullable=False, index=True),
+    Column("rule", String(120), nullable=False),
+    Column("subject", String(40), nullable=False, index=True),
+    Column("start", Date, nullable=False),
+    Column("end", Date),
+    Column("status", String(12), nullable=False),
+    Column("records", JSON, nullable=False),
+    Column("computed_at", DateTime, nullable=False),
+    Column("as_of", Date, nullable=False),
+)
+
+notices = Table(
+    "notices", metadata,
+    Column("id", String(80), primary_key=True),
+    Column("subject", String(40), nullable=False, index=True),
+    Column("list", String(120), nullable=False),
+    Column("records", JSON, nullable=False),
+    Column("served", Date),
+    Column("grace_ends", Date),
+    Column("legal_basis", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
