@@ -53,6 +53,16 @@ KnownAtOpt = Annotated[
                  "(YYYY-MM-DDTHH:MM; default: end of the as-of day)"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text")]
+DatabaseOpt = Annotated[
+    str | None,
+    typer.Option("--database", help="Read from the ledger at this URL (sqlite:///PATH or "
+                 "postgresql://…) instead of a --data folder"),
+]
+LedgerOpt = Annotated[
+    str | None,
+    typer.Option("--database", help="Ledger URL (default: $XINYONG_DATABASE or "
+                 "sqlite:///xinyong-data/ledger.db)"),
+]
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -128,6 +138,37 @@ def _dataset(data: Path, policy: Policy) -> Any:
 
 def _resolve(ds: Any, policy: Policy, key: str) -> Any:
     return guarded(lambda: ds.resolve(key, policy.exceptions))
+
+
+def _ledger(url: str | None, must_exist: bool = False) -> Any:
+    from xinyong.ledger.store import Ledger, LedgerError, default_url
+
+    url = url or default_url()
+    if must_exist and url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.exists():
+            fail(f"no ledger at {path}; ingest a file first (`xinyong ingest`)")
+    try:
+        return Ledger.open(url)
+    except LedgerError as e:
+        fail(str(e))
+
+
+def _standing(policy: Policy, key: str, as_of: str | None, known_at: str | None, data: Path,
+              database: str | None, why: str) -> Any:
+    day, known = _date(as_of), _datetime(known_at)
+    if database is None:
+        ds = _dataset(data, policy)
+        return ds.standing(policy, _resolve(ds, policy, key), day, known)
+    ledger = _ledger(database, must_exist=True)
+    s = guarded(lambda: ledger.resolve(key, policy))
+    standing = ledger.standing(policy, s, day, known)
+    import getpass
+
+    # every read of personal data is logged: who, what, when, why
+    ledger.audit(f"cli:{getpass.getuser()}", why, s.id,
+                 {"as_of": day.isoformat(), "known_at": known.isoformat() if known else None})
+    return standing
 
 
 def _write(pop: Any, directory: Path) -> dict[str, Path]:
@@ -240,6 +281,7 @@ def evaluate(
     public: Annotated[bool, typer.Option(
         "--public", help="Only what the public portal shows (implies --json)")] = False,
     data: DataOpt = DEFAULT_DATA,
+    database: DatabaseOpt = None,
     policies: PoliciesOpt = None,
 ) -> None:
     """A subject's standing: ratings, list entries and measures in force, explained (the
@@ -248,9 +290,7 @@ def evaluate(
     from xinyong.engine.explain import public_view, render
 
     policy = _policy(policies)
-    ds = _dataset(data, policy)
-    s = _resolve(ds, policy, subject)
-    standing = ds.standing(policy, s, _date(as_of), _datetime(known_at))
+    standing = _standing(policy, subject, as_of, known_at, data, database, "evaluate")
     if public:
         _print_json(public_view(policy, standing))
         return
@@ -272,6 +312,7 @@ def decide(
     known_at: KnownAtOpt = None,
     as_json: JsonOpt = False,
     data: DataOpt = DEFAULT_DATA,
+    database: DatabaseOpt = None,
     policies: PoliciesOpt = None,
 ) -> None:
     """May SUBJECT do ACTION on the date? Exit 0 allow, 3 allow with conditions, 1 deny."""
@@ -279,9 +320,8 @@ def decide(
     from xinyong.engine.explain import decision_data
 
     policy = _policy(policies)
-    ds = _dataset(data, policy)
-    s = _resolve(ds, policy, subject)
-    standing = ds.standing(policy, s, _date(as_of), _datetime(known_at))
+    standing = _standing(policy, subject, as_of, known_at, data, database, "decide")
+    s = standing.subject
     d = guarded(lambda: run_decide(standing, action))
     body = decision_data(policy, standing, d)
     if as_json:
@@ -307,6 +347,7 @@ def explain(
     known_at: KnownAtOpt = None,
     as_json: JsonOpt = False,
     data: DataOpt = DEFAULT_DATA,
+    database: DatabaseOpt = None,
     policies: PoliciesOpt = None,
 ) -> None:
     """The full chain for a subject: measure ← clause ← memorandum ← list entry ← records ←
@@ -315,9 +356,7 @@ def explain(
     from xinyong.engine.explain import render
 
     policy = _policy(policies)
-    ds = _dataset(data, policy)
-    s = _resolve(ds, policy, subject)
-    standing = ds.standing(policy, s, _date(as_of), _datetime(known_at))
+    standing = _standing(policy, subject, as_of, known_at, data, database, "explain")
     body = guarded(lambda: expl(policy, standing, action))
     if as_json:
         _print_json(body)
@@ -419,6 +458,171 @@ def demo(
         out.print(render(expl(policy, st, action)), highlight=False, markup=False)
         out.print(f"\nTry: xinyong explain {st.subject.id} --as-of {day} --data {data}",
                   highlight=False)
+
+
+@app.command(
+    epilog="Exit codes: 0 written (or already ingested); 2 refused: bad rows (all listed), "
+    "columns not matching the manifest, unreadable file or database. Nothing is written then."
+)
+def ingest(
+    file: Annotated[Path, typer.Argument(help="CSV, JSON Lines or Parquet file")],
+    agency: Annotated[str, typer.Option("--agency", help="Submitting agency id")],
+    database: LedgerOpt = None,
+    policies: PoliciesOpt = None,
+) -> None:
+    """Ingest an agency's file into the ledger: every row validated against the agency's feed
+    manifest and the catalog; the file is written whole or not at all; resubmitting adds
+    nothing; rows without an identifier go to the review queue unless an exact, unique name
+    and region match exists."""
+    from xinyong.ledger.ingest import Ingest, IngestError
+    from xinyong.ledger.store import LedgerError
+
+    policy = _policy(policies)
+    ledger = _ledger(database)
+    try:
+        report = Ingest(ledger, policy, agency, file).run()
+    except IngestError as e:
+        err.print(f"[bold red]error:[/] {e}", highlight=False, markup=False)
+        for row in e.errors:
+            err.print(f"  {row}", highlight=False, markup=False)
+        raise typer.Exit(2) from None
+    except LedgerError as e:
+        fail(str(e))
+    if report.already_ingested:
+        out.print(f"{file}: already ingested ({report.rows} rows); nothing new written",
+                  highlight=False)
+        return
+    out.print(f"{file}: {report.rows} rows via feed {report.feed}: {report.written} records "
+              f"written, {report.already_recorded} already recorded, {report.new_subjects} new "
+              f"subjects, {report.linked_by_name} linked by exact name and region, "
+              f"{report.queued_for_review} queued for review", highlight=False)
+
+
+@app.command(epilog="Exit codes: 0 the ledger verifies; 1 a problem was found (named); 2 the "
+             "database cannot be opened.")
+def verify(database: LedgerOpt = None) -> None:
+    """Check the whole ledger: every entry against its fact row, leaf hashes, the hash chain,
+    the sequence, every checkpoint and the audit log. Names the first altered, removed,
+    reordered or unledgered entry."""
+    report = _ledger(database, must_exist=True).verify()
+    if report.ok:
+        out.print(f"ok: {report.entries} ledger entries, {report.checkpoints} checkpoints, "
+                  f"{report.audit_entries} audit entries verified", highlight=False)
+        return
+    err.print(f"[bold red]FAILED:[/] {report.problem}", highlight=False)
+    raise typer.Exit(1)
+
+
+@app.command(epilog="Exit codes: 0 a checkpoint was taken or none was needed; 2 database error.")
+def checkpoint(database: LedgerOpt = None) -> None:
+    """Take a Merkle checkpoint (RFC 9162 root) of the ledger as it stands."""
+    cp = _ledger(database, must_exist=True).checkpoint()
+    if cp is None:
+        out.print("no new entries since the last checkpoint")
+    else:
+        out.print(f"checkpoint: size {cp['size']}, root {cp['root']}", highlight=False)
+
+
+@app.command(epilog="Exit codes: 0 proof printed; 2 no such record, or no checkpoint covers it.")
+def prove(
+    record: Annotated[str, typer.Argument(help="Record id")],
+    database: LedgerOpt = None,
+) -> None:
+    """Print an RFC 9162 inclusion proof of a record against a checkpoint (JSON). Anyone can
+    check it with `xinyong check-proof` or any RFC 9162 implementation."""
+    from xinyong.ledger.store import LedgerError
+
+    ledger = _ledger(database, must_exist=True)
+    try:
+        proof = ledger.prove(record)
+    except LedgerError as e:
+        fail(str(e))
+    _print_json(proof)
+
+
+@app.command("check-proof", epilog="Exit codes: 0 the proof holds; 1 it does not; 2 unreadable.")
+def check_proof(
+    file: Annotated[Path, typer.Argument(help="A proof printed by `xinyong prove`")],
+    root: Annotated[str | None, typer.Option(help="Expected checkpoint root (hex), "
+                                             "e.g. as published")] = None,
+) -> None:
+    """Check an inclusion proof offline: the payload hashes to the leaf, and the leaf with the
+    audit path gives the checkpoint root. Needs no database."""
+    from xinyong import merkle
+
+    try:
+        p = json.loads(file.read_text(encoding="utf-8"))
+        leaf = merkle.leaf_hash(p["payload"].encode())
+        ok = leaf.hex() == p["leaf_hash"] and merkle.verify_inclusion(
+            p["leaf_index"], p["tree_size"], leaf, [bytes.fromhex(h) for h in p["proof"]],
+            bytes.fromhex(root or p["root"]))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        fail(f"{file} is not a readable proof: {e}")
+    if ok:
+        out.print(f"ok: record {p['record']} is entry {p['leaf_index']} of the tree of size "
+                  f"{p['tree_size']} with root {root or p['root']}", highlight=False)
+        return
+    err.print("[bold red]FAILED:[/] the proof does not lead to the root", highlight=False)
+    raise typer.Exit(1)
+
+
+review_app = typer.Typer(help="The identity review queue: rows that named no identifier and "
+                         "matched no single subject exactly. A person links or rejects each.")
+app.add_typer(review_app, name="review")
+
+
+@review_app.command("list", epilog="Exit codes: 0 listed; 2 database error.")
+def review_list(database: LedgerOpt = None) -> None:
+    """List open review items with their candidates."""
+    from xinyong.ledger.ingest import open_reviews
+
+    items = open_reviews(_ledger(database, must_exist=True))
+    for i in items:
+        cands = ", ".join(f"{c['subject']} ({c['score']})" for c in i.candidates) or "none"
+        out.print(f"#{i.id} {i.agency} line {i.line}: {i.name!r} in {i.region}; "
+                  f"candidates: {cands}", highlight=False, markup=False)
+    out.print(f"{len(items)} open item(s)")
+
+
+@review_app.command("link", epilog="Exit codes: 0 linked; 2 no such item or subject.")
+def review_link(
+    item: Annotated[int, typer.Argument(help="Review item number")],
+    subject: Annotated[str, typer.Argument(help="Subject id to link the row to")],
+    reviewer: Annotated[str, typer.Option(help="Who decides")] = "",
+    database: LedgerOpt = None,
+    policies: PoliciesOpt = None,
+) -> None:
+    """Link a queued row to a subject: its record is written now, with the reviewer named."""
+    _review(item, subject, reviewer, "", database, policies)
+
+
+@review_app.command("reject", epilog="Exit codes: 0 rejected; 2 no such item.")
+def review_reject(
+    item: Annotated[int, typer.Argument(help="Review item number")],
+    reason: Annotated[str, typer.Option(help="Why the row is rejected")],
+    reviewer: Annotated[str, typer.Option(help="Who decides")] = "",
+    database: LedgerOpt = None,
+    policies: PoliciesOpt = None,
+) -> None:
+    """Reject a queued row: nothing is recorded; the decision is logged."""
+    _review(item, None, reviewer, reason, database, policies)
+
+
+def _review(item: int, subject: str | None, reviewer: str, reason: str,
+            database: str | None, policies: Path | None) -> None:
+    import getpass
+
+    from xinyong.ledger.ingest import decide_review
+    from xinyong.ledger.store import LedgerError
+
+    policy = _policy(policies)
+    ledger = _ledger(database, must_exist=True)
+    try:
+        msg = decide_review(ledger, policy, item, reviewer or f"cli:{getpass.getuser()}",
+                            subject, reason)
+    except LedgerError as e:
+        fail(str(e))
+    out.print(msg, highlight=False)
 
 
 def main() -> None:  # pragma: no cover

@@ -234,7 +234,8 @@ class Ledger:
 
     # -- writing ------------------------------------------------------------------------
 
-    def write(self, batch: Batch, at: datetime | None = None) -> WriteResult:
+    def write(self, batch: Batch, at: datetime | None = None,
+              review: Sequence[Mapping[str, Any]] = ()) -> WriteResult:
         """Append a batch in one transaction. Facts already recorded with the same content are
         skipped (resubmission is idempotent); the same id with other content is a Conflict and
         nothing is written."""
@@ -249,7 +250,10 @@ class Ledger:
         }
         try:
             with self._writing() as conn:
-                return self._append(conn, rows, at, batch.ingest)
+                result = self._append(conn, rows, at, batch.ingest)
+                if review:
+                    conn.execute(insert(t.review_queue), list(review))
+                return result
         except (OperationalError, DBAPIError) as e:
             raise LedgerError(_db_message(e)) from None
 
@@ -321,6 +325,14 @@ class Ledger:
                                "recorded fact never changes: submit a correction event instead")
             same += 1
         return new, same
+
+    def close_review(self, item: int, status: str, reviewer: str, at: datetime,
+                     decision: Mapping[str, Any]) -> None:
+        from sqlalchemy import update
+
+        with self._writing() as conn:
+            conn.execute(update(t.review_queue).where(t.review_queue.c.id == item).values(
+                status=status, decided_by=reviewer, decided_at=at, decision=dict(decision)))
 
     # -- audit ----------------------------------------------------------------------------
 

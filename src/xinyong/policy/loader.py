@@ -307,6 +307,17 @@ def _check(objects: Mapping[str, list[tuple[Any, Origin]]],
             elif section == "list_rule":
                 _check_list(obj, origin, key, add, ref, basis, agencies, categories, schemes,
                             lists, grades, calendars, _amount_fields)
+            elif section == "feed":
+                ref(origin, f"{key}.agency", obj.agency, agencies, "agency")
+                cats = {c.id: c for c, _ in objects.get("category", [])}
+                for i, cid in enumerate(obj.categories):
+                    ref(origin, f"{key}.categories[{i}]", cid, categories, "category")
+                    if cid in cats and obj.agency not in cats[cid].agencies:
+                        add(origin, f"{key}.categories[{i}]",
+                            f"{obj.agency!r} is not competent for {cid!r} (see its agencies)")
+                for name in (*obj.columns, *obj.columns.values(), *obj.ignore):
+                    if forbidden_in(name):
+                        add(origin, f"{key}.columns", f"{name!r} refers to {forbidden_in(name)}")
             elif section == "memorandum":
                 _check_memo(obj, origin, key, ref, basis, agencies, lists, measures, add)
 

@@ -16,6 +16,7 @@ from xinyong.policy.schema import (
     Agency,
     Category,
     Clause,
+    Feed,
     Law,
     ListRule,
     Measure,
@@ -26,7 +27,7 @@ from xinyong.policy.schema import (
     Versioned,
 )
 
-VERSIONED = ("agency", "category", "measure", "list_rule", "memorandum", "scheme")
+VERSIONED = ("agency", "category", "measure", "list_rule", "memorandum", "scheme", "feed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,7 @@ class PolicyView:
     schemes: Mapping[str, Scheme]
     bindings_by_list: Mapping[str, tuple[Binding, ...]]
     """Clauses applying to members of each list."""
+    feeds: Mapping[str, Feed]
     rules_by_category: Mapping[str, tuple[ListRule, ...]]
     """List rules a record of each category can trigger."""
     extensions: Mapping[str, tuple[tuple[str, Binding], ...]]
@@ -207,6 +209,7 @@ class Policy:
             schemes=schemes,
             bindings_by_list={k: tuple(v) for k, v in bindings.items()},
             rules_by_category=_by_category(lists),
+            feeds=self._pick("feed", day),
             extensions={k: tuple(v) for k, v in extensions.items()},
             max_path=max_path,
         )

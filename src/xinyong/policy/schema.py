@@ -641,6 +641,43 @@ class Memorandum(Versioned):
         return self
 
 
+FEED_FIELDS = (
+    "record_id", "identifier", "id_scheme", "subject_name", "subject_region", "category",
+    "act_date", "effective", "document_no", "legal_basis",
+)
+
+
+class Feed(Versioned):
+    """An agency's data feed manifest: what it may submit and how its columns map to ours.
+
+    ``columns`` maps our field names to the feed's own column names; amounts are mapped as
+    ``"amount.tax_evaded" = "their_column"``. Count assertions make a broken feed fail at load.
+    """
+
+    agency: Id
+    categories: tuple[Id, ...] = Field(min_length=1)
+    columns: dict[str, str] = Field(min_length=1)
+    ignore: tuple[str, ...] = Field(default=(), description="Feed columns deliberately unused")
+    min_rows: int = Field(default=1, ge=0)
+    max_rows: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _fields(self) -> Feed:
+        unknown = [k for k in self.columns
+                   if k not in FEED_FIELDS and not re.fullmatch(r"amount\.[a-z][a-z0-9_]*", k)]
+        if unknown:
+            raise ValueError(f"unknown fields {', '.join(unknown)}; map {', '.join(FEED_FIELDS)}"
+                             " or amount.NAME")
+        for need in ("category", "effective", "document_no"):
+            if need not in self.columns:
+                raise ValueError(f"columns must map {need!r}")
+        if "identifier" not in self.columns and "subject_name" not in self.columns:
+            raise ValueError("columns must map 'identifier' or 'subject_name'")
+        if self.max_rows is not None and self.max_rows < self.min_rows:
+            raise ValueError("max_rows is below min_rows")
+        return self
+
+
 class Calendar(Strict):
     """Public holidays and make-up working days for working-day arithmetic."""
 
@@ -673,6 +710,7 @@ class PolicyFile(Strict):
     memorandum: tuple[Memorandum, ...] = ()
     scheme: tuple[Scheme, ...] = ()
     calendar: tuple[Calendar, ...] = ()
+    feed: tuple[Feed, ...] = ()
     identifier_exception: tuple[IdentifierException, ...] = ()
 
 

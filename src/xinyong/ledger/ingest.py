@@ -1,0 +1,415 @@
+"""Agency ingestion: read a file, validate every row, resolve identities, write atomically.
+
+A file is atomic: one bad row and nothing is written; the report lists every bad row with
+its line, field and reason. Resubmitting a file, or records already recorded, adds nothing.
+Rows without an identifier are matched by name and region: only an exact, unique match is
+linked; everything else waits in the review queue for a person. Nothing is guessed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from xinyong.ids import InvalidIdentifier
+from xinyong.ledger import tables as t
+from xinyong.ledger.store import Batch, Ledger, LedgerError, WriteResult
+from xinyong.model import Record, Subject, SubjectKind
+from xinyong.policy.model import Policy
+from xinyong.policy.schema import Feed, forbidden_in
+
+FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
+           ".parquet": "parquet"}
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    line: int
+    field: str
+    reason: str
+    record: str = ""
+
+    def __str__(self) -> str:
+        rec = f" (record {self.record})" if self.record else ""
+        return f"line {self.line}{rec}, field {self.field}: {self.reason}"
+
+
+class IngestError(LedgerError):
+    """The file was refused; nothing was written. ``errors`` lists every bad row."""
+
+    def __init__(self, file: str, errors: list[RowError], headline: str = ""):
+        self.file, self.errors = file, errors
+        head = headline or f"{len(errors)} bad row(s); nothing was written"
+        super().__init__(f"{file}: {head}")
+
+
+@dataclass
+class IngestReport:
+    file: str
+    agency: str
+    feed: str
+    rows: int
+    written: int
+    already_recorded: int
+    new_subjects: int
+    linked_by_name: int
+    queued_for_review: int
+    ingest_id: str
+    already_ingested: bool = False
+    result: WriteResult | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def read_rows(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """Rows as dicts of strings (or None), and the line number of the first row."""
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise IngestError(str(path), [], f"unknown file type {path.suffix!r}; use .csv, .jsonl "
+                          "or .parquet")
+    if not path.is_file():
+        raise IngestError(str(path), [], "no such file")
+    try:
+        if fmt == "csv":
+            import csv
+
+            with path.open(encoding="utf-8-sig", newline="") as f:
+                reader = csv.DictReader(f, strict=True)
+                rows = [dict(r) for r in reader]
+                if reader.fieldnames is None:
+                    raise IngestError(str(path), [], "empty file: no header row")
+                for i, r in enumerate(rows, 2):
+                    if None in r or any(v is None for v in r.values()):
+                        raise IngestError(str(path), [RowError(i, "*", "wrong number of "
+                                                               "columns")], "malformed CSV")
+            return rows, 2
+        if fmt == "jsonl":
+            import json
+
+            rows = []
+            with path.open(encoding="utf-8") as f:
+                for i, line in enumerate(f, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        obj = json.loads(line)
+                    except json.JSONDecodeError as e:
+                        raise IngestError(str(path), [RowError(i, "*", f"not JSON: {e.msg}")],
+                                          "malformed JSON Lines") from None
+                    if not isinstance(obj, dict):
+                        raise IngestError(str(path), [RowError(i, "*", "not a JSON object")],
+                                          "malformed JSON Lines")
+                    rows.append({k: None if v is None else str(v) for k, v in obj.items()})
+            return rows, 1
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path)
+        return [{k: None if v is None else str(v) for k, v in r.items()}
+                for r in table.to_pylist()], 1
+    except UnicodeDecodeError as e:
+        raise IngestError(str(path), [], f"not UTF-8 text (byte {e.start})") from None
+    except IngestError:
+        raise
+    except Exception as e:  # pyarrow / csv parse errors
+        raise IngestError(str(path), [], f"cannot be read: {e}") from None
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", name)).casefold()
+
+
+def _scheme_of(value: str) -> str:
+    if ":" in value:
+        return "passport"
+    return "cn-ric" if re.fullmatch(r"\d{17}[\dXx]", value) else "cn-uscc"
+
+
+def _kind_of(scheme: str, value: str) -> SubjectKind:
+    if scheme != "cn-uscc":
+        return SubjectKind.PERSON
+    return {"1": SubjectKind.PUBLIC_BODY, "5": SubjectKind.SOCIAL_ORG}.get(
+        value[0], SubjectKind.ENTERPRISE)
+
+
+class Ingest:
+    """One file from one agency, under the policy in force today."""
+
+    def __init__(self, ledger: Ledger, policy: Policy, agency: str, path: Path):
+        self.ledger, self.policy, self.agency, self.path = ledger, policy, agency, path
+        self.now = ledger.clock()
+        self.today = self.now.date()
+
+    def feed(self) -> Feed:
+        view = self.policy.at(self.today)
+        feeds = [f for f in view.feeds.values() if f.agency == self.agency]
+        if not feeds:
+            known = sorted({f.agency for f in view.feeds.values()})
+            raise IngestError(str(self.path), [], f"no feed manifest for agency {self.agency!r}"
+                              f" in the policies; agencies with feeds: {', '.join(known)}")
+        return feeds[0]
+
+    def run(self) -> IngestReport:
+        feed = self.feed()
+        raw = self.path.read_bytes() if self.path.is_file() else b""
+        digest = hashlib.sha256(raw).hexdigest()
+        rows, first_line = read_rows(self.path)
+        ingest_id = hashlib.sha256(f"{self.agency}\x00{digest}".encode()).hexdigest()[:32]
+        self._check_columns(feed, rows)
+        if len(rows) < feed.min_rows or (feed.max_rows is not None and len(rows) > feed.max_rows):
+            raise IngestError(str(self.path), [], f"{len(rows)} rows, but feed {feed.id} "
+                              f"expects {feed.min_rows}–{feed.max_rows or '∞'}: a broken export?")
+        with self.ledger.engine.connect() as conn:
+            done = conn.execute(select(t.ingests.c.id).where(t.ingests.c.id == ingest_id)).first()
+        if done is not None:
+            return IngestReport(str(self.path), self.agency, feed.id, len(rows), 0, len(rows), 0,
+                                0, 0, ingest_id, already_ingested=True)
+        records, subjects, queue, errors = self._validate(feed, rows, first_line, ingest_id)
+        if errors:
+            raise IngestError(str(self.path), errors)
+        linked = sum(1 for r in records if r[1] == "name")
+        batch = Batch(subjects=list(subjects.values()), records=[r for r, _ in records],
+                      ingest={"id": ingest_id, "agency": self.agency, "file_name": self.path.name,
+                              "file_sha256": digest, "rows": len(rows)})
+        result = self.ledger.write(batch, self.now, review=queue)
+        self.ledger.checkpoint()
+        self.ledger.audit(f"agency:{self.agency}", "ingest", None,
+                          {"file": self.path.name, "sha256": digest, "rows": len(rows),
+                           "written": result.written, "queued": len(queue)})
+        return IngestReport(str(self.path), self.agency, feed.id, len(rows),
+                            result.written["record"], result.unchanged["record"],
+                            result.written["subject"], linked, len(queue), ingest_id,
+                            result=result)
+
+    def _check_columns(self, feed: Feed, rows: list[dict[str, Any]]) -> None:
+        present: list[str] = list(rows[0]) if rows else []
+        mapped = set(feed.columns.values()) | set(feed.ignore)
+        errors = []
+        for col in present:
+            kind = forbidden_in(col)
+            if kind:
+                errors.append(RowError(1, col, f"column refers to {kind}, which may never be "
+                                               "collected; remove it from the export"))
+            elif col not in mapped:
+                errors.append(RowError(1, col, f"column not in feed {feed.id}'s manifest; map it "
+                                               "or list it under 'ignore'"))
+        missing = [c for c in feed.columns.values() if rows and c not in present]
+        errors += [RowError(1, c, "column missing from the file") for c in missing]
+        if errors:
+            raise IngestError(str(self.path), errors, "the columns do not match the manifest; "
+                              "nothing was written")
+
+    def _validate(self, feed: Feed, rows: list[dict[str, Any]], first_line: int,
+                  ingest_id: str) -> tuple[list[tuple[Record, str]], dict[str, Subject],
+                                           list[dict[str, Any]], list[RowError]]:
+        cols = feed.columns
+        allowed = set(feed.categories)
+        errors: list[RowError] = []
+        out: list[tuple[Record, str]] = []
+        new_subjects: dict[str, Subject] = {}
+        queue: list[dict[str, Any]] = []
+        idents = self._known_identifiers(rows, cols.get("identifier"))
+        names = self._subjects_by_name() if "subject_name" in cols else {}
+        seen_ids: dict[str, int] = {}
+        for i, row in enumerate(rows):
+            line = first_line + i
+
+            def get(key: str, row: Mapping[str, Any] = row) -> str:
+                col = cols.get(key)
+                v = row.get(col) if col else None
+                return "" if v is None else str(v).strip()
+
+            bad = len(errors)
+            rid = get("record_id") or f"{self.agency}/{get('document_no')}/{get('category')}"
+
+            def err(fld: str, why: str, rid: str = rid, line: int = line) -> None:
+                errors.append(RowError(line, fld, why, rid))
+
+            if rid in seen_ids:
+                err("record_id", f"repeats line {seen_ids[rid]}")
+            seen_ids[rid] = line
+            cat_id = get("category")
+            eff = _date(get("effective"), "effective", err)
+            act = _date(get("act_date") or get("effective"), "act_date", err)
+            for d, name in ((eff, "effective"), (act, "act_date")):
+                if d is not None and d > self.today:
+                    err(name, f"{d} is in the future")
+            if eff and act and act > eff:
+                err("act_date", "the act is dated after the decision took effect")
+            cat = self.policy.at(eff or self.today).categories.get(cat_id)
+            if cat is None:
+                err("category", f"{cat_id!r} is not a catalog category"
+                    + (f" on {eff}" if eff else "") + "; only catalog categories are recorded")
+            elif cat_id not in allowed:
+                err("category", f"feed {feed.id} may not submit {cat_id!r}")
+            elif self.agency not in cat.agencies:
+                err("category", f"{self.agency!r} is not competent for {cat_id!r}")
+            doc = get("document_no")
+            if not doc:
+                err("document_no", "the agency's document number is required")
+            basis = get("legal_basis") or (cat.legal_basis[0] if cat else "")
+            if not basis:
+                err("legal_basis", "a legal basis is required")
+            amounts: dict[str, Decimal] = {}
+            for key, col in cols.items():
+                if not key.startswith("amount."):
+                    continue
+                name = key.split(".", 1)[1]
+                raw = get(key)
+                if raw == "":
+                    continue
+                try:
+                    value = Decimal(raw.replace(",", ""))
+                except InvalidOperation:
+                    err(col, f"{raw!r} is not a number")
+                    continue
+                if not value.is_finite() or value < 0:
+                    err(col, f"{raw!r}: amounts are finite and not negative")
+                elif cat is not None and name not in cat.amounts:
+                    err(col, f"{cat_id} has no amount {name!r}")
+                else:
+                    amounts[name] = value
+            subject_id, how = self._subject(get, err, cat, idents, names, new_subjects)
+            if len(errors) > bad:
+                continue
+            if subject_id is None:
+                queue.append({"ingest": ingest_id, "agency": self.agency, "line": line,
+                              "row": {k: v for k, v in row.items()},
+                              "name": get("subject_name"), "region": get("subject_region"),
+                              "candidates": how, "reason": "no identifier and no exact, unique "
+                              "match by name and region", "status": "open"})
+                continue
+            assert eff is not None and act is not None
+            out.append((Record(rid, subject_id, cat_id, self.agency, act, eff, doc, basis,
+                               self.now, amounts), how))
+        return out, new_subjects, queue, errors
+
+    def _subject(self, get: Any, err: Any, cat: Any, idents: Mapping[str, str],
+                 names: Mapping[tuple[str, str], list[str]],
+                 new_subjects: dict[str, Subject]) -> tuple[str | None, Any]:
+        value = get("identifier").upper()
+        if value:
+            scheme = get("id_scheme") or _scheme_of(value)
+            try:
+                ident = self.policy.identifier(scheme, value)
+            except InvalidIdentifier as e:
+                err("identifier", str(e))
+                return None, "invalid"
+            if ident.value in idents:
+                sid = idents[ident.value]
+            else:
+                sid = ident.value
+                if sid not in new_subjects:
+                    kind = _kind_of(scheme, ident.value)
+                    region = get("subject_region") or (
+                        ident.value[2:8] if scheme == "cn-uscc" else ident.value[:6])
+                    name = get("subject_name")
+                    if not name:
+                        err("subject_name", "a new subject needs a name")
+                        return None, "invalid"
+                    new_subjects[sid] = Subject(sid, kind, name, region, (ident,))
+            kind = new_subjects[sid].kind if sid in new_subjects else None
+            if cat is not None and kind is not None and kind not in cat.subject_kinds:
+                err("identifier", f"{cat.id} applies to {', '.join(cat.subject_kinds)}, not to "
+                    f"a {kind.value}")
+            return sid, "identifier"
+        name, region = get("subject_name"), get("subject_region")
+        if not name:
+            err("identifier", "no identifier and no name to match on")
+            return None, "invalid"
+        exact = names.get((_norm(name), region), [])
+        if len(exact) == 1:
+            return exact[0], "name"
+        return None, self._candidates(name, region, names)
+
+    def _candidates(self, name: str, region: str,
+                    names: Mapping[tuple[str, str], list[str]]) -> list[dict[str, Any]]:
+        from rapidfuzz import fuzz, process
+
+        pool = {sid: n for (n, r), sids in names.items() if r == region for sid in sids}
+        found = process.extract(_norm(name), pool, scorer=fuzz.ratio, limit=5)
+        return [{"subject": sid, "score": round(score, 1)} for _, score, sid in found]
+
+    def _known_identifiers(self, rows: list[dict[str, Any]], col: str | None) -> dict[str, str]:
+        if col is None:
+            return {}
+        values = sorted({str(r.get(col) or "").strip().upper() for r in rows} - {""})
+        out: dict[str, str] = {}
+        with self.ledger.engine.connect() as conn:
+            for i in range(0, len(values), 500):
+                q = select(t.identifiers.c.value, t.identifiers.c.subject).where(
+                    t.identifiers.c.value.in_(values[i:i + 500]))
+                out.update({r.value: r.subject for r in conn.execute(q)})
+        return out
+
+    def _subjects_by_name(self) -> dict[tuple[str, str], list[str]]:
+        out: dict[tuple[str, str], list[str]] = defaultdict(list)
+        with self.ledger.engine.connect() as conn:
+            for r in conn.execute(select(t.subjects.c.id, t.subjects.c.name, t.subjects.c.region)):
+                out[(_norm(r.name), r.region)].append(r.id)
+        return out
+
+
+def _date(text: str, name: str, err: Any) -> date | None:
+    if not text:
+        err(name, "a date is required (YYYY-MM-DD)")
+        return None
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        err(name, f"{text!r} is not a date; write YYYY-MM-DD")
+        return None
+
+
+# --- the review queue ------------------------------------------------------------------
+
+
+def open_reviews(ledger: Ledger) -> list[Any]:
+    with ledger.engine.connect() as conn:
+        return list(conn.execute(select(t.review_queue).where(t.review_queue.c.status == "open")
+                                 .order_by(t.review_queue.c.id)))
+
+
+def decide_review(ledger: Ledger, policy: Policy, item_id: int, reviewer: str,
+                  subject: str | None = None, reason: str = "") -> str:
+    """Link a queued row to a subject (writing its record now) or reject it, with who did it."""
+    with ledger.engine.connect() as conn:
+        item = conn.execute(select(t.review_queue).where(t.review_queue.c.id == item_id)).first()
+    if item is None:
+        raise LedgerError(f"no review item {item_id}")
+    if item.status != "open":
+        raise LedgerError(f"review item {item_id} is already {item.status}")
+    now = ledger.clock()
+    if subject is None:
+        ledger.close_review(item_id, "rejected", reviewer, now, {"reason": reason})
+        ledger.audit(reviewer, "review.reject", None, {"item": item_id, "reason": reason})
+        return f"item {item_id} rejected"
+    if subject not in ledger.subjects([subject]):
+        raise LedgerError(f"no subject {subject!r}")
+    row = dict(item.row)
+    feed = next(f for f in policy.at(now.date()).feeds.values() if f.agency == item.agency)
+    inv = {v: k for k, v in feed.columns.items()}
+    mine = {inv[k]: v for k, v in row.items() if k in inv}
+    cat = mine.get("category", "")
+    doc = mine.get("document_no", "")
+    eff = date.fromisoformat(str(mine.get("effective"))[:10])
+    rec = Record(mine.get("record_id") or f"{item.agency}/{doc}/{cat}", subject, cat,
+                 item.agency, date.fromisoformat(str(mine.get("act_date") or eff)[:10]), eff,
+                 doc, mine.get("legal_basis") or policy.at(eff).categories[cat].legal_basis[0],
+                 now, {k.split(".", 1)[1]: Decimal(v) for k, v in mine.items()
+                       if k.startswith("amount.") and v not in (None, "")})
+    ledger.write(Batch(records=[rec]), now)
+    ledger.close_review(item_id, "linked", reviewer, now, {"subject": subject, "record": rec.id})
+    ledger.audit(reviewer, "review.link", subject, {"item": item_id, "record": rec.id})
+    return f"item {item_id} linked to {subject}: record {rec.id} written"
+
+
+__all__ = ["Ingest", "IngestError", "IngestReport", "RowError", "decide_review", "open_reviews"]
