@@ -96,10 +96,10 @@ def validate(
             )
         return Identifier(scheme, value)
     module = uscc if scheme is IdScheme.USCC else ric
-    value = module.compact(value)
     try:
-        module.validate(value)
+        return Identifier(scheme, module.validate(value))  # validate compacts as it checks
     except InvalidChecksum:
+        value = module.compact(value)
         for exc in exceptions:
             if exc.scheme is scheme and exc.value == value:
                 return Identifier(scheme, value)
@@ -112,12 +112,12 @@ def validate(
             expected,
         ) from None
     except ValidationError as e:
+        value = module.compact(value)
         length = 18
         reason = str(e)
         if len(value) != length:
             reason = f"has {len(value)} characters; {length} are required"
         raise InvalidIdentifier(scheme, raw, reason) from None
-    return Identifier(scheme, value)
 
 
 # --- building valid identifiers (used by the synthetic population) -----------------

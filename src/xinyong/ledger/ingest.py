@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from xinyong.ids import InvalidIdentifier
+from xinyong.ids import Identifier, InvalidIdentifier
 from xinyong.ledger import tables as t
 from xinyong.ledger.store import Batch, Ledger, LedgerError, WriteResult
 from xinyong.model import Record, Subject, SubjectKind
@@ -127,10 +127,20 @@ def _norm(name: str) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", name)).casefold()
 
 
-def _scheme_of(value: str) -> str:
+def _scheme_of(value: str, policy: Policy) -> str:
+    """The scheme an unlabelled identifier belongs to: the one it validates under, else the one
+    it looks like (so the error names the right check character)."""
     if ":" in value:
         return "passport"
-    return "cn-ric" if re.fullmatch(r"\d{17}[\dXx]", value) else "cn-uscc"
+    if not re.fullmatch(r"\d{17}[\dXx]", value):
+        return "cn-uscc"
+    for scheme in ("cn-uscc", "cn-ric"):
+        try:
+            policy.identifier(scheme, value)
+            return scheme
+        except InvalidIdentifier:
+            continue
+    return "cn-ric"
 
 
 def _kind_of(scheme: str, value: str) -> SubjectKind:
@@ -147,6 +157,8 @@ class Ingest:
         self.ledger, self.policy, self.agency, self.path = ledger, policy, agency, path
         self.now = ledger.clock()
         self.today = self.now.date()
+        self.checked: dict[tuple[str, str], Identifier | InvalidIdentifier] = {}
+        self.feed_scheme: str | None = None
 
     def feed(self) -> Feed:
         view = self.policy.at(self.today)
@@ -159,6 +171,7 @@ class Ingest:
 
     def run(self) -> IngestReport:
         feed = self.feed()
+        self.feed_scheme = feed.id_scheme
         raw = self.path.read_bytes() if self.path.is_file() else b""
         digest = hashlib.sha256(raw).hexdigest()
         rows, first_line = read_rows(self.path)
@@ -172,11 +185,11 @@ class Ingest:
         if done is not None:
             return IngestReport(str(self.path), self.agency, feed.id, len(rows), 0, len(rows), 0,
                                 0, 0, ingest_id, already_ingested=True)
-        records, subjects, queue, errors = self._validate(feed, rows, first_line, ingest_id)
+        records, subjects, queue, errors, linked = self._validate(feed, rows, first_line,
+                                                                   ingest_id)
         if errors:
             raise IngestError(str(self.path), errors)
-        linked = sum(1 for r in records if r[1] == "name")
-        batch = Batch(subjects=list(subjects.values()), records=[r for r, _ in records],
+        batch = Batch(subjects=list(subjects.values()), record_rows=records,
                       ingest={"id": ingest_id, "agency": self.agency, "file_name": self.path.name,
                               "file_sha256": digest, "rows": len(rows)})
         result = self.ledger.write(batch, self.now, review=queue)
@@ -208,27 +221,70 @@ class Ingest:
                               "nothing was written")
 
     def _validate(self, feed: Feed, rows: list[dict[str, Any]], first_line: int,
-                  ingest_id: str) -> tuple[list[tuple[Record, str]], dict[str, Subject],
-                                           list[dict[str, Any]], list[RowError]]:
+                  ingest_id: str) -> tuple[list[dict[str, Any]], dict[str, Subject],
+                                           list[dict[str, Any]], list[RowError], int]:
+        """Every row checked; values that repeat (dates, categories, identifiers) are checked
+        once. Returns storage-ready record rows, new subjects, review items, errors and the
+        number of rows linked by name."""
         cols = feed.columns
+        c_rid, c_doc, c_cat, c_eff, c_act, c_basis = (
+            cols.get(k) for k in ("record_id", "document_no", "category", "effective",
+                                  "act_date", "legal_basis"))
+        amount_cols = [(k.split(".", 1)[1], c) for k, c in cols.items()
+                       if k.startswith("amount.")]
         allowed = set(feed.categories)
         errors: list[RowError] = []
-        out: list[tuple[Record, str]] = []
+        out: list[dict[str, Any]] = []
         new_subjects: dict[str, Subject] = {}
         queue: list[dict[str, Any]] = []
         idents = self._known_identifiers(rows, cols.get("identifier"))
         names = self._subjects_by_name() if "subject_name" in cols else {}
         seen_ids: dict[str, int] = {}
+        dates: dict[str, date | str] = {}
+        cats: dict[tuple[str, date], Any] = {}
+        agency, today, now = self.agency, self.today, self.now
+        by_name = 0
+
+        def day(raw: str, name: str) -> date | str:
+            got = dates.get(raw)
+            if got is None:
+                if not raw:
+                    got = "a date is required (YYYY-MM-DD)"
+                else:
+                    try:
+                        got = date.fromisoformat(raw[:10])
+                    except ValueError:
+                        got = f"{raw!r} is not a date; write YYYY-MM-DD"
+                    else:
+                        if got > today:
+                            got = f"{got} is in the future"
+                dates[raw] = got
+            return got
+
+        def category(cat_id: str, eff: date) -> Any:
+            key = (cat_id, eff)
+            got = cats.get(key)
+            if got is None:
+                cat = self.policy.at(eff).categories.get(cat_id)
+                if cat is None:
+                    got = (f"{cat_id!r} is not a catalog category on {eff}; only catalog "
+                           "categories are recorded")
+                elif cat_id not in allowed:
+                    got = f"feed {feed.id} may not submit {cat_id!r}"
+                elif agency not in cat.agencies:
+                    got = f"{agency!r} is not competent for {cat_id!r}"
+                else:
+                    got = cat
+                cats[key] = got
+            return got
+
         for i, row in enumerate(rows):
             line = first_line + i
-
-            def get(key: str, row: Mapping[str, Any] = row) -> str:
-                col = cols.get(key)
-                v = row.get(col) if col else None
-                return "" if v is None else str(v).strip()
-
-            bad = len(errors)
-            rid = get("record_id") or f"{self.agency}/{get('document_no')}/{get('category')}"
+            g = row.get
+            doc = (g(c_doc) or "").strip() if c_doc else ""
+            cat_id = (g(c_cat) or "").strip()
+            rid = ((g(c_rid) or "").strip() if c_rid else "") or f"{agency}/{doc}/{cat_id}"
+            nerr = len(errors)
 
             def err(fld: str, why: str, rid: str = rid, line: int = line) -> None:
                 errors.append(RowError(line, fld, why, rid))
@@ -236,35 +292,32 @@ class Ingest:
             if rid in seen_ids:
                 err("record_id", f"repeats line {seen_ids[rid]}")
             seen_ids[rid] = line
-            cat_id = get("category")
-            eff = _date(get("effective"), "effective", err)
-            act = _date(get("act_date") or get("effective"), "act_date", err)
-            for d, name in ((eff, "effective"), (act, "act_date")):
-                if d is not None and d > self.today:
-                    err(name, f"{d} is in the future")
-            if eff and act and act > eff:
-                err("act_date", "the act is dated after the decision took effect")
-            cat = self.policy.at(eff or self.today).categories.get(cat_id)
-            if cat is None:
-                err("category", f"{cat_id!r} is not a catalog category"
-                    + (f" on {eff}" if eff else "") + "; only catalog categories are recorded")
-            elif cat_id not in allowed:
-                err("category", f"feed {feed.id} may not submit {cat_id!r}")
-            elif self.agency not in cat.agencies:
-                err("category", f"{self.agency!r} is not competent for {cat_id!r}")
-            doc = get("document_no")
+            raw_eff = (g(c_eff) or "").strip()
+            eff = day(raw_eff, "effective")
+            raw_act = ((g(c_act) or "").strip() if c_act else "") or raw_eff
+            act = day(raw_act, "act_date")
+            if isinstance(eff, str):
+                err("effective", eff)
+            if isinstance(act, str):
+                err("act_date", act)
+            cat: Any = None
+            if isinstance(eff, date):
+                if isinstance(act, date) and act > eff:
+                    err("act_date", "the act is dated after the decision took effect")
+                cat = category(cat_id, eff)
+                if isinstance(cat, str):
+                    err("category", cat)
+                    cat = None
             if not doc:
                 err("document_no", "the agency's document number is required")
-            basis = get("legal_basis") or (cat.legal_basis[0] if cat else "")
-            if not basis:
+            basis = ((g(c_basis) or "").strip() if c_basis else "") or (
+                cat.legal_basis[0] if cat is not None else "")
+            if not basis and cat is not None:
                 err("legal_basis", "a legal basis is required")
-            amounts: dict[str, Decimal] = {}
-            for key, col in cols.items():
-                if not key.startswith("amount."):
-                    continue
-                name = key.split(".", 1)[1]
-                raw = get(key)
-                if raw == "":
+            amounts: dict[str, str] = {}
+            for name, col in amount_cols:
+                raw = (g(col) or "").strip()
+                if not raw:
                     continue
                 try:
                     value = Decimal(raw.replace(",", ""))
@@ -276,33 +329,47 @@ class Ingest:
                 elif cat is not None and name not in cat.amounts:
                     err(col, f"{cat_id} has no amount {name!r}")
                 else:
-                    amounts[name] = value
+                    amounts[name] = str(value)
+
+            def get(key: str, g: Any = g) -> str:
+                c = cols.get(key)
+                return (g(c) or "").strip() if c else ""
+
             subject_id, how = self._subject(get, err, cat, idents, names, new_subjects)
-            if len(errors) > bad:
+            if len(errors) > nerr:
                 continue
             if subject_id is None:
-                queue.append({"ingest": ingest_id, "agency": self.agency, "line": line,
-                              "row": {k: v for k, v in row.items()},
-                              "name": get("subject_name"), "region": get("subject_region"),
-                              "candidates": how, "reason": "no identifier and no exact, unique "
-                              "match by name and region", "status": "open"})
+                queue.append({"ingest": ingest_id, "agency": agency, "line": line,
+                              "row": dict(row), "name": get("subject_name"),
+                              "region": get("subject_region"), "candidates": how,
+                              "reason": "no identifier and no exact, unique match by name and "
+                              "region", "status": "open"})
                 continue
-            assert eff is not None and act is not None
-            out.append((Record(rid, subject_id, cat_id, self.agency, act, eff, doc, basis,
-                               self.now, amounts), how))
-        return out, new_subjects, queue, errors
+            by_name += how == "name"
+            out.append({"id": rid, "subject": subject_id, "category": cat_id, "agency": agency,
+                        "act_date": act, "effective": eff, "document_no": doc,
+                        "legal_basis": basis, "amounts": amounts, "recorded_at": now,
+                        "ingest": ingest_id})
+        return out, new_subjects, queue, errors, by_name
 
     def _subject(self, get: Any, err: Any, cat: Any, idents: Mapping[str, str],
                  names: Mapping[tuple[str, str], list[str]],
                  new_subjects: dict[str, Subject]) -> tuple[str | None, Any]:
         value = get("identifier").upper()
         if value:
-            scheme = get("id_scheme") or _scheme_of(value)
-            try:
-                ident = self.policy.identifier(scheme, value)
-            except InvalidIdentifier as e:
-                err("identifier", str(e))
+            scheme = get("id_scheme") or self.feed_scheme or _scheme_of(value, self.policy)
+            # identifiers repeat across rows: validate each distinct one once
+            checked = self.checked.get((scheme, value))
+            if checked is None:
+                try:
+                    checked = self.policy.identifier(scheme, value)
+                except InvalidIdentifier as e:
+                    checked = e
+                self.checked[(scheme, value)] = checked
+            if isinstance(checked, InvalidIdentifier):
+                err("identifier", str(checked))
                 return None, "invalid"
+            ident = checked
             if ident.value in idents:
                 sid = idents[ident.value]
             else:
@@ -316,7 +383,7 @@ class Ingest:
                         err("subject_name", "a new subject needs a name")
                         return None, "invalid"
                     new_subjects[sid] = Subject(sid, kind, name, region, (ident,))
-            kind = new_subjects[sid].kind if sid in new_subjects else None
+            kind = new_subjects[sid].kind if sid in new_subjects else self.kinds.get(sid)
             if cat is not None and kind is not None and kind not in cat.subject_kinds:
                 err("identifier", f"{cat.id} applies to {', '.join(cat.subject_kinds)}, not to "
                     f"a {kind.value}")
@@ -339,15 +406,20 @@ class Ingest:
         return [{"subject": sid, "score": round(score, 1)} for _, score, sid in found]
 
     def _known_identifiers(self, rows: list[dict[str, Any]], col: str | None) -> dict[str, str]:
+        """Identifier → subject for the identifiers in the file (and the subjects' kinds)."""
+        self.kinds: dict[str, SubjectKind] = {}
         if col is None:
             return {}
         values = sorted({str(r.get(col) or "").strip().upper() for r in rows} - {""})
         out: dict[str, str] = {}
         with self.ledger.engine.connect() as conn:
             for i in range(0, len(values), 500):
-                q = select(t.identifiers.c.value, t.identifiers.c.subject).where(
-                    t.identifiers.c.value.in_(values[i:i + 500]))
-                out.update({r.value: r.subject for r in conn.execute(q)})
+                q = select(t.identifiers.c.value, t.identifiers.c.subject, t.subjects.c.kind) \
+                    .join(t.subjects, t.subjects.c.id == t.identifiers.c.subject) \
+                    .where(t.identifiers.c.value.in_(values[i:i + 500]))
+                for r in conn.execute(q):
+                    out[r.value] = r.subject
+                    self.kinds[r.subject] = SubjectKind(r.kind)
         return out
 
     def _subjects_by_name(self) -> dict[tuple[str, str], list[str]]:
@@ -356,17 +428,6 @@ class Ingest:
             for r in conn.execute(select(t.subjects.c.id, t.subjects.c.name, t.subjects.c.region)):
                 out[(_norm(r.name), r.region)].append(r.id)
         return out
-
-
-def _date(text: str, name: str, err: Any) -> date | None:
-    if not text:
-        err(name, "a date is required (YYYY-MM-DD)")
-        return None
-    try:
-        return date.fromisoformat(text[:10])
-    except ValueError:
-        err(name, f"{text!r} is not a date; write YYYY-MM-DD")
-        return None
 
 
 # --- the review queue ------------------------------------------------------------------

@@ -60,6 +60,8 @@ def default_url() -> str:
 
 
 def _plain(v: Any) -> Any:
+    if v is None or isinstance(v, str):
+        return v
     if isinstance(v, (date, datetime)):
         return v.isoformat()
     if isinstance(v, Decimal):
@@ -98,12 +100,39 @@ FACTS: dict[str, tuple[Any, tuple[str, ...], tuple[str, ...]]] = {
 ORDER = ("subject", "identifier", "link", "record", "event")
 
 
+_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
 def ref_of(kind: str, row: Mapping[str, Any]) -> str:
-    return ":".join(str(row[k]) for k in FACTS[kind][1])
+    keys = FACTS[kind][1]
+    return str(row[keys[0]]) if len(keys) == 1 else ":".join(str(row[k]) for k in keys)
+
+
+_ISO: dict[Any, str] = {}
+
+
+def _iso(v: Any) -> str:
+    got = _ISO.get(v)
+    if got is None:
+        if len(_ISO) > 100_000:  # dates and transaction times repeat: a bounded memo
+            _ISO.clear()
+        got = _ISO[v] = v.isoformat()
+    return got
 
 
 def payload_of(kind: str, row: Mapping[str, Any]) -> str:
-    return canonical({k: row.get(k) for k in FACTS[kind][2]})
+    """The canonical JSON of the fact's ledger fields. Dates become ISO strings; the rest is
+    already plain (strings, numbers, and dicts or lists of them)."""
+    out = {}
+    for k in FACTS[kind][2]:
+        v = row.get(k)
+        if isinstance(v, (date, datetime)):
+            v = _iso(v)
+        elif isinstance(v, Decimal) or (isinstance(v, Mapping) and any(
+                not isinstance(x, str) for x in v.values())):
+            v = _plain(v)
+        out[k] = v
+    return _ENCODE(out)
 
 
 # --- rows ↔ model ------------------------------------------------------------------------
@@ -171,6 +200,8 @@ class Batch:
     records: list[Record] = field(default_factory=list)
     events: list[RecordEvent] = field(default_factory=list)
     ingest: dict[str, Any] | None = None
+    record_rows: list[dict[str, Any]] = field(default_factory=list)
+    """Records already in storage form (ingest builds these directly, a million at a time)."""
 
 
 @dataclass(frozen=True)
@@ -245,7 +276,8 @@ class Ledger:
             "identifier": [{"scheme": i.scheme.value, "value": i.value, "subject": s.id,
                             "recorded_at": at} for s in batch.subjects for i in s.identifiers],
             "link": [link_row(lk, at) for lk in batch.links],
-            "record": [record_row(r, at, (batch.ingest or {}).get("id")) for r in batch.records],
+            "record": [record_row(r, at, (batch.ingest or {}).get("id")) for r in batch.records]
+            + batch.record_rows,
             "event": [event_row(e, at, (batch.ingest or {}).get("id")) for e in batch.events],
         }
         try:
@@ -275,7 +307,7 @@ class Ledger:
             written[kind] = len(new_rows)
             if not new_rows:
                 continue
-            conn.execute(insert(FACTS[kind][0]), new_rows)
+            _bulk_insert(conn, FACTS[kind][0], new_rows)
             for row in new_rows:
                 seq += 1
                 payload = payload_of(kind, row)
@@ -285,7 +317,7 @@ class Ledger:
                                 "payload": payload, "leaf_hash": leaf, "chain_hash": prev,
                                 "recorded_at": at})
         if entries:
-            conn.execute(insert(t.ledger), entries)
+            _bulk_insert(conn, t.ledger, entries)
         if ingest is not None:
             conn.execute(insert(t.ingests), [{**ingest, "at": at, "written": len(entries)}])
         return WriteResult(written, unchanged, first, seq)
@@ -587,6 +619,52 @@ def _sqlite_durability(engine: Engine) -> None:
         # a writer takes the write lock at once, so two writers queue instead of deadlocking
         immediate = conn.get_execution_options().get("xinyong_write")
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _bulk_insert(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
+    """executemany straight to the driver: SQLAlchemy's per-row parameter processing costs
+    more than the insert itself at a million rows. Values are stored exactly as SQLAlchemy's
+    types would store them, so reading through the tables gives the same Python values."""
+    from operator import itemgetter
+
+    cols = [c.name for c in table.columns if c.name in rows[0]]
+    sqlite = conn.dialect.name == "sqlite"
+    marks = ",".join("?" if sqlite else "%s" for _ in cols)
+    names = ",".join(f'"{c}"' for c in cols)
+    fix = [(i, f) for i, c in enumerate(cols)
+           if (f := _converter(table.columns[c].type, sqlite)) is not None]
+    get = itemgetter(*cols)
+    params: list[Any] = []
+    for r in rows:
+        vals = list(get(r)) if len(cols) > 1 else [get(r)]
+        for i, f in fix:
+            vals[i] = f(vals[i])
+        params.append(tuple(vals))
+    conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", params)
+
+
+def _converter(kind: Any, sqlite: bool) -> Callable[[Any], Any] | None:
+    """How a value is stored, memoised where values repeat (dates, transaction times)."""
+    from sqlalchemy import JSON, Date, DateTime
+
+    if isinstance(kind, JSON):
+        if sqlite:
+            return lambda v: None if v is None else json.dumps(v, ensure_ascii=False)
+        from psycopg.types.json import Json
+
+        return lambda v: None if v is None else Json(v)
+    if sqlite and isinstance(kind, (DateTime, Date)):
+        memo: dict[Any, str | None] = {None: None}
+        style = "%Y-%m-%d %H:%M:%S.%f" if isinstance(kind, DateTime) else "%Y-%m-%d"
+
+        def stored(v: Any) -> str | None:
+            got = memo.get(v)
+            if got is None and v is not None:
+                got = memo[v] = v.strftime(style)
+            return got
+
+        return stored
+    return None
 
 
 def _index(conn: Connection, kind: str) -> dict[str, dict[str, Any]]:

@@ -658,6 +658,9 @@ class Feed(Versioned):
     categories: tuple[Id, ...] = Field(min_length=1)
     columns: dict[str, str] = Field(min_length=1)
     ignore: tuple[str, ...] = Field(default=(), description="Feed columns deliberately unused")
+    id_scheme: Literal["cn-uscc", "cn-ric", "passport"] | None = Field(
+        default=None, description="Scheme of the identifier column when the feed has only one "
+        "(an all-digit USCC can look like a resident ID)")
     min_rows: int = Field(default=1, ge=0)
     max_rows: int | None = Field(default=None, ge=1)
 
