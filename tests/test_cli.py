@@ -29,7 +29,8 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.mark.parametrize("command", ["lint", "schema", "generate", "evaluate", "decide", "presets",
-                                     "explain", "actions", "demo"])
+                                     "explain", "actions", "demo", "ingest", "verify",
+                                     "checkpoint", "prove", "check-proof"])
 def test_every_command_has_help(command: str) -> None:
     r = run(command, "--help")
     assert r.exit_code == 0 and "Usage" in r.output and "Exit codes" in r.output

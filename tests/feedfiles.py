@@ -1,0 +1,107 @@
+"""Agency feed files for the ledger tests: rows in the agencies' own column names, written as
+CSV, JSON Lines or Parquet, with valid identifiers built from their parts."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from xinyong.ids import make_ric, make_uscc
+
+REFUSES = "judicial.debtor.refuses_to_perform"
+EVADES = "judicial.debtor.evades_enforcement"
+OBSTRUCTS = "judicial.debtor.obstructs_enforcement"
+
+# policies/feeds/feeds.toml, feed courts.dishonest-debtors (the courts' own Chinese headers)
+COURTS = ("记录编号", "证件号码", "被执行人", "地区代码", "失信情形", "立案日期", "发布日期",
+          "执行依据文号", "法律依据", "未履行金额", "执行法院")
+# feed sat.tax-credit
+SAT = ("id", "uscc", "taxpayer", "category", "act_date", "decision_date", "decision_no",
+       "basis", "evaded", "payable")
+
+
+class Clock:
+    """A controllable transaction-time clock for ``Ledger.open(..., clock=...)``."""
+
+    def __init__(self, start: datetime):
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def uscc(n: int, region: str = "110101") -> str:
+    """A valid Unified Social Credit Code of an enterprise (authority 9, type 1)."""
+    return make_uscc("9", "1", region, f"{n:08d}")
+
+
+def ric(n: int, region: str = "110101", birth: str = "19800101") -> str:
+    """A valid resident identity number."""
+    return make_ric(region, birth, n)
+
+
+def court_row(rid: str, ident: str, name: str, region: str = "", *, category: str = REFUSES,
+              act: Any = "2024-01-02", effective: Any = "2024-01-10", doc: str | None = None,
+              basis: str = "", owed: Any = "", court: str = "北京市第一中级人民法院",
+              ) -> dict[str, Any]:
+    """One row of the courts' export. ``doc`` defaults to a document number from the id."""
+    return dict(zip(COURTS, (rid, ident, name, region, category, act, effective,
+                             f"(2024)京01执{rid}号" if doc is None else doc, basis, owed, court),
+                    strict=True))
+
+
+def sat_row(rid: str, ident: str, *, category: str = "tax.evasion", act: str = "2024-03-01",
+            effective: str = "2024-03-15", doc: str | None = None,
+            basis: str = "tax-collection-law", evaded: str = "", payable: str = "",
+            name: str = "深圳某某贸易有限公司") -> dict[str, Any]:
+    return dict(zip(SAT, (rid, ident, name, category, act, effective,
+                          f"深税稽罚〔2024〕{rid}号" if doc is None else doc, basis, evaded,
+                          payable), strict=True))
+
+
+def _text(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, date):
+        return v.isoformat()
+    return str(v)
+
+
+def write_csv(path: Path, rows: Sequence[Mapping[str, Any]],
+              header: Iterable[str] | None = None) -> Path:
+    cols = list(header) if header is not None else list(rows[0])
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(cols)
+        for r in rows:
+            w.writerow([_text(r.get(c)) for c in cols])
+    return path
+
+
+def write_jsonl(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
+    """One JSON object a line; dates as ISO text, numbers stay numbers, None is null."""
+    with path.open("w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps({k: v.isoformat() if isinstance(v, date) else v
+                                for k, v in r.items()}, ensure_ascii=False) + "\n")
+    return path
+
+
+def write_parquet(path: Path, rows: Sequence[Mapping[str, Any]], schema: Any = None) -> Path:
+    """Parquet through pyarrow; column types are inferred (dates → date32, ints → int64) unless
+    a schema is given."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pylist([dict(r) for r in rows], schema=schema), path)
+    return path
+
+
+def write_feed(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
+    """Write by the file's suffix: .csv, .jsonl or .parquet."""
+    writer = {".csv": write_csv, ".jsonl": write_jsonl, ".parquet": write_parquet}[path.suffix]
+    return writer(path, rows)
