@@ -126,10 +126,10 @@ def payload_of(kind: str, row: Mapping[str, Any]) -> str:
     out = {}
     for k in FACTS[kind][2]:
         v = row.get(k)
-        if isinstance(v, (date, datetime)):
+        t = type(v)  # exact types: isinstance against ABCs costs more than the encoding
+        if t is date or t is datetime:
             v = _iso(v)
-        elif isinstance(v, Decimal) or (isinstance(v, Mapping) and any(
-                not isinstance(x, str) for x in v.values())):
+        elif t is Decimal or (t is dict and not all(type(x) is str for x in v.values())):
             v = _plain(v)
         out[k] = v
     return _ENCODE(out)
