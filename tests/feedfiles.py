@@ -105,3 +105,39 @@ def write_feed(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
     """Write by the file's suffix: .csv, .jsonl or .parquet."""
     writer = {".csv": write_csv, ".jsonl": write_jsonl, ".parquet": write_parquet}[path.suffix]
     return writer(path, rows)
+
+
+# --- a small court file and the store's row counts ------------------------------------------
+
+U1 = uscc(12345678, "440300")   # an enterprise registered in Shenzhen (440300)
+P1 = ric(7, "110101")           # a person
+
+
+def sample_rows() -> list[dict[str, Any]]:
+    """Three court records with typed values: Parquet keeps dates and integers as such, JSON
+    Lines keeps numbers and nulls, CSV writes text. Two subjects, so 7 ledger entries."""
+    return [
+        court_row("R-1", U1, "深圳某某科技有限公司", "", act=date(2024, 1, 2),
+                  effective=date(2024, 1, 10), owed=150000),
+        court_row("R-2", U1, "深圳某某科技有限公司", "", category=EVADES, act=date(2024, 2, 1),
+                  effective=date(2024, 2, 5), basis="civil-procedure-law", owed=None),
+        court_row("R-3", P1, "张三", "110105", act=date(2024, 3, 1), effective=date(2024, 3, 4),
+                  owed=2800),
+    ]
+
+
+EMPTY = {"subject": 0, "identifier": 0, "link": 0, "record": 0, "event": 0, "ledger": 0,
+         "ingests": 0, "audit": 0, "checkpoints": 0, "review": 0}
+
+
+def state(ledger: Any) -> dict[str, int]:
+    """Row counts of every table an ingest may touch (keys of EMPTY)."""
+    from sqlalchemy import func, select
+
+    from xinyong.ledger import tables as t
+
+    with ledger.engine.connect() as c:
+        extra = {name: c.execute(select(func.count()).select_from(tbl)).scalar_one()
+                 for name, tbl in (("ingests", t.ingests), ("audit", t.audit_log),
+                                   ("checkpoints", t.checkpoints), ("review", t.review_queue))}
+    return ledger.counts() | extra  # type: ignore[no-any-return]
