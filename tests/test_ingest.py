@@ -10,7 +10,6 @@ import json
 import shutil
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
-from decimal import InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -258,9 +257,6 @@ def test_the_cli_lists_every_bad_row_with_its_line(ledger_url: str, tmp_path: Pa
     led.dispose()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="BUG: cli.py ingest prints its error with markup=False, so the "
-                   "refusal starts with the literal text '[bold red]error:[/]'")
 def test_the_cli_refusal_has_no_literal_markup(ledger_url: str, tmp_path: Path,
                                                cli: Callable[..., Any]) -> None:
     path = write_csv(tmp_path / "courts.csv", [], header=COURTS)
@@ -299,10 +295,6 @@ def test_subject_and_date_faults_in_the_market_regulators_feed(policy: Policy, l
     assert state(ledger) == EMPTY
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="BUG: line numbers count only non-blank rows: ingest.py read_rows "
-                   "skips blank JSON lines and csv.DictReader skips blank CSV lines, and "
-                   "_validate numbers rows as first_line + index")
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
 def test_line_numbers_count_blank_lines(policy: Policy, ledger: Ledger, tmp_path: Path,
                                         suffix: str) -> None:
@@ -359,11 +351,6 @@ def test_an_ignored_column_may_be_left_out(policy: Policy, ledger: Ledger,
     assert report.written == 3
 
 
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception,
-                   reason="BUG: ingest.py Ingest._check_columns looks only at "
-                   "the first row's keys; a JSON Lines row further down may carry any field, "
-                   "including forbidden data, and is accepted (a queued row is even stored "
-                   "whole in review_queue.row)")
 def test_a_forbidden_field_in_a_later_json_line_is_refused(policy: Policy, ledger: Ledger,
                                                            tmp_path: Path) -> None:
     rows = sample_rows()
@@ -471,10 +458,6 @@ def test_a_record_id_with_other_content_is_a_conflict(policy: Policy, ledger: Le
     assert ledger.verify().ok
 
 
-@pytest.mark.xfail(strict=True, raises=Conflict,
-                   reason="BUG: amounts are kept and compared as text: ingest.py _validate "
-                   "stores str(Decimal(raw)), so 150000 and 150000.0 (a Parquet float column) "
-                   "differ and Ledger._new_only raises Conflict for the same amount")
 def test_the_same_amount_written_as_a_float_is_already_recorded(
         policy: Policy, ledger: Ledger, tmp_path: Path) -> None:
     ingest(ledger, policy, write_csv(tmp_path / "courts.csv", sample_rows()))
@@ -585,10 +568,6 @@ def test_a_reviewer_links_or_rejects_queued_rows(policy: Policy, ledger: Ledger,
     assert ledger.verify().ok
 
 
-@pytest.mark.xfail(strict=True, raises=InvalidOperation,
-                   reason="BUG: ingest.py decide_review converts amounts with "
-                   "Decimal(v) while ingest accepts thousands separators (raw.replace(',', ''))"
-                   ": linking a queued row with '12,500' raises decimal.InvalidOperation")
 def test_linking_a_row_with_a_thousands_separator(policy: Policy, ledger: Ledger,
                                                   tmp_path: Path) -> None:
     _known_subjects(ledger, policy, tmp_path)

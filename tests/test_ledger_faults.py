@@ -155,10 +155,6 @@ def test_a_read_only_database_refuses_the_ingest(policy: Policy, ledger_url: str
     unchanged(ledger_url, before).dispose()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="BUG: store.py Ledger.open mkdirs the parent of whatever follows "
-                   "sqlite:///, so a URI filename (sqlite:///file:PATH?mode=ro&uri=true) creates "
-                   "a folder named 'file:' with PATH's folders inside the working directory")
 def test_a_sqlite_uri_leaves_no_stray_folder(tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """SQLite only: URI filenames are SQLite's."""
@@ -203,13 +199,6 @@ def test_a_full_disk_refuses_the_ingest_and_writes_nothing(policy: Policy,
     free.dispose()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="BUG: ingest.py Ingest.run commits the records, then takes the "
-                   "checkpoint and writes the audit entry in separate transactions: a failure "
-                   "there leaves the file's records committed without an audit entry (a retry "
-                   "answers 'already ingested', so that entry is never made), and since "
-                   "Ledger.audit/checkpoint do not turn database errors into LedgerError it "
-                   "escapes as a raw OperationalError (a traceback from the CLI)")
 def test_a_fault_after_the_records_are_written_leaves_nothing(
         policy: Policy, ledger_url: str, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -220,7 +209,8 @@ def test_a_fault_after_the_records_are_written_leaves_nothing(
         raise OperationalError("INSERT INTO audit_log", {},
                                sqlite3.OperationalError("database or disk is full"))
 
-    monkeypatch.setattr(Ledger, "audit", disk_full)
+    # the audit entry is written in the ingest's own transaction, after the records
+    monkeypatch.setattr(Ledger, "_audit", disk_full)
     more = _court_file(tmp_path / "more.csv", 5, "M", range(200, 205))
     try:
         with pytest.raises(Exception) as exc:  # which one is asserted below
@@ -293,10 +283,7 @@ def malformed(kind: str, tmp: Path) -> tuple[str, bytes]:
 # (kind, the refusal's headline after "FILE: ", the rows named with line and field)
 MALFORMED = [
     ("csv-columns", "malformed CSV", [(3, "*", "wrong number of columns")]),
-    pytest.param("csv-quote", "malformed CSV", [(3, "*", None)], marks=pytest.mark.xfail(
-        strict=True, raises=AssertionError,
-        reason="BUG: ingest.py read_rows turns csv.Error into 'cannot be read: \\',\\' "
-        "expected after \\'\"\\'' without the line, though reader.line_num has it")),
+    pytest.param("csv-quote", "malformed CSV", [(3, "*", None)]),
     ("csv-gbk", "not UTF-8 text (byte 0)", []),
     ("csv-empty", "empty file: no header row", []),
     ("jsonl-truncated", "malformed JSON Lines", [(2, "*", "not JSON: Unterminated string")]),
@@ -326,9 +313,6 @@ def test_a_malformed_file_is_refused_and_nothing_is_written(
     unchanged(ledger_url, before).dispose()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="BUG: ingest.py read_rows reports UnicodeDecodeError.start, which is "
-                   "relative to the 8 KiB chunk the text reader was decoding, not to the file")
 def test_the_first_non_utf8_byte_is_named_by_its_offset_in_the_file(
         policy: Policy, ledger_url: str, tmp_path: Path) -> None:
     head = _csv_text([court_row(f"G-{i}", U1, "Shenzhen Co") for i in range(200)]).encode()
@@ -387,12 +371,6 @@ def test_two_processes_ingesting_at_once_lose_and_duplicate_nothing(
     led.dispose()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="BUG: store.py Ledger.migrate runs Alembic in a plain transaction "
-                   "with no lock: a process opening a new store while another is creating it "
-                   "fails (SQLite: 'database is locked' when its read snapshot is stale; "
-                   "PostgreSQL: duplicate key in pg_type_typname_nsp_index) and its ingest is "
-                   "refused")
 def test_two_processes_creating_a_new_store_at_once(policy: Policy, ledger_url: str,
                                                     tmp_path: Path) -> None:
     """This process creates the store (the migration Ledger.open runs, held open a moment);

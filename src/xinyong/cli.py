@@ -482,7 +482,8 @@ def ingest(
     try:
         report = Ingest(ledger, policy, agency, file).run()
     except IngestError as e:
-        err.print(f"[bold red]error:[/] {e}", highlight=False, markup=False)
+        err.print("[bold red]error:[/] ", end="")
+        err.print(str(e), highlight=False, markup=False)
         for row in e.errors:
             err.print(f"  {row}", highlight=False, markup=False)
         raise typer.Exit(2) from None

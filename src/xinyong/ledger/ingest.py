@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,14 @@ from sqlalchemy import select
 
 from xinyong.ids import Identifier, InvalidIdentifier
 from xinyong.ledger import tables as t
-from xinyong.ledger.store import Batch, Ledger, LedgerError, WriteResult
+from xinyong.ledger.store import (
+    Batch,
+    Ledger,
+    LedgerError,
+    WriteResult,
+    amount_text,
+    canonical_amount,
+)
 from xinyong.model import Record, Subject, SubjectKind
 from xinyong.policy.model import Policy
 from xinyong.policy.schema import Feed, forbidden_in
@@ -70,57 +77,71 @@ class IngestReport:
     notes: list[str] = field(default_factory=list)
 
 
-def read_rows(path: Path) -> tuple[list[dict[str, Any]], int]:
-    """Rows as dicts of strings (or None), and the line number of the first row."""
+def read_rows(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
+    """Rows as dicts of strings (or None), and the file line of each row."""
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise IngestError(str(path), [], f"unknown file type {path.suffix!r}; use .csv, .jsonl "
                           "or .parquet")
     if not path.is_file():
         raise IngestError(str(path), [], "no such file")
+    if fmt == "parquet":
+        try:
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(path)
+        except Exception as e:  # not Parquet, truncated …
+            raise IngestError(str(path), [], f"cannot be read: not a Parquet file ({e})") from None
+        rows = [{k: None if v is None else str(v) for k, v in r.items()}
+                for r in table.to_pylist()]
+        return rows, list(range(1, len(rows) + 1))
+    raw = path.read_bytes()
     try:
-        if fmt == "csv":
-            import csv
-
-            with path.open(encoding="utf-8-sig", newline="") as f:
-                reader = csv.DictReader(f, strict=True)
-                rows = [dict(r) for r in reader]
-                if reader.fieldnames is None:
-                    raise IngestError(str(path), [], "empty file: no header row")
-                for i, r in enumerate(rows, 2):
-                    if None in r or any(v is None for v in r.values()):
-                        raise IngestError(str(path), [RowError(i, "*", "wrong number of "
-                                                               "columns")], "malformed CSV")
-            return rows, 2
-        if fmt == "jsonl":
-            import json
-
-            rows = []
-            with path.open(encoding="utf-8") as f:
-                for i, line in enumerate(f, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        obj = json.loads(line)
-                    except json.JSONDecodeError as e:
-                        raise IngestError(str(path), [RowError(i, "*", f"not JSON: {e.msg}")],
-                                          "malformed JSON Lines") from None
-                    if not isinstance(obj, dict):
-                        raise IngestError(str(path), [RowError(i, "*", "not a JSON object")],
-                                          "malformed JSON Lines")
-                    rows.append({k: None if v is None else str(v) for k, v in obj.items()})
-            return rows, 1
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(path)
-        return [{k: None if v is None else str(v) for k, v in r.items()}
-                for r in table.to_pylist()], 1
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise IngestError(str(path), [], f"not UTF-8 text (byte {e.start})") from None
-    except IngestError:
-        raise
-    except Exception as e:  # pyarrow / csv parse errors
-        raise IngestError(str(path), [], f"cannot be read: {e}") from None
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise IngestError(str(path), [], f"not UTF-8 text (byte {e.start}) on line {line}; "
+                          "save the export as UTF-8") from None
+    if fmt == "csv":
+        import csv
+        import io
+
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        rows, lines = [], []
+        try:
+            header = next(reader, None)
+            if header is None:
+                raise IngestError(str(path), [], "empty file: no header row")
+            for values in reader:
+                if not values:
+                    continue  # a blank line
+                if len(values) != len(header):
+                    raise IngestError(str(path), [RowError(
+                        reader.line_num, "*", f"wrong number of columns: {len(values)} where "
+                        f"the header has {len(header)}")], "malformed CSV")
+                rows.append(dict(zip(header, values, strict=True)))
+                lines.append(reader.line_num)
+        except csv.Error as e:
+            raise IngestError(str(path), [RowError(reader.line_num, "*", str(e))],
+                              "malformed CSV") from None
+        return rows, lines
+    import json
+
+    rows, lines = [], []
+    for i, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise IngestError(str(path), [RowError(i, "*", f"not JSON: {e.msg}")],
+                              "malformed JSON Lines") from None
+        if not isinstance(obj, dict):
+            raise IngestError(str(path), [RowError(i, "*", "not a JSON object")],
+                              "malformed JSON Lines")
+        rows.append({k: None if v is None else str(v) for k, v in obj.items()})
+        lines.append(i)
+    return rows, lines
 
 
 def _norm(name: str) -> str:
@@ -174,7 +195,7 @@ class Ingest:
         self.feed_scheme = feed.id_scheme
         raw = self.path.read_bytes() if self.path.is_file() else b""
         digest = hashlib.sha256(raw).hexdigest()
-        rows, first_line = read_rows(self.path)
+        rows, lines = read_rows(self.path)
         ingest_id = hashlib.sha256(f"{self.agency}\x00{digest}".encode()).hexdigest()[:32]
         self._check_columns(feed, rows)
         if len(rows) < feed.min_rows or (feed.max_rows is not None and len(rows) > feed.max_rows):
@@ -185,25 +206,24 @@ class Ingest:
         if done is not None:
             return IngestReport(str(self.path), self.agency, feed.id, len(rows), 0, len(rows), 0,
                                 0, 0, ingest_id, already_ingested=True)
-        records, subjects, queue, errors, linked = self._validate(feed, rows, first_line,
-                                                                   ingest_id)
+        records, subjects, queue, errors, linked = self._validate(feed, rows, lines, ingest_id)
         if errors:
             raise IngestError(str(self.path), errors)
         batch = Batch(subjects=list(subjects.values()), record_rows=records,
                       ingest={"id": ingest_id, "agency": self.agency, "file_name": self.path.name,
                               "file_sha256": digest, "rows": len(rows)})
-        result = self.ledger.write(batch, self.now, review=queue)
-        self.ledger.checkpoint()
-        self.ledger.audit(f"agency:{self.agency}", "ingest", None,
-                          {"file": self.path.name, "sha256": digest, "rows": len(rows),
-                           "written": result.written, "queued": len(queue)})
+        result = self.ledger.write(
+            batch, self.now, review=queue, checkpoint=True,
+            audit=(f"agency:{self.agency}", "ingest", None,
+                   {"file": self.path.name, "sha256": digest, "rows": len(rows),
+                    "queued": len(queue)}))
         return IngestReport(str(self.path), self.agency, feed.id, len(rows),
                             result.written["record"], result.unchanged["record"],
                             result.written["subject"], linked, len(queue), ingest_id,
                             result=result)
 
     def _check_columns(self, feed: Feed, rows: list[dict[str, Any]]) -> None:
-        present: list[str] = list(rows[0]) if rows else []
+        present: list[str] = list(dict.fromkeys(k for r in rows for k in r))  # JSON rows vary
         mapped = set(feed.columns.values()) | set(feed.ignore)
         errors = []
         for col in present:
@@ -215,12 +235,13 @@ class Ingest:
                 errors.append(RowError(1, col, f"column not in feed {feed.id}'s manifest; map it "
                                                "or list it under 'ignore'"))
         missing = [c for c in feed.columns.values() if rows and c not in present]
+        # a JSON line may omit an optional column, but never carry an unmapped one
         errors += [RowError(1, c, "column missing from the file") for c in missing]
         if errors:
             raise IngestError(str(self.path), errors, "the columns do not match the manifest; "
                               "nothing was written")
 
-    def _validate(self, feed: Feed, rows: list[dict[str, Any]], first_line: int,
+    def _validate(self, feed: Feed, rows: list[dict[str, Any]], lines: list[int],
                   ingest_id: str) -> tuple[list[dict[str, Any]], dict[str, Subject],
                                            list[dict[str, Any]], list[RowError], int]:
         """Every row checked; values that repeat (dates, categories, identifiers) are checked
@@ -278,8 +299,7 @@ class Ingest:
                 cats[key] = got
             return got
 
-        for i, row in enumerate(rows):
-            line = first_line + i
+        for row, line in zip(rows, lines, strict=True):
             g = row.get
             doc = (g(c_doc) or "").strip() if c_doc else ""
             cat_id = (g(c_cat) or "").strip()
@@ -320,7 +340,7 @@ class Ingest:
                 if not raw:
                     continue
                 try:
-                    value = Decimal(raw.replace(",", ""))
+                    value = canonical_amount(raw)
                 except InvalidOperation:
                     err(col, f"{raw!r} is not a number")
                     continue
@@ -329,7 +349,7 @@ class Ingest:
                 elif cat is not None and name not in cat.amounts:
                     err(col, f"{cat_id} has no amount {name!r}")
                 else:
-                    amounts[name] = str(value)
+                    amounts[name] = amount_text(value)
 
             def get(key: str, g: Any = g) -> str:
                 c = cols.get(key)
@@ -465,7 +485,7 @@ def decide_review(ledger: Ledger, policy: Policy, item_id: int, reviewer: str,
     rec = Record(mine.get("record_id") or f"{item.agency}/{doc}/{cat}", subject, cat,
                  item.agency, date.fromisoformat(str(mine.get("act_date") or eff)[:10]), eff,
                  doc, mine.get("legal_basis") or policy.at(eff).categories[cat].legal_basis[0],
-                 now, {k.split(".", 1)[1]: Decimal(v) for k, v in mine.items()
+                 now, {k.split(".", 1)[1]: canonical_amount(str(v)) for k, v in mine.items()
                        if k.startswith("amount.") and v not in (None, "")})
     ledger.write(Batch(records=[rec]), now)
     ledger.close_review(item_id, "linked", reviewer, now, {"subject": subject, "record": rec.id})

@@ -135,6 +135,17 @@ def payload_of(kind: str, row: Mapping[str, Any]) -> str:
     return _ENCODE(out)
 
 
+def canonical_amount(raw: str) -> Decimal:
+    """An amount as a number: thousands separators dropped, so 150,000 = 150000 = 150000.0."""
+    return Decimal(raw.replace(",", "").strip())
+
+
+def amount_text(value: Decimal) -> str:
+    """The one text of an amount (stored and hashed): 150000.0 and 150000 both read '150000'."""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "") else text
+
+
 # --- rows ↔ model ------------------------------------------------------------------------
 
 
@@ -147,14 +158,15 @@ def subject_row(s: Subject, at: datetime) -> dict[str, Any]:
 def record_row(r: Record, at: datetime, ingest: str | None = None) -> dict[str, Any]:
     return {"id": r.id, "subject": r.subject, "category": r.category, "agency": r.agency,
             "act_date": r.act_date, "effective": r.effective, "document_no": r.document_no,
-            "legal_basis": r.legal_basis, "amounts": {k: str(v) for k, v in r.amounts.items()},
+            "legal_basis": r.legal_basis,
+            "amounts": {k: amount_text(v) for k, v in r.amounts.items()},
             "recorded_at": at, "ingest": ingest}
 
 
 def event_row(e: RecordEvent, at: datetime, ingest: str | None = None) -> dict[str, Any]:
     return {"id": e.id, "record": e.record, "kind": e.kind.value, "effective": e.effective,
             "recorded_at": at, "note": e.note,
-            "amounts": {k: str(v) for k, v in e.amounts.items()}, "ingest": ingest}
+            "amounts": {k: amount_text(v) for k, v in e.amounts.items()}, "ingest": ingest}
 
 
 def link_row(lk: Link, at: datetime) -> dict[str, Any]:
@@ -234,8 +246,9 @@ class Ledger:
     def open(cls, url: str | None = None, clock: Callable[[], datetime] = datetime.now,
              migrate: bool = True) -> Ledger:
         url = url or default_url()
-        if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        path = url.removeprefix("sqlite:///")
+        if url.startswith("sqlite:///") and not path.startswith((":memory:", "file:")):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:
             engine = create_engine(url, future=True)
         except Exception as e:  # bad URL, missing driver
@@ -253,12 +266,22 @@ class Ledger:
 
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
-        try:
-            with self.engine.begin() as conn:
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
-        except (OperationalError, DBAPIError) as e:
-            raise LedgerError(_db_message(e)) from None
+        for attempt in range(3):
+            try:
+                # one migrator at a time: a second process waits, then finds the schema at head
+                with self.engine.connect().execution_options(xinyong_write=True) as conn:
+                    conn.begin()
+                    if conn.dialect.name == "postgresql":
+                        conn.execute(text("SELECT pg_advisory_xact_lock(7262011)"))
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, "head")
+                    conn.commit()
+                return
+            except (OperationalError, DBAPIError) as e:
+                # another process created the same tables first: read its work and go on
+                raced = any(w in str(e).lower() for w in ("already exists", "duplicate key"))
+                if not raced or attempt == 2:
+                    raise LedgerError(_db_message(e)) from None
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -266,7 +289,9 @@ class Ledger:
     # -- writing ------------------------------------------------------------------------
 
     def write(self, batch: Batch, at: datetime | None = None,
-              review: Sequence[Mapping[str, Any]] = ()) -> WriteResult:
+              review: Sequence[Mapping[str, Any]] = (),
+              audit: tuple[str, str, str | None, Mapping[str, Any]] | None = None,
+              checkpoint: bool = False) -> WriteResult:
         """Append a batch in one transaction. Facts already recorded with the same content are
         skipped (resubmission is idempotent); the same id with other content is a Conflict and
         nothing is written."""
@@ -285,6 +310,12 @@ class Ledger:
                 result = self._append(conn, rows, at, batch.ingest)
                 if review:
                     conn.execute(insert(t.review_queue), list(review))
+                # the file, its checkpoint and its audit entry stand or fall together
+                if checkpoint:
+                    self._checkpoint(conn)
+                if audit is not None:
+                    detail = {**audit[3], "written": result.written}
+                    self._audit(conn, audit[0], audit[1], audit[2], detail)
                 return result
         except (OperationalError, DBAPIError) as e:
             raise LedgerError(_db_message(e)) from None
@@ -371,17 +402,24 @@ class Ledger:
     def audit(self, actor: str, action: str, subject: str | None,
               detail: Mapping[str, Any]) -> None:
         """Append to the hash-chained audit log: who, what, when, why."""
+        try:
+            with self._writing() as conn:
+                self._audit(conn, actor, action, subject, detail)
+        except (OperationalError, DBAPIError) as e:
+            raise LedgerError(_db_message(e)) from None
+
+    def _audit(self, conn: Connection, actor: str, action: str, subject: str | None,
+               detail: Mapping[str, Any]) -> None:
         at = self.clock()
-        with self._writing() as conn:
-            last = conn.execute(select(t.audit_log.c.seq, t.audit_log.c.chain_hash)
-                                .order_by(t.audit_log.c.seq.desc()).limit(1)).first()
-            seq, prev = (last.seq, last.chain_hash) if last else (0, GENESIS)
-            body = canonical({"at": at, "actor": actor, "action": action, "subject": subject,
-                              "detail": detail})
-            leaf = merkle.leaf_hash(body.encode()).hex()
-            conn.execute(insert(t.audit_log), [{
-                "seq": seq + 1, "at": at, "actor": actor, "action": action, "subject": subject,
-                "detail": canonical(detail), "chain_hash": chain(prev, leaf)}])
+        last = conn.execute(select(t.audit_log.c.seq, t.audit_log.c.chain_hash)
+                            .order_by(t.audit_log.c.seq.desc()).limit(1)).first()
+        seq, prev = (last.seq, last.chain_hash) if last else (0, GENESIS)
+        body = canonical({"at": at, "actor": actor, "action": action, "subject": subject,
+                          "detail": detail})
+        leaf = merkle.leaf_hash(body.encode()).hex()
+        conn.execute(insert(t.audit_log), [{
+            "seq": seq + 1, "at": at, "actor": actor, "action": action, "subject": subject,
+            "detail": canonical(detail), "chain_hash": chain(prev, leaf)}])
 
     # -- checkpoints, verification, proofs -------------------------------------------------
 
@@ -393,24 +431,30 @@ class Ledger:
 
     def checkpoint(self) -> dict[str, Any] | None:
         """Record the Merkle root of the whole ledger (resuming from the last checkpoint)."""
-        with self._writing() as conn:
-            last = conn.execute(select(t.checkpoints).order_by(
-                t.checkpoints.c.size.desc()).limit(1)).first()
-            rng = merkle.CompactRange() if last is None else merkle.CompactRange.from_state(
-                last.size, [bytes.fromhex(h) for h in json.loads(last.frontier)])
-            q = select(t.ledger.c.seq, t.ledger.c.leaf_hash, t.ledger.c.chain_hash).where(
-                t.ledger.c.seq > rng.size).order_by(t.ledger.c.seq)
-            chain_hash = last.chain_hash if last else GENESIS
-            for row in conn.execute(q):
-                rng.append(bytes.fromhex(row.leaf_hash))
-                chain_hash = row.chain_hash
-            if (last is not None and rng.size == last.size) or rng.size == 0:
-                return None
-            size, hashes = rng.state()
-            cp = {"size": size, "root": rng.root().hex(), "chain_hash": chain_hash,
-                  "frontier": json.dumps([h.hex() for h in hashes]), "created_at": self.clock()}
-            conn.execute(insert(t.checkpoints), [cp])
-            return cp
+        try:
+            with self._writing() as conn:
+                return self._checkpoint(conn)
+        except (OperationalError, DBAPIError) as e:
+            raise LedgerError(_db_message(e)) from None
+
+    def _checkpoint(self, conn: Connection) -> dict[str, Any] | None:
+        last = conn.execute(select(t.checkpoints).order_by(
+            t.checkpoints.c.size.desc()).limit(1)).first()
+        rng = merkle.CompactRange() if last is None else merkle.CompactRange.from_state(
+            last.size, [bytes.fromhex(h) for h in json.loads(last.frontier)])
+        q = select(t.ledger.c.seq, t.ledger.c.leaf_hash, t.ledger.c.chain_hash).where(
+            t.ledger.c.seq > rng.size).order_by(t.ledger.c.seq)
+        chain_hash = last.chain_hash if last else GENESIS
+        for row in conn.execute(q):
+            rng.append(bytes.fromhex(row.leaf_hash))
+            chain_hash = row.chain_hash
+        if (last is not None and rng.size == last.size) or rng.size == 0:
+            return None
+        size, hashes = rng.state()
+        cp = {"size": size, "root": rng.root().hex(), "chain_hash": chain_hash,
+              "frontier": json.dumps([h.hex() for h in hashes]), "created_at": self.clock()}
+        conn.execute(insert(t.checkpoints), [cp])
+        return cp
 
     def verify(self) -> VerifyReport:
         """Check every entry: payload ↔ fact row, leaf hash, chain, sequence, checkpoints and
@@ -608,10 +652,10 @@ def _sqlite_durability(engine: Engine) -> None:
     def _pragmas(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (BEGIN IMMEDIATE)
         cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA busy_timeout=60000")  # first: the pragmas below may wait too
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=FULL")  # an acknowledged write survives power loss
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=60000")
         cur.close()
 
     @event.listens_for(engine, "begin")
