@@ -214,3 +214,24 @@ def test_as_of_replays_what_was_known_then(policy, ledger: Ledger, clock: Clock)
         date(2024, 6, 5): "allow",   # R2 revoked 1 June
     }
     assert ledger.verify().ok
+
+
+def test_fast_record_payload_is_the_canonical_payload() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from xinyong.ledger.store import payload_of, record_payload
+
+    text = st.text(min_size=0, max_size=12)
+
+    @settings(max_examples=300, deadline=None)
+    @given(text, text, text, text, text, text, st.dates(), st.dates(), st.datetimes(),
+           st.dictionaries(st.from_regex(r"[a-z_]{1,8}", fullmatch=True), text, max_size=3),
+           st.one_of(st.none(), text))
+    def same(rid, subject, category, agency, doc, basis, act, eff, at, amounts, ingest):  # type: ignore[no-untyped-def]
+        row = {"id": rid, "subject": subject, "category": category, "agency": agency,
+               "act_date": act, "effective": eff, "document_no": doc, "legal_basis": basis,
+               "amounts": amounts, "recorded_at": at, "ingest": ingest}
+        assert record_payload(row) == payload_of("record", row)
+
+    same()

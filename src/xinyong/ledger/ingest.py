@@ -179,6 +179,7 @@ class Ingest:
         self.now = ledger.clock()
         self.today = self.now.date()
         self.checked: dict[tuple[str, str], Identifier | InvalidIdentifier] = {}
+        self.resolved: dict[tuple[str, str, int], tuple[str | None, Any]] = {}
         self.feed_scheme: str | None = None
 
     def feed(self) -> Feed:
@@ -373,6 +374,24 @@ class Ingest:
         return out, new_subjects, queue, errors, by_name
 
     def _subject(self, get: Any, err: Any, cat: Any, idents: Mapping[str, str],
+                 names: Mapping[tuple[str, str], list[str]],
+                 new_subjects: dict[str, Subject]) -> tuple[str | None, Any]:
+        """Resolve a row's subject; rows repeating a resolved identifier reuse the answer."""
+        value = get("identifier").upper()
+        key = (value, get("id_scheme"), id(cat))
+        known = self.resolved.get(key) if value else None
+        if known is not None:
+            return known
+        found: list[tuple[str, str]] = []
+        answer = self._resolve_subject(get, lambda f, w: found.append((f, w)), cat, idents,
+                                       names, new_subjects)
+        for f, w in found:
+            err(f, w)
+        if value and not found:
+            self.resolved[key] = answer
+        return answer
+
+    def _resolve_subject(self, get: Any, err: Any, cat: Any, idents: Mapping[str, str],
                  names: Mapping[tuple[str, str], list[str]],
                  new_subjects: dict[str, Subject]) -> tuple[str | None, Any]:
         value = get("identifier").upper()
