@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from xinyong.engine import evaluate
 from xinyong.ids import ChecksumException, InvalidIdentifier, validate
@@ -99,7 +100,13 @@ class Dataset:
 
     def standing(self, policy: Policy, subject: Subject, as_of: date,
                  known_at: datetime | None = None) -> Standing:
-        depth = max(1, policy.at(as_of).max_path)
-        c = self.case(subject, depth)
-        return evaluate(policy, c.subject, c.records, c.events, c.links, as_of,
-                        related=c.related, known_at=known_at)
+        return standing_of(self, policy, subject, as_of, known_at)
+
+
+def standing_of(source: Any, policy: Policy, subject: Subject, as_of: date,
+                known_at: datetime | None = None) -> Standing:
+    """Evaluate a subject with the neighbourhood the policy needs (its longest link path),
+    from any source that builds cases: a population in memory or the ledger."""
+    c = source.case(subject, max(1, policy.at(as_of).max_path))
+    return evaluate(policy, c.subject, c.records, c.events, c.links, as_of,
+                    related=c.related, known_at=known_at)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
 from calendar import monthrange
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -97,8 +96,3 @@ class WorkingCalendar:
             if self.is_working_day(day):
                 n += 1
         return n
-
-
-def covers(starts: list[date], day: date) -> int:
-    """Index of the last start on or before ``day`` in a sorted list, or -1."""
-    return bisect_left(starts, day + timedelta(days=1)) - 1

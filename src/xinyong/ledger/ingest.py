@@ -13,7 +13,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import InvalidOperation
 from pathlib import Path
@@ -74,7 +74,6 @@ class IngestReport:
     ingest_id: str
     already_ingested: bool = False
     result: WriteResult | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 def read_rows(path: Path) -> tuple[list[dict[str, Any]], list[int]]:

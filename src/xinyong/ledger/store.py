@@ -24,8 +24,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, func, insert, s
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from xinyong import merkle
-from xinyong.dataset import Case, UnknownSubject
-from xinyong.engine import evaluate
+from xinyong.dataset import Case, UnknownSubject, standing_of
 from xinyong.ids import Identifier, IdScheme
 from xinyong.ledger import tables as t
 from xinyong.model import (
@@ -647,9 +646,7 @@ class Ledger:
 
     def standing(self, policy: Policy, subject: Subject, as_of: date,
                  known_at: datetime | None = None) -> Standing:
-        c = self.case(subject, max(1, policy.at(as_of).max_path))
-        return evaluate(policy, c.subject, c.records, c.events, c.links, as_of,
-                        related=c.related, known_at=known_at)
+        return standing_of(self, policy, subject, as_of, known_at)
 
 
 class _WriteTxn:

@@ -20,7 +20,6 @@ from xinyong.policy.schema import (
     Law,
     ListRule,
     Measure,
-    MeasureKind,
     Memorandum,
     Preset,
     Scheme,
@@ -214,9 +213,6 @@ class Policy:
             max_path=max_path,
         )
 
-    def restricting_measures(self) -> list[Measure]:
-        return [m for m in self.all("measure") if m.kind is MeasureKind.RESTRICT]
-
 
 def _by_category(lists: Mapping[str, ListRule]) -> dict[str, tuple[ListRule, ...]]:
     out: dict[str, list[ListRule]] = defaultdict(list)
@@ -254,10 +250,6 @@ def _ordered(lists: Mapping[str, ListRule]) -> dict[str, ListRule]:
     for i in sorted(lists):
         add(i)
     return out
-
-
-def versioned_sections() -> tuple[str, ...]:
-    return VERSIONED
 
 
 __all__ = ["Binding", "Origin", "Policy", "PolicyView", "Versioned"]
