@@ -29,6 +29,7 @@ from xinyong.ledger.store import (
     LedgerError,
     WriteResult,
     amount_text,
+    columns_of,
     canonical_amount,
 )
 from xinyong.model import Record, Subject, SubjectKind
@@ -209,7 +210,7 @@ class Ingest:
         records, subjects, queue, errors, linked = self._validate(feed, rows, lines, ingest_id)
         if errors:
             raise IngestError(str(self.path), errors)
-        batch = Batch(subjects=list(subjects.values()), record_rows=records,
+        batch = Batch(subjects=list(subjects.values()), record_columns=columns_of("record", records),
                       ingest={"id": ingest_id, "agency": self.agency, "file_name": self.path.name,
                               "file_sha256": digest, "rows": len(rows)})
         result = self.ledger.write(

@@ -1,8 +1,8 @@
 """The credit ledger: durable, append-only, hash-chained storage of credit facts.
 
 Every fact (subject, identifier, link, record, record event) is written once, with a ledger
-entry holding its canonical payload, the RFC 9162 leaf hash of that payload and a chain hash
-over all entries before it. Checkpoints hold the Merkle root of the first N entries. Nothing
+entry holding the RFC 9162 leaf hash of the fact's canonical payload (re-derived from the fact
+row whenever it is needed) and a chain hash over all entries before it. Checkpoints hold the Merkle root of the first N entries. Nothing
 is ever updated or deleted; the database refuses it too.
 """
 
@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from functools import partial
 from hashlib import sha256
 from pathlib import Path
 from typing import Any
@@ -149,24 +148,68 @@ def amount_text(value: Decimal) -> str:
 
 _STR = json.encoder.encode_basestring  # the C encoder json.dumps uses with ensure_ascii=False
 
+Columns = dict[str, list[Any]]
+"""Facts of one kind column by column, in storage form; JSON fields hold their canonical text.
+Ingest builds these directly: records come by the million."""
 
-def record_payload(row: Mapping[str, Any]) -> str:
-    """``payload_of("record", row)``, written out directly: records come by the million.
-    A test keeps the two identical."""
-    amounts = row["amounts"]
-    if amounts and all(type(v) is str for v in amounts.values()):
-        am = "{" + ",".join(f"{_STR(k)}:{_STR(amounts[k])}" for k in sorted(amounts)) + "}"
-    elif amounts:
-        return payload_of("record", row)
-    else:
-        am = "{}"
-    ingest = row.get("ingest")
-    return (f'{{"act_date":"{_iso(row["act_date"])}","agency":{_STR(row["agency"])},'
-            f'"amounts":{am},"category":{_STR(row["category"])},'
-            f'"document_no":{_STR(row["document_no"])},"effective":"{_iso(row["effective"])}",'
-            f'"id":{_STR(row["id"])},"ingest":{"null" if ingest is None else _STR(ingest)},'
-            f'"legal_basis":{_STR(row["legal_basis"])},'
-            f'"recorded_at":"{_iso(row["recorded_at"])}","subject":{_STR(row["subject"])}}}')
+
+def canonical_json(v: Any) -> str:
+    return _ENCODE(_plain(v))
+
+
+def _json_value(v: Any) -> str:
+    """One value as canonical JSON (as ``payload_of`` would write it)."""
+    t = type(v)
+    if t is str:
+        return _STR(v)
+    if v is None:
+        return "null"
+    if t is date or t is datetime:
+        return '"' + _iso(v) + '"'
+    return _ENCODE(_plain(v))
+
+
+def _json_fields(kind: str) -> set[str]:
+    from sqlalchemy import JSON
+
+    return {c.name for c in FACTS[kind][0].columns if isinstance(c.type, JSON)}
+
+
+def payloads(kind: str, cols: Columns, n: int) -> list[str]:
+    """``payload_of`` for every row of ``cols``, built column by column (a test keeps the two
+    identical). Keys are sorted, as canonical JSON requires."""
+    fields = sorted(FACTS[kind][2])
+    raw = _json_fields(kind)
+    parts = []
+    for f in fields:
+        col = cols.get(f)
+        if col is None:
+            parts.append(["null"] * n)
+        elif f in raw:  # already canonical text
+            parts.append(["null" if v is None else v for v in col])
+        else:
+            parts.append(list(map(_json_value, col)))
+    template = "{" + ",".join(f"{_STR(f)}:%s" for f in fields) + "}"
+    return [template % vals for vals in zip(*parts, strict=True)]
+
+
+def columns_of(kind: str, rows: Sequence[Mapping[str, Any]]) -> Columns:
+    """Row dicts → columns in storage form."""
+    if not rows:
+        return {}
+    raw = _json_fields(kind)
+    cols: Columns = {c.name: [r[c.name] for r in rows] for c in FACTS[kind][0].columns
+                     if c.name in rows[0]}
+    for f in raw & set(cols):
+        cols[f] = [None if v is None else canonical_json(v) for v in cols[f]]
+    return cols
+
+
+def refs_of(kind: str, cols: Columns) -> list[str]:
+    keys = FACTS[kind][1]
+    if len(keys) == 1:
+        return [str(v) for v in cols[keys[0]]]
+    return [":".join(map(str, vals)) for vals in zip(*(cols[k] for k in keys), strict=True)]
 
 
 # --- rows ↔ model ------------------------------------------------------------------------
@@ -235,8 +278,8 @@ class Batch:
     records: list[Record] = field(default_factory=list)
     events: list[RecordEvent] = field(default_factory=list)
     ingest: dict[str, Any] | None = None
-    record_rows: list[dict[str, Any]] = field(default_factory=list)
-    """Records already in storage form (ingest builds these directly, a million at a time)."""
+    record_columns: Columns | None = None
+    """Records already in storage form, column by column (ingest builds these directly)."""
 
 
 @dataclass(frozen=True)
@@ -319,23 +362,27 @@ class Ledger:
         skipped (resubmission is idempotent); the same id with other content is a Conflict and
         nothing is written."""
         at = at or self.clock()
-        rows: dict[str, list[dict[str, Any]]] = {
-            "subject": [subject_row(s, at) for s in batch.subjects],
-            "identifier": [{"scheme": i.scheme.value, "value": i.value, "subject": s.id,
-                            "recorded_at": at} for s in batch.subjects for i in s.identifiers],
-            "link": [link_row(lk, at) for lk in batch.links],
-            "record": [record_row(r, at, (batch.ingest or {}).get("id")) for r in batch.records]
-            + batch.record_rows,
-            "event": [event_row(e, at, (batch.ingest or {}).get("id")) for e in batch.events],
+        ingest = (batch.ingest or {}).get("id")
+        records = columns_of("record", [record_row(r, at, ingest) for r in batch.records])
+        for name, col in (batch.record_columns or {}).items():
+            records[name] = records.get(name, []) + col
+        cols: dict[str, Columns] = {
+            "subject": columns_of("subject", [subject_row(s, at) for s in batch.subjects]),
+            "identifier": columns_of("identifier", [
+                {"scheme": i.scheme.value, "value": i.value, "subject": s.id, "recorded_at": at}
+                for s in batch.subjects for i in s.identifiers]),
+            "link": columns_of("link", [link_row(lk, at) for lk in batch.links]),
+            "record": records,
+            "event": columns_of("event", [event_row(e, at, ingest) for e in batch.events]),
         }
         try:
             with self._writing() as conn:
-                result = self._append(conn, rows, at, batch.ingest)
+                result, leaves = self._append(conn, cols, at, batch.ingest)
                 if review:
                     conn.execute(insert(t.review_queue), list(review))
                 # the file, its checkpoint and its audit entry stand or fall together
                 if checkpoint:
-                    self._checkpoint(conn)
+                    self._checkpoint(conn, (result.first_seq, leaves))
                 if audit is not None:
                     detail = {**audit[3], "written": result.written}
                     self._audit(conn, audit[0], audit[1], audit[2], detail)
@@ -346,77 +393,62 @@ class Ledger:
     def _writing(self) -> Any:
         return _WriteTxn(self.engine)
 
-    def _append(self, conn: Connection, rows: dict[str, list[dict[str, Any]]], at: datetime,
-                ingest: dict[str, Any] | None) -> WriteResult:
+    def _append(self, conn: Connection, cols: dict[str, Columns], at: datetime,
+                ingest: dict[str, Any] | None) -> tuple[WriteResult, list[bytes]]:
         last = conn.execute(select(t.ledger.c.seq, t.ledger.c.chain_hash)
                             .order_by(t.ledger.c.seq.desc()).limit(1)).first()
         seq, prev = (last.seq, last.chain_hash) if last else (0, GENESIS)
         first = seq + 1
         written: dict[str, int] = {}
         unchanged: dict[str, int] = {}
-        entries: list[tuple[Any, ...]] = []
+        leaves: list[bytes] = []
         prev_b = bytes.fromhex(prev)
         for kind in ORDER:
-            new_rows, same = self._new_only(conn, kind, rows[kind])
+            new, refs, same = self._new_only(conn, kind, cols[kind])
             unchanged[kind] = same
-            written[kind] = len(new_rows)
-            if not new_rows:
+            written[kind] = n = len(refs)
+            if not n:
                 continue
-            _bulk_insert(conn, FACTS[kind][0], new_rows)
-            encode = record_payload if kind == "record" else partial(payload_of, kind)
-            for row in new_rows:
-                seq += 1
-                payload = encode(row)
-                # RFC 9162 leaf, then the chain, kept as bytes until stored
-                leaf = sha256(b"\x00" + payload.encode()).digest()
+            _bulk_insert(conn, FACTS[kind][0], new, n)
+            # RFC 9162 leaves, then the chain, kept as bytes until stored
+            mine = [sha256(b"\x00" + p.encode()).digest() for p in payloads(kind, new, n)]
+            chained = []
+            for leaf in mine:
                 prev_b = sha256(prev_b + leaf).digest()
-                entries.append((seq, kind, ref_of(kind, row), payload, leaf.hex(), prev_b.hex()))
-        if entries:
-            stamp = _converter(t.ledger.c.recorded_at.type, conn.dialect.name == "sqlite")
-            when = stamp(at) if stamp else at
-            marks = ",".join(["?" if conn.dialect.name == "sqlite" else "%s"] * 7)
-            conn.exec_driver_sql(
-                "INSERT INTO ledger (seq, kind, ref, payload, leaf_hash, chain_hash, recorded_at)"
-                f" VALUES ({marks})", [(*e, when) for e in entries])
+                chained.append(prev_b)
+            _bulk_insert(conn, t.ledger, {
+                "seq": list(range(seq + 1, seq + n + 1)), "kind": [kind] * n, "ref": refs,
+                "leaf_hash": [h.hex() for h in mine], "chain_hash": [h.hex() for h in chained],
+                "recorded_at": [at] * n}, n)
+            seq += n
+            leaves += mine
         if ingest is not None:
-            conn.execute(insert(t.ingests), [{**ingest, "at": at, "written": len(entries)}])
-        return WriteResult(written, unchanged, first, seq)
+            conn.execute(insert(t.ingests), [{**ingest, "at": at, "written": len(leaves)}])
+        return WriteResult(written, unchanged, first, seq), leaves
 
     def _new_only(self, conn: Connection, kind: str,
-                  rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
-        """Rows whose id is not yet recorded; identical resubmissions are skipped."""
-        if not rows:
-            return [], 0
-        refs = {ref_of(kind, r): r for r in rows}
-        if len(refs) != len(rows):
+                  cols: Columns) -> tuple[Columns, list[str], int]:
+        """The facts not yet recorded, their refs, and how many identical ones were skipped
+        (resubmission is idempotent). The same ref with other content is a Conflict."""
+        if not cols:
+            return {}, [], 0
+        refs = refs_of(kind, cols)
+        if len(set(refs)) != len(refs):
             seen: set[str] = set()
-            dup = next(ref_of(kind, r) for r in rows if ref_of(kind, r) in seen
-                       or seen.add(ref_of(kind, r)))  # type: ignore[func-returns-value]
+            dup = next(r for r in refs if r in seen or seen.add(r))  # type: ignore[func-returns-value]
             raise Conflict(f"{kind} {dup} appears twice in one submission")
-        existing: dict[str, str] = {}
-        keys = list(refs)
-        for i in range(0, len(keys), 500):
-            chunk = keys[i:i + 500]
-            q = select(t.ledger.c.ref, t.ledger.c.payload).where(
-                t.ledger.c.kind == kind, t.ledger.c.ref.in_(chunk))
-            existing.update({r.ref: r.payload for r in conn.execute(q)})
-        new, same = [], 0
-        for ref, row in refs.items():
-            old = existing.get(ref)
-            if old is None:
-                new.append(row)
-                continue
-            was = json.loads(old)
-            now = json.loads(payload_of(kind, row))
-            was.pop("recorded_at", None)
-            now.pop("recorded_at", None)
-            was.pop("ingest", None)
-            now.pop("ingest", None)
-            if was != now:
+        existing = _recorded(conn, kind, refs)
+        if not existing:
+            return cols, refs, 0
+        keep = [i for i, r in enumerate(refs) if r not in existing]
+        mine = payloads(kind, cols, len(refs))
+        stored = {ref_of(kind, row): payload_of(kind, row) for row in _facts(conn, kind, existing)}
+        for i, ref in enumerate(refs):
+            if ref in existing and _content(stored[ref]) != _content(mine[i]):
                 raise Conflict(f"{kind} {ref} is already recorded with different content; a "
                                "recorded fact never changes: submit a correction event instead")
-            same += 1
-        return new, same
+        return ({k: [v[i] for i in keep] for k, v in cols.items()}, [refs[i] for i in keep],
+                len(refs) - len(keep))
 
     def close_review(self, item: int, status: str, reviewer: str, at: datetime,
                      decision: Mapping[str, Any]) -> None:
@@ -466,17 +498,25 @@ class Ledger:
         except (OperationalError, DBAPIError) as e:
             raise LedgerError(_db_message(e)) from None
 
-    def _checkpoint(self, conn: Connection) -> dict[str, Any] | None:
+    def _checkpoint(self, conn: Connection,
+                    fresh: tuple[int, list[bytes]] | None = None) -> dict[str, Any] | None:
+        """Checkpoint the whole ledger. ``fresh`` = (first seq, leaf hashes) just written in
+        this transaction: those need not be read back."""
         last = conn.execute(select(t.checkpoints).order_by(
             t.checkpoints.c.size.desc()).limit(1)).first()
         rng = merkle.CompactRange() if last is None else merkle.CompactRange.from_state(
             last.size, [bytes.fromhex(h) for h in json.loads(last.frontier)])
+        first, leaves = fresh if fresh and fresh[1] else (None, [])
         q = select(t.ledger.c.seq, t.ledger.c.leaf_hash, t.ledger.c.chain_hash).where(
             t.ledger.c.seq > rng.size).order_by(t.ledger.c.seq)
+        if first is not None:
+            q = q.where(t.ledger.c.seq < first)
         chain_hash = last.chain_hash if last else GENESIS
-        for row in conn.execute(q):
-            rng.append(bytes.fromhex(row.leaf_hash))
-            chain_hash = row.chain_hash
+        rng.extend(bytes.fromhex(row.leaf_hash) for row in conn.execute(q))
+        if leaves:
+            rng.extend(leaves)
+        chain_hash = conn.execute(select(t.ledger.c.chain_hash).where(
+            t.ledger.c.seq == rng.size)).scalar() or chain_hash
         if (last is not None and rng.size == last.size) or rng.size == 0:
             return None
         size, hashes = rng.state()
@@ -486,7 +526,7 @@ class Ledger:
         return cp
 
     def verify(self) -> VerifyReport:
-        """Check every entry: payload ↔ fact row, leaf hash, chain, sequence, checkpoints and
+        """Check every entry: fact row ↔ leaf hash, chain, sequence, checkpoints and
         the audit chain. Names the first altered, removed, reordered or unledgered entry."""
         with self.engine.connect() as conn:
             cps = {r.size: r for r in conn.execute(select(t.checkpoints))}
@@ -503,20 +543,17 @@ class Ledger:
                     return VerifyReport(False, n, 0, 0, f"ledger entry {gone} removed: the "
                                         f"sequence jumps from {expected - 1} to {row.seq}")
                 expected += 1
-                if merkle.leaf_hash(row.payload.encode()).hex() != row.leaf_hash:
-                    return VerifyReport(False, n, 0, 0, f"{where} altered: its payload no "
-                                        "longer matches its leaf hash")
-                prev = chain(prev, row.leaf_hash)
-                if prev != row.chain_hash:
-                    return VerifyReport(False, n, 0, 0, f"{where} altered or reordered: the "
-                                        "hash chain breaks here")
                 fact = facts.get(row.kind, {}).get(row.ref)
                 if fact is None:
                     return VerifyReport(False, n, 0, 0, f"{where}: its fact row is missing "
                                         "(removed from the table)")
-                if payload_of(row.kind, fact) != row.payload:
+                if merkle.leaf_hash(payload_of(row.kind, fact).encode()).hex() != row.leaf_hash:
                     return VerifyReport(False, n, 0, 0, f"{where}: the {row.kind} row was "
-                                        "altered; it no longer matches the ledger")
+                                        "altered; it no longer matches its leaf hash")
+                prev = chain(prev, row.leaf_hash)
+                if prev != row.chain_hash:
+                    return VerifyReport(False, n, 0, 0, f"{where} altered or reordered: the "
+                                        "hash chain breaks here")
                 ledgered[row.kind].add(row.ref)
                 rng.append(bytes.fromhex(row.leaf_hash))
                 cp = cps.get(rng.size)
@@ -565,10 +602,14 @@ class Ledger:
             hashes = [bytes.fromhex(r.leaf_hash) for r in conn.execute(
                 select(t.ledger.c.leaf_hash).where(t.ledger.c.seq <= cp.size)
                 .order_by(t.ledger.c.seq))]
+            fact = next(iter(_facts(conn, "record", {record_id})), None)
+        if fact is None:
+            raise LedgerError(f"record {record_id!r} is in the ledger but not in the records "
+                              "table; run `xinyong verify`")
         proof = merkle.inclusion_proof(entry.seq - 1, hashes)
         return {
             "record": record_id,
-            "payload": entry.payload,
+            "payload": payload_of("record", fact),
             "leaf_index": entry.seq - 1,
             "leaf_hash": entry.leaf_hash,
             "tree_size": cp.size,
@@ -683,6 +724,9 @@ def _sqlite_durability(engine: Engine) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=FULL")  # an acknowledged write survives power loss
         cur.execute("PRAGMA foreign_keys=ON")
+        # an ingest inserts into indexes in random order; the default 2 MB cache makes every
+        # one of those a read. 256 MB is a ceiling, taken only as pages are touched.
+        cur.execute("PRAGMA cache_size=-262144")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -692,38 +736,80 @@ def _sqlite_durability(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def _bulk_insert(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
-    """executemany straight to the driver: SQLAlchemy's per-row parameter processing costs
-    more than the insert itself at a million rows. Values are stored exactly as SQLAlchemy's
-    types would store them, so reading through the tables gives the same Python values."""
-    from operator import itemgetter
+def _recorded(conn: Connection, kind: str, refs: list[str]) -> set[str]:
+    """The refs among ``refs`` already in the ledger, by its unique (kind, ref) index."""
+    found: set[str] = set()
+    if conn.dialect.name == "sqlite":
+        for i in range(0, len(refs), 900):  # SQLite binds at most 999 parameters
+            chunk = refs[i:i + 900]
+            found.update(r[0] for r in conn.exec_driver_sql(
+                "SELECT ref FROM ledger WHERE kind = ? AND ref IN (" + ",".join("?" * len(chunk))
+                + ")", (kind, *chunk)))
+    else:
+        for i in range(0, len(refs), 50_000):
+            found.update(r[0] for r in conn.exec_driver_sql(
+                "SELECT ref FROM ledger WHERE kind = %s AND ref = ANY(%s)",
+                (kind, refs[i:i + 50_000])))
+    return found
 
-    cols = [c.name for c in table.columns if c.name in rows[0]]
+
+def _facts(conn: Connection, kind: str, refs: set[str]) -> list[dict[str, Any]]:
+    """The stored fact rows with these refs."""
+    table, keys, _ = FACTS[kind]
+    out = []
+    wanted = sorted(refs)
+    for i in range(0, len(wanted), 500):
+        chunk = wanted[i:i + 500]
+        if len(keys) == 1:
+            q = select(table).where(table.c[keys[0]].in_(chunk))
+        else:  # (scheme, value): narrow by value, then match the whole ref
+            q = select(table).where(table.c[keys[1]].in_([r.split(":", 1)[1] for r in chunk]))
+        out += [d for row in conn.execute(q) if ref_of(kind, d := dict(row._mapping)) in refs]
+    return out
+
+
+def _content(payload: str) -> dict[str, Any]:
+    """A payload without when and by which file it was recorded: what the fact says."""
+    body: dict[str, Any] = json.loads(payload)
+    body.pop("recorded_at", None)
+    body.pop("ingest", None)
+    return body
+
+
+def _bulk_insert(conn: Connection, table: Any, cols: Columns, n: int) -> None:
+    """Insert columns straight through the driver: SQLAlchemy's per-row parameter processing
+    costs more than the insert itself at a million rows. Values are stored exactly as
+    SQLAlchemy's types would store them, so reading through the tables gives the same values.
+    PostgreSQL gets COPY, its bulk path."""
+    names = [c.name for c in table.columns if c.name in cols]
     sqlite = conn.dialect.name == "sqlite"
-    marks = ",".join("?" if sqlite else "%s" for _ in cols)
-    names = ",".join(f'"{c}"' for c in cols)
-    fix = [(i, f) for i, c in enumerate(cols)
-           if (f := _converter(table.columns[c].type, sqlite)) is not None]
-    get = itemgetter(*cols)
-    params: list[Any] = []
-    for r in rows:
-        vals = list(get(r)) if len(cols) > 1 else [get(r)]
-        for i, f in fix:
-            vals[i] = f(vals[i])
-        params.append(tuple(vals))
-    conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", params)
+    values = []
+    for name in names:
+        f = _converter(table.columns[name].type, sqlite)
+        values.append(cols[name] if f is None else list(map(f, cols[name])))
+    rows = zip(*values, strict=True)
+    quoted = ",".join(f'"{c}"' for c in names)
+    if sqlite:
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({quoted}) VALUES "
+                             f"({','.join('?' * len(names))})", list(rows))
+        return
+    import psycopg
+
+    sql = f"COPY {table.name} ({quoted}) FROM STDIN"
+    try:
+        cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        with cur.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.Error as e:  # raw driver errors, as SQLAlchemy would wrap them
+        raise DBAPIError(sql, None, e) from None
 
 
 def _converter(kind: Any, sqlite: bool) -> Callable[[Any], Any] | None:
-    """How a value is stored, memoised where values repeat (dates, transaction times)."""
-    from sqlalchemy import JSON, Date, DateTime
+    """How a column's values are stored, memoised where they repeat (dates, times). JSON
+    columns already hold canonical text."""
+    from sqlalchemy import Date, DateTime
 
-    if isinstance(kind, JSON):
-        if sqlite:
-            return lambda v: None if v is None else json.dumps(v, ensure_ascii=False)
-        from psycopg.types.json import Json
-
-        return lambda v: None if v is None else Json(v)
     if sqlite and isinstance(kind, (DateTime, Date)):
         memo: dict[Any, str | None] = {None: None}
         style = "%Y-%m-%d %H:%M:%S.%f" if isinstance(kind, DateTime) else "%Y-%m-%d"

@@ -91,7 +91,6 @@ ledger = Table(
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("kind", String(20), nullable=False),
     Column("ref", String(160), nullable=False),
-    Column("payload", Text, nullable=False),
     Column("leaf_hash", String(64), nullable=False),
     Column("chain_hash", String(64), nullable=False),
     Column("recorded_at", DateTime, nullable=False),
