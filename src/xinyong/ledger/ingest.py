@@ -12,24 +12,26 @@ import hashlib
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import InvalidOperation
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import select
 
-from xinyong.ids import Identifier, InvalidIdentifier
+from xinyong.ids import InvalidIdentifier
 from xinyong.ledger import tables as t
 from xinyong.ledger.store import (
     Batch,
+    Columns,
     Ledger,
     LedgerError,
     WriteResult,
     amount_text,
-    columns_of,
     canonical_amount,
 )
 from xinyong.model import Record, Subject, SubjectKind
@@ -171,6 +173,58 @@ def _kind_of(scheme: str, value: str) -> SubjectKind:
         value[0], SubjectKind.ENTERPRISE)
 
 
+def read_table(path: Path) -> tuple[pa.Table, Callable[[], list[int]]]:
+    """The file as a table of text columns, and a function giving each row's file line (only
+    worked out when a report needs it: quoted values may span lines)."""
+    import pyarrow.csv as pcsv
+
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt == "csv" and path.is_file():
+        data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
+        # Arrow's reader forgives stray quotes (text after a closing quote); Python's strict
+        # reader names them, so files with quotes take that road
+        if b'"' not in data:
+            try:
+                header = data.split(b"\n", 1)[0].rstrip(b"\r").decode().split(",")
+                if header != [""] and len(set(header)) == len(header):
+                    options = pcsv.ConvertOptions(
+                        column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False)
+                    table = pcsv.read_csv(pa.BufferReader(data), convert_options=options)
+                    if table.column_names == header:
+                        return table, lambda: read_rows(path)[1]
+            except (pa.ArrowInvalid, UnicodeDecodeError):
+                pass  # the row-by-row reader below names the line and the fault
+    if fmt == "parquet" and path.is_file():
+        import pyarrow.parquet as pq
+
+        try:
+            table = pq.read_table(path)
+            table = pa.table({c: table[c].cast(pa.string()) for c in table.column_names})
+            return table, lambda: list(range(1, table.num_rows + 1))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError):
+            pass
+    rows, lines = read_rows(path)
+    names = list(dict.fromkeys(k for r in rows for k in r))  # JSON rows vary
+    return pa.table({k: pa.array([r.get(k) for r in rows], pa.string()) for k in names}), \
+        lambda: lines
+
+
+def _codes(arr: pa.Array) -> tuple[list[Any], pa.Array]:
+    """Distinct values and each row's index into them: checks run once per distinct value."""
+    enc = pc.dictionary_encode(arr)
+    return enc.dictionary.to_pylist(), enc.indices
+
+
+def _rows_where(mask: pa.Array) -> list[int]:
+    return pc.indices_nonzero(pc.fill_null(mask, False)).to_pylist()  # type: ignore[no-any-return]
+
+
+def _rows_with(idx: pa.Array, bad: Iterable[int]) -> list[int]:
+    """Rows whose distinct-value index is among ``bad``."""
+    wanted = list(bad)
+    return _rows_where(pc.is_in(idx, value_set=pa.array(wanted, idx.type))) if wanted else []
+
+
 class Ingest:
     """One file from one agency, under the policy in force today."""
 
@@ -178,9 +232,6 @@ class Ingest:
         self.ledger, self.policy, self.agency, self.path = ledger, policy, agency, path
         self.now = ledger.clock()
         self.today = self.now.date()
-        self.checked: dict[tuple[str, str], Identifier | InvalidIdentifier] = {}
-        self.resolved: dict[tuple[str, str, int], tuple[str | None, Any]] = {}
-        self.feed_scheme: str | None = None
 
     def feed(self) -> Feed:
         view = self.policy.at(self.today)
@@ -193,38 +244,43 @@ class Ingest:
 
     def run(self) -> IngestReport:
         feed = self.feed()
-        self.feed_scheme = feed.id_scheme
-        raw = self.path.read_bytes() if self.path.is_file() else b""
+        if FORMATS.get(self.path.suffix.lower()) is None or not self.path.is_file():
+            read_rows(self.path)  # raises the reason
+        raw = self.path.read_bytes()
         digest = hashlib.sha256(raw).hexdigest()
-        rows, lines = read_rows(self.path)
+        table, lines = read_table(self.path)
         ingest_id = hashlib.sha256(f"{self.agency}\x00{digest}".encode()).hexdigest()[:32]
-        self._check_columns(feed, rows)
-        if len(rows) < feed.min_rows or (feed.max_rows is not None and len(rows) > feed.max_rows):
-            raise IngestError(str(self.path), [], f"{len(rows)} rows, but feed {feed.id} "
+        self._check_columns(feed, table)
+        n = table.num_rows
+        if n < feed.min_rows or (feed.max_rows is not None and n > feed.max_rows):
+            raise IngestError(str(self.path), [], f"{n} rows, but feed {feed.id} "
                               f"expects {feed.min_rows}–{feed.max_rows or '∞'}: a broken export?")
         with self.ledger.engine.connect() as conn:
             done = conn.execute(select(t.ingests.c.id).where(t.ingests.c.id == ingest_id)).first()
         if done is not None:
-            return IngestReport(str(self.path), self.agency, feed.id, len(rows), 0, len(rows), 0,
-                                0, 0, ingest_id, already_ingested=True)
-        records, subjects, queue, errors, linked = self._validate(feed, rows, lines, ingest_id)
+            return IngestReport(str(self.path), self.agency, feed.id, n, 0, n, 0, 0, 0,
+                                ingest_id, already_ingested=True)
+        check = _Check(self, feed, table, ingest_id, lines)
+        records, subjects, queue, errors, linked = check.run()
         if errors:
-            raise IngestError(str(self.path), errors)
-        batch = Batch(subjects=list(subjects.values()), record_columns=columns_of("record", records),
+            at = check.lines()
+            raise IngestError(str(self.path), [
+                RowError(at[row], fld, why, check.rid[row]) for row, _, fld, why in errors])
+        batch = Batch(subjects=list(subjects.values()), record_columns=records,
                       ingest={"id": ingest_id, "agency": self.agency, "file_name": self.path.name,
-                              "file_sha256": digest, "rows": len(rows)})
+                              "file_sha256": digest, "rows": n})
         result = self.ledger.write(
             batch, self.now, review=queue, checkpoint=True,
             audit=(f"agency:{self.agency}", "ingest", None,
-                   {"file": self.path.name, "sha256": digest, "rows": len(rows),
+                   {"file": self.path.name, "sha256": digest, "rows": n,
                     "queued": len(queue)}))
-        return IngestReport(str(self.path), self.agency, feed.id, len(rows),
+        return IngestReport(str(self.path), self.agency, feed.id, n,
                             result.written["record"], result.unchanged["record"],
                             result.written["subject"], linked, len(queue), ingest_id,
                             result=result)
 
-    def _check_columns(self, feed: Feed, rows: list[dict[str, Any]]) -> None:
-        present: list[str] = list(dict.fromkeys(k for r in rows for k in r))  # JSON rows vary
+    def _check_columns(self, feed: Feed, table: pa.Table) -> None:
+        present: list[str] = table.column_names
         mapped = set(feed.columns.values()) | set(feed.ignore)
         errors = []
         for col in present:
@@ -235,206 +291,305 @@ class Ingest:
             elif col not in mapped:
                 errors.append(RowError(1, col, f"column not in feed {feed.id}'s manifest; map it "
                                                "or list it under 'ignore'"))
-        missing = [c for c in feed.columns.values() if rows and c not in present]
+        missing = [c for c in feed.columns.values() if table.num_rows and c not in present]
         # a JSON line may omit an optional column, but never carry an unmapped one
         errors += [RowError(1, c, "column missing from the file") for c in missing]
         if errors:
             raise IngestError(str(self.path), errors, "the columns do not match the manifest; "
                               "nothing was written")
 
-    def _validate(self, feed: Feed, rows: list[dict[str, Any]], lines: list[int],
-                  ingest_id: str) -> tuple[list[dict[str, Any]], dict[str, Subject],
-                                           list[dict[str, Any]], list[RowError], int]:
-        """Every row checked; values that repeat (dates, categories, identifiers) are checked
-        once. Returns storage-ready record rows, new subjects, review items, errors and the
-        number of rows linked by name."""
-        cols = feed.columns
-        c_rid, c_doc, c_cat, c_eff, c_act, c_basis = (
-            cols.get(k) for k in ("record_id", "document_no", "category", "effective",
-                                  "act_date", "legal_basis"))
-        amount_cols = [(k.split(".", 1)[1], c) for k, c in cols.items()
-                       if k.startswith("amount.")]
-        allowed = set(feed.categories)
-        errors: list[RowError] = []
-        out: list[dict[str, Any]] = []
-        new_subjects: dict[str, Subject] = {}
-        queue: list[dict[str, Any]] = []
-        idents = self._known_identifiers(rows, cols.get("identifier"))
-        names = self._subjects_by_name() if "subject_name" in cols else {}
-        seen_ids: dict[str, int] = {}
-        dates: dict[str, date | str] = {}
-        cats: dict[tuple[str, date], Any] = {}
-        agency, today, now = self.agency, self.today, self.now
-        by_name = 0
 
-        def day(raw: str, name: str) -> date | str:
-            got = dates.get(raw)
-            if got is None:
-                if not raw:
-                    got = "a date is required (YYYY-MM-DD)"
-                else:
-                    try:
-                        got = date.fromisoformat(raw[:10])
-                    except ValueError:
-                        got = f"{raw!r} is not a date; write YYYY-MM-DD"
-                    else:
-                        if got > today:
-                            got = f"{got} is in the future"
-                dates[raw] = got
-            return got
+# The order in which a row's problems are reported.
+_ORDER = {f: i for i, f in enumerate(("record_id", "effective", "act_date", "act_after",
+                                      "category", "document_no", "legal_basis", "amount",
+                                      "identifier"))}
 
-        def category(cat_id: str, eff: date) -> Any:
-            key = (cat_id, eff)
-            got = cats.get(key)
-            if got is None:
-                cat = self.policy.at(eff).categories.get(cat_id)
-                if cat is None:
-                    got = (f"{cat_id!r} is not a catalog category on {eff}; only catalog "
-                           "categories are recorded")
-                elif cat_id not in allowed:
-                    got = f"feed {feed.id} may not submit {cat_id!r}"
-                elif agency not in cat.agencies:
-                    got = f"{agency!r} is not competent for {cat_id!r}"
-                else:
-                    got = cat
-                cats[key] = got
-            return got
 
-        for row, line in zip(rows, lines, strict=True):
-            g = row.get
-            doc = (g(c_doc) or "").strip() if c_doc else ""
-            cat_id = (g(c_cat) or "").strip()
-            rid = ((g(c_rid) or "").strip() if c_rid else "") or f"{agency}/{doc}/{cat_id}"
-            nerr = len(errors)
+class _Check:
+    """Every row of a file checked column by column: each check runs once per distinct value
+    (or pair of values), and only the rows that fail are visited one by one."""
 
-            def err(fld: str, why: str, rid: str = rid, line: int = line) -> None:
-                errors.append(RowError(line, fld, why, rid))
+    def __init__(self, ingest: Ingest, feed: Feed, table: pa.Table, ingest_id: str,
+                 line_of: Callable[[], list[int]]):
+        self.ingest, self.feed, self.table, self.ingest_id = ingest, feed, table, ingest_id
+        self.line_of = line_of
+        self._lines: list[int] | None = None
+        self.policy, self.agency, self.today = ingest.policy, ingest.agency, ingest.today
+        self.n = table.num_rows
+        self.errors: list[tuple[int, int, str, str]] = []
 
-            if rid in seen_ids:
-                err("record_id", f"repeats line {seen_ids[rid]}")
-            seen_ids[rid] = line
-            raw_eff = (g(c_eff) or "").strip()
-            eff = day(raw_eff, "effective")
-            raw_act = ((g(c_act) or "").strip() if c_act else "") or raw_eff
-            act = day(raw_act, "act_date")
-            if isinstance(eff, str):
-                err("effective", eff)
-            if isinstance(act, str):
-                err("act_date", act)
-            cat: Any = None
-            if isinstance(eff, date):
-                if isinstance(act, date) and act > eff:
-                    err("act_date", "the act is dated after the decision took effect")
-                cat = category(cat_id, eff)
-                if isinstance(cat, str):
-                    err("category", cat)
-                    cat = None
-            if not doc:
-                err("document_no", "the agency's document number is required")
-            basis = ((g(c_basis) or "").strip() if c_basis else "") or (
-                cat.legal_basis[0] if cat is not None else "")
-            if not basis and cat is not None:
-                err("legal_basis", "a legal basis is required")
-            amounts: dict[str, str] = {}
-            for name, col in amount_cols:
-                raw = (g(col) or "").strip()
-                if not raw:
+    def column(self, key: str) -> pa.Array | None:
+        """Our field ``key`` as trimmed text ("" where empty), or None if the feed lacks it."""
+        name = self.feed.columns.get(key)
+        if name is None or name not in self.table.column_names:
+            return None
+        col = self.table[name].combine_chunks()
+        return pc.utf8_trim_whitespace(pc.fill_null(col, ""))
+
+    def blank(self) -> pa.Array:
+        return pa.array([""] * self.n, pa.string())
+
+    def fail(self, rows: Iterable[int], step: str, field: str, why: str | Callable[[int], str],
+             ) -> None:
+        order = _ORDER[step]
+        for r in rows:
+            self.errors.append((r, order, field, why if isinstance(why, str) else why(r)))
+
+    def day(self, raw: str) -> date | str:
+        if not raw:
+            return "a date is required (YYYY-MM-DD)"
+        try:
+            got = date.fromisoformat(raw[:10])
+        except ValueError:
+            return f"{raw!r} is not a date; write YYYY-MM-DD"
+        return f"{got} is in the future" if got > self.today else got
+
+    def dates(self, raw: pa.Array, field: str, step: str) -> tuple[list[Any], pa.Array]:
+        """Each row's date (or its problem, reported), as distinct values and indices."""
+        values, idx = _codes(raw)
+        got = [self.day(v) for v in values]
+        bad = [i for i, d in enumerate(got) if isinstance(d, str)]
+        self.fail(_rows_with(idx, bad), step, field, lambda r: got[idx[r].as_py()])
+        return got, idx
+
+    def category(self, cat_id: str, eff: date) -> Any:
+        cat = self.policy.at(eff).categories.get(cat_id)
+        if cat is None:
+            return (f"{cat_id!r} is not a catalog category on {eff}; only catalog categories "
+                    "are recorded")
+        if cat_id not in self.feed.categories:
+            return f"feed {self.feed.id} may not submit {cat_id!r}"
+        if self.agency not in cat.agencies:
+            return f"{self.agency!r} is not competent for {cat_id!r}"
+        return cat
+
+    def run(self) -> tuple[Columns, dict[str, Subject], list[dict[str, Any]],
+                           list[tuple[int, int, str, str]], int]:
+        n = self.n
+        eff_raw = self.column("effective")
+        eff_raw = self.blank() if eff_raw is None else eff_raw
+        effs, eff_i = self.dates(eff_raw, "effective", "effective")
+        act_raw = self.column("act_date")
+        act_raw = eff_raw if act_raw is None else pc.if_else(pc.equal(act_raw, ""), eff_raw,
+                                                             act_raw)
+        acts, act_i = self.dates(act_raw, "act_date", "act_date")
+        as_day = [d if isinstance(d, date) else None for d in effs]
+        eff_d = pa.array(as_day, pa.date32()).take(eff_i)
+        act_d = pa.array([d if isinstance(d, date) else None for d in acts], pa.date32()) \
+            .take(act_i)
+        self.fail(_rows_where(pc.greater(act_d, eff_d)), "act_after", "act_date",
+                  "the act is dated after the decision took effect")
+
+        # category: checked once per (category, effective date) pair
+        cat_raw = self.column("category")
+        cat_raw = self.blank() if cat_raw is None else cat_raw
+        cat_vals, cat_i = _codes(cat_raw)
+        m = max(len(effs), 1)
+        pair_vals, pair_i = _codes(pc.add(pc.multiply(cat_i.cast(pa.int64()), m),
+                                          eff_i.cast(pa.int64())))
+        cats: list[Any] = []
+        for key in pair_vals:
+            c, e = divmod(key, m)
+            cats.append(None if as_day[e] is None else self.category(cat_vals[c], as_day[e]))
+        self.fail(_rows_with(pair_i, [i for i, c in enumerate(cats) if isinstance(c, str)]),
+                  "category", "category", lambda r: cats[pair_i[r].as_py()])
+        cats = [c if c is not None and not isinstance(c, str) else None for c in cats]
+        valid_pair = pa.array([c is not None for c in cats]).take(pair_i)
+
+        doc = self.column("document_no")
+        doc = self.blank() if doc is None else doc
+        self.fail(_rows_where(pc.equal(doc, "")), "document_no", "document_no",
+                  "the agency's document number is required")
+        default = pa.array([c.legal_basis[0] if c is not None and c.legal_basis else ""
+                            for c in cats], pa.string()).take(pair_i)
+        basis = self.column("legal_basis")
+        basis = default if basis is None else pc.if_else(pc.equal(basis, ""), default, basis)
+        self.fail(_rows_where(pc.and_(pc.equal(basis, ""), valid_pair)), "legal_basis",
+                  "legal_basis", "a legal basis is required")
+        amounts = self.amounts(cats, pair_i)
+
+        rid = self.column("record_id")
+        fallback = pc.binary_join_element_wise(self.agency, doc, cat_raw, "/")
+        rid = fallback if rid is None else pc.if_else(pc.equal(rid, ""), fallback, rid)
+        self.rid: list[str] = rid.to_pylist()
+        if pc.count_distinct(rid).as_py() != n:
+            seen: dict[str, int] = {}
+            for r, v in enumerate(self.rid):
+                if v in seen:
+                    self.fail([r], "record_id", "record_id",
+                              f"repeats line {self.lines()[seen[v]]}")
+                seen[v] = r
+
+        subjects, new_subjects, queue, linked = self.subjects(pair_i, cats)
+        if self.errors:
+            failed = {e[0] for e in self.errors}
+            queue = [q for q in queue if q["_row"] not in failed]
+            self.errors.sort(key=lambda e: (e[0], e[1]))
+            return {}, {}, [], self.errors, 0
+        keep = [r for r in range(n) if subjects[r] is not None] if queue else None
+        eff_rows = [effs[i] for i in eff_i.to_pylist()]
+        act_rows = [acts[i] for i in act_i.to_pylist()]
+        out: Columns = {
+            "id": self.rid, "subject": subjects, "category": cat_raw.to_pylist(),
+            "agency": [self.agency] * n, "act_date": act_rows, "effective": eff_rows,
+            "document_no": doc.to_pylist(), "legal_basis": basis.to_pylist(),
+            "amounts": amounts, "recorded_at": [self.ingest.now] * n,
+            "ingest": [self.ingest_id] * n}
+        if keep is not None:
+            out = {k: [v[r] for r in keep] for k, v in out.items()}
+        for q in queue:
+            del q["_row"]
+        return out, new_subjects, queue, self.errors, linked
+
+    def lines(self) -> list[int]:
+        """Each row's file line; read again only when a report needs them."""
+        if self._lines is None:
+            self._lines = self.line_of()
+        return self._lines
+
+    def amounts(self, cats: list[Any], pair_i: pa.Array) -> list[str]:
+        """Each row's amounts as canonical JSON text; bad amounts reported."""
+        frags = []
+        for key, col in sorted((k.split(".", 1)[1], c) for k, c in self.feed.columns.items()
+                               if k.startswith("amount.")):
+            raw = self.column(f"amount.{key}")
+            if raw is None:
+                continue
+            vals, idx = _codes(raw)
+            texts: list[str | None] = []
+            for i, v in enumerate(vals):
+                if not v:
+                    texts.append(None)
                     continue
                 try:
-                    value = canonical_amount(raw)
+                    value = canonical_amount(v)
                 except InvalidOperation:
-                    err(col, f"{raw!r} is not a number")
-                    continue
-                if not value.is_finite() or value < 0:
-                    err(col, f"{raw!r}: amounts are finite and not negative")
-                elif cat is not None and name not in cat.amounts:
-                    err(col, f"{cat_id} has no amount {name!r}")
+                    why = f"{v!r} is not a number"
                 else:
-                    amounts[name] = amount_text(value)
+                    if value.is_finite() and value >= 0:
+                        texts.append(amount_text(value))
+                        continue
+                    why = f"{v!r}: amounts are finite and not negative"
+                texts.append(None)
+                self.fail(_rows_with(idx, [i]), "amount", col, why)
+            has = pc.not_equal(raw, "")
+            unknown = [i for i, c in enumerate(cats) if c is not None and key not in c.amounts]
+            self.fail(_rows_where(pc.and_(has, pc.is_in(pair_i, value_set=pa.array(
+                unknown, pair_i.type)))), "amount", col,
+                lambda r, key=key: f"{cats[pair_i[r].as_py()].id} has no amount {key!r}")
+            text = pa.array(texts, pa.string()).take(idx)
+            frags.append(pc.binary_join_element_wise(f'"{key}":"', text, '"', ""))
+        if not frags:
+            return ["{}"] * self.n
+        # canonical JSON: keys sorted (frags are), empty amounts left out
+        body = frags[0]
+        for frag in frags[1:]:
+            both = pc.binary_join_element_wise(body, frag, ",")
+            body = pc.if_else(pc.is_null(body), frag, pc.if_else(pc.is_null(frag), body, both))
+        whole = pc.binary_join_element_wise("{", body, "}", "")
+        return pc.fill_null(whole, "{}").to_pylist()  # type: ignore[no-any-return]
 
-            def get(key: str, g: Any = g) -> str:
-                c = cols.get(key)
-                return (g(c) or "").strip() if c else ""
-
-            subject_id, how = self._subject(get, err, cat, idents, names, new_subjects)
-            if len(errors) > nerr:
+    def subjects(self, pair_i: pa.Array, cats: list[Any]) -> tuple[
+            list[str | None], dict[str, Subject], list[dict[str, Any]], int]:
+        """Each row's subject: by identifier (checked once per distinct value), else by an exact,
+        unique name and region; otherwise the row waits for review."""
+        n = self.n
+        ident = self.column("identifier")
+        ident = self.blank() if ident is None else pc.utf8_upper(ident)
+        scheme = self.column("id_scheme")
+        name = self.column("subject_name")
+        region = self.column("subject_region")
+        key = ident if scheme is None else pc.binary_join_element_wise(ident, scheme, "\x00")
+        vals, idx = _codes(key)
+        idx_rows = idx.to_pylist()
+        first: dict[int, int] = {}
+        named: dict[int, int] = {}
+        names = name.to_pylist() if name is not None else [""] * n
+        regions = region.to_pylist() if region is not None else [""] * n
+        for r, i in enumerate(idx_rows):
+            first.setdefault(i, r)
+            if names[r]:
+                named.setdefault(i, r)
+        checked: list[Any] = []
+        for v in vals:
+            value, _, sch = v.partition("\x00")
+            if not value:
+                checked.append(None)
                 continue
-            if subject_id is None:
-                queue.append({"ingest": ingest_id, "agency": agency, "line": line,
-                              "row": dict(row), "name": get("subject_name"),
-                              "region": get("subject_region"), "candidates": how,
-                              "reason": "no identifier and no exact, unique match by name and "
-                              "region", "status": "open"})
+            sch = sch or self.feed.id_scheme or _scheme_of(value, self.policy)
+            try:
+                checked.append((sch, self.policy.identifier(sch, value)))
+            except InvalidIdentifier as e:
+                checked.append(str(e))
+        known, kinds = self._known([c[1].value for c in checked if isinstance(c, tuple)])
+        sid: list[str | None] = []
+        kind_of: list[SubjectKind | None] = []
+        new_subjects: dict[str, Subject] = {}
+        for i, c in enumerate(checked):
+            if not isinstance(c, tuple):
+                sid.append(None)
+                kind_of.append(None)
                 continue
-            by_name += how == "name"
-            out.append({"id": rid, "subject": subject_id, "category": cat_id, "agency": agency,
-                        "act_date": act, "effective": eff, "document_no": doc,
-                        "legal_basis": basis, "amounts": amounts, "recorded_at": now,
-                        "ingest": ingest_id})
-        return out, new_subjects, queue, errors, by_name
-
-    def _subject(self, get: Any, err: Any, cat: Any, idents: Mapping[str, str],
-                 names: Mapping[tuple[str, str], list[str]],
-                 new_subjects: dict[str, Subject]) -> tuple[str | None, Any]:
-        """Resolve a row's subject; rows repeating a resolved identifier reuse the answer."""
-        value = get("identifier").upper()
-        key = (value, get("id_scheme"), id(cat))
-        known = self.resolved.get(key) if value else None
-        if known is not None:
-            return known
-        found: list[tuple[str, str]] = []
-        answer = self._resolve_subject(get, lambda f, w: found.append((f, w)), cat, idents,
-                                       names, new_subjects)
-        for f, w in found:
-            err(f, w)
-        if value and not found:
-            self.resolved[key] = answer
-        return answer
-
-    def _resolve_subject(self, get: Any, err: Any, cat: Any, idents: Mapping[str, str],
-                 names: Mapping[tuple[str, str], list[str]],
-                 new_subjects: dict[str, Subject]) -> tuple[str | None, Any]:
-        value = get("identifier").upper()
-        if value:
-            scheme = get("id_scheme") or self.feed_scheme or _scheme_of(value, self.policy)
-            # identifiers repeat across rows: validate each distinct one once
-            checked = self.checked.get((scheme, value))
-            if checked is None:
-                try:
-                    checked = self.policy.identifier(scheme, value)
-                except InvalidIdentifier as e:
-                    checked = e
-                self.checked[(scheme, value)] = checked
-            if isinstance(checked, InvalidIdentifier):
-                err("identifier", str(checked))
-                return None, "invalid"
-            ident = checked
-            if ident.value in idents:
-                sid = idents[ident.value]
-            else:
-                sid = ident.value
-                if sid not in new_subjects:
-                    kind = _kind_of(scheme, ident.value)
-                    region = get("subject_region") or (
-                        ident.value[2:8] if scheme == "cn-uscc" else ident.value[:6])
-                    name = get("subject_name")
-                    if not name:
-                        err("subject_name", "a new subject needs a name")
-                        return None, "invalid"
-                    new_subjects[sid] = Subject(sid, kind, name, region, (ident,))
-            kind = new_subjects[sid].kind if sid in new_subjects else self.kinds.get(sid)
-            if cat is not None and kind is not None and kind not in cat.subject_kinds:
-                err("identifier", f"{cat.id} applies to {', '.join(cat.subject_kinds)}, not to "
-                    f"a {kind.value}")
-            return sid, "identifier"
-        name, region = get("subject_name"), get("subject_region")
-        if not name:
-            err("identifier", "no identifier and no name to match on")
-            return None, "invalid"
-        exact = names.get((_norm(name), region), [])
-        if len(exact) == 1:
-            return exact[0], "name"
-        return None, self._candidates(name, region, names)
+            sch, found = c
+            if found.value in known:
+                sid.append(known[found.value])
+                kind_of.append(kinds[known[found.value]])
+                continue
+            s = new_subjects.get(found.value)
+            if s is None:
+                r = named.get(i)
+                if r is None:
+                    sid.append(None)
+                    kind_of.append(None)
+                    checked[i] = "a new subject needs a name"
+                    continue
+                reg = regions[r] or (found.value[2:8] if sch == "cn-uscc" else found.value[:6])
+                s = new_subjects[found.value] = Subject(
+                    found.value, _kind_of(sch, found.value), names[r], reg, (found,))
+            sid.append(s.id)
+            kind_of.append(s.kind)
+        for i, c in enumerate(checked):
+            if isinstance(c, str):
+                field = "subject_name" if c == "a new subject needs a name" else "identifier"
+                self.fail(_rows_with(idx, [i]), "identifier", field, c)
+        # kind against category, once per (subject kind, category) pair
+        kinds_list = list(SubjectKind)
+        kcode = pa.array([-1 if k is None else kinds_list.index(k) for k in kind_of],
+                         pa.int64()).take(idx)
+        pairs, pi = _codes(pc.add(pc.multiply(kcode, len(cats) + 1), pair_i.cast(pa.int64())))
+        for j, p in enumerate(pairs):
+            k, ci = divmod(p, len(cats) + 1)
+            if k < 0 or cats[ci] is None or kinds_list[k] in cats[ci].subject_kinds:
+                continue
+            cat = cats[ci]
+            self.fail(_rows_with(pi, [j]), "identifier", "identifier",
+                      f"{cat.id} applies to {', '.join(cat.subject_kinds)}, not to a "
+                      f"{kinds_list[k].value}")
+        rows: list[str | None] = [sid[i] for i in idx_rows]
+        queue: list[dict[str, Any]] = []
+        linked = 0
+        unnamed = [r for r in range(n) if not vals[idx_rows[r]].partition("\x00")[0]]
+        by_name = self._by_name() if unnamed else {}
+        for r in unnamed:
+            if not names[r]:
+                self.fail([r], "identifier", "identifier", "no identifier and no name to match on")
+                continue
+            exact = by_name.get((_norm(names[r]), regions[r]), [])
+            if len(exact) == 1:
+                rows[r] = exact[0]
+                linked += 1
+                continue
+            queue.append({"_row": r, "ingest": self.ingest_id, "agency": self.agency,
+                          "line": 0, "row": self.table.slice(r, 1).to_pylist()[0],
+                          "name": names[r], "region": regions[r],
+                          "candidates": self._candidates(names[r], regions[r], by_name),
+                          "reason": "no identifier and no exact, unique match by name and "
+                          "region", "status": "open"})
+        if queue:
+            lines = self.lines()
+            for q in queue:
+                q["line"] = lines[q["_row"]]
+        return rows, new_subjects, queue, linked
 
     def _candidates(self, name: str, region: str,
                     names: Mapping[tuple[str, str], list[str]]) -> list[dict[str, Any]]:
@@ -444,26 +599,23 @@ class Ingest:
         found = process.extract(_norm(name), pool, scorer=fuzz.ratio, limit=5)
         return [{"subject": sid, "score": round(score, 1)} for _, score, sid in found]
 
-    def _known_identifiers(self, rows: list[dict[str, Any]], col: str | None) -> dict[str, str]:
-        """Identifier → subject for the identifiers in the file (and the subjects' kinds)."""
-        self.kinds: dict[str, SubjectKind] = {}
-        if col is None:
-            return {}
-        values = sorted({str(r.get(col) or "").strip().upper() for r in rows} - {""})
+    def _known(self, values: list[str]) -> tuple[dict[str, str], dict[str, SubjectKind]]:
+        """Identifier → subject for identifiers already in the store, and those subjects' kinds."""
         out: dict[str, str] = {}
-        with self.ledger.engine.connect() as conn:
+        kinds: dict[str, SubjectKind] = {}
+        with self.ingest.ledger.engine.connect() as conn:
             for i in range(0, len(values), 500):
                 q = select(t.identifiers.c.value, t.identifiers.c.subject, t.subjects.c.kind) \
                     .join(t.subjects, t.subjects.c.id == t.identifiers.c.subject) \
                     .where(t.identifiers.c.value.in_(values[i:i + 500]))
                 for r in conn.execute(q):
                     out[r.value] = r.subject
-                    self.kinds[r.subject] = SubjectKind(r.kind)
-        return out
+                    kinds[r.subject] = SubjectKind(r.kind)
+        return out, kinds
 
-    def _subjects_by_name(self) -> dict[tuple[str, str], list[str]]:
+    def _by_name(self) -> dict[tuple[str, str], list[str]]:
         out: dict[tuple[str, str], list[str]] = defaultdict(list)
-        with self.ledger.engine.connect() as conn:
+        with self.ingest.ledger.engine.connect() as conn:
             for r in conn.execute(select(t.subjects.c.id, t.subjects.c.name, t.subjects.c.region)):
                 out[(_norm(r.name), r.region)].append(r.id)
         return out

@@ -2,8 +2,9 @@
 
 Every fact (subject, identifier, link, record, record event) is written once, with a ledger
 entry holding the RFC 9162 leaf hash of the fact's canonical payload (re-derived from the fact
-row whenever it is needed) and a chain hash over all entries before it. Checkpoints hold the Merkle root of the first N entries. Nothing
-is ever updated or deleted; the database refuses it too.
+row whenever it is needed) and a chain hash over all entries before it. Checkpoints hold the
+Merkle root of the first N entries. Nothing is ever updated or deleted; the database refuses it
+too.
 """
 
 from __future__ import annotations
@@ -175,22 +176,46 @@ def _json_fields(kind: str) -> set[str]:
     return {c.name for c in FACTS[kind][0].columns if isinstance(c.type, JSON)}
 
 
-def payloads(kind: str, cols: Columns, n: int) -> list[str]:
-    """``payload_of`` for every row of ``cols``, built column by column (a test keeps the two
-    identical). Keys are sorted, as canonical JSON requires."""
-    fields = sorted(FACTS[kind][2])
+def payloads(kind: str, cols: Columns, n: int) -> list[bytes]:
+    """``payload_of`` for every row of ``cols`` as UTF-8, built column by column (a test keeps
+    the two identical). Keys are sorted, as canonical JSON requires. Each column is encoded
+    once per distinct value where values repeat; Arrow joins the pieces."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not n:
+        return []
+    from sqlalchemy import String
+
     raw = _json_fields(kind)
-    parts = []
-    for f in fields:
-        col = cols.get(f)
-        if col is None:
-            parts.append(["null"] * n)
-        elif f in raw:  # already canonical text
-            parts.append(["null" if v is None else v for v in col])
+    table = FACTS[kind][0]
+    pieces: list[Any] = []
+    text = "{"
+    for i, f in enumerate(sorted(FACTS[kind][2])):
+        col = cols.get(f) or [None] * n
+        enc: Callable[[Any], str] = _json_value
+        if f in raw:  # already canonical text
+            enc = lambda v: "null" if v is None else v  # noqa: E731
+        elif isinstance(table.c[f].type, String) and not table.c[f].nullable:
+            enc = _STR
+        text += ("," if i else "") + f"{_STR(f)}:"
+        # how a column is encoded only changes the speed: a sample decides
+        sample = set(col[:2048])
+        if len(sample) == 1 and col.count(col[0]) == n:  # the agency, the file's time …
+            text += enc(col[0])
+            continue
+        if len(sample) < 512:  # values repeat: encode each distinct one once
+            memo = {v: enc(v) for v in set(col)}
+            values = list(map(memo.__getitem__, col))
         else:
-            parts.append(list(map(_json_value, col)))
-    template = "{" + ",".join(f"{_STR(f)}:%s" for f in fields) + "}"
-    return [template % vals for vals in zip(*parts, strict=True)]
+            values = list(map(enc, col))
+        pieces += [text, pa.array(values, pa.string())]
+        text = ""
+    pieces.append(text + "}")
+    if len(pieces) == 1:
+        return [pieces[0].encode()] * n
+    joined = pc.binary_join_element_wise(*pieces, "")
+    return joined.cast(pa.binary()).to_pylist()  # type: ignore[no-any-return]
 
 
 def columns_of(kind: str, rows: Sequence[Mapping[str, Any]]) -> Columns:
@@ -410,11 +435,11 @@ class Ledger:
             if not n:
                 continue
             _bulk_insert(conn, FACTS[kind][0], new, n)
-            # RFC 9162 leaves, then the chain, kept as bytes until stored
-            mine = [sha256(b"\x00" + p.encode()).digest() for p in payloads(kind, new, n)]
-            chained = []
-            for leaf in mine:
+            mine, chained = [], []
+            for p in payloads(kind, new, n):
+                leaf = sha256(b"\x00" + p).digest()  # RFC 9162 leaf, then the chain
                 prev_b = sha256(prev_b + leaf).digest()
+                mine.append(leaf)
                 chained.append(prev_b)
             _bulk_insert(conn, t.ledger, {
                 "seq": list(range(seq + 1, seq + n + 1)), "kind": [kind] * n, "ref": refs,
@@ -444,7 +469,7 @@ class Ledger:
         mine = payloads(kind, cols, len(refs))
         stored = {ref_of(kind, row): payload_of(kind, row) for row in _facts(conn, kind, existing)}
         for i, ref in enumerate(refs):
-            if ref in existing and _content(stored[ref]) != _content(mine[i]):
+            if ref in existing and _content(stored[ref]) != _content(mine[i].decode()):
                 raise Conflict(f"{kind} {ref} is already recorded with different content; a "
                                "recorded fact never changes: submit a correction event instead")
         return ({k: [v[i] for i in keep] for k, v in cols.items()}, [refs[i] for i in keep],
@@ -785,8 +810,14 @@ def _bulk_insert(conn: Connection, table: Any, cols: Columns, n: int) -> None:
     sqlite = conn.dialect.name == "sqlite"
     values = []
     for name in names:
-        f = _converter(table.columns[name].type, sqlite)
-        values.append(cols[name] if f is None else list(map(f, cols[name])))
+        f, col = _converter(table.columns[name].type, sqlite), cols[name]
+        if f is None:
+            values.append(col)
+        elif col.count(col[0]) == n:  # one transaction time for a whole file
+            values.append([f(col[0])] * n)
+        else:
+            memo = {v: f(v) for v in set(col)}  # dates repeat
+            values.append(list(map(memo.__getitem__, col)))
     rows = zip(*values, strict=True)
     quoted = ",".join(f'"{c}"' for c in names)
     if sqlite:
@@ -806,21 +837,13 @@ def _bulk_insert(conn: Connection, table: Any, cols: Columns, n: int) -> None:
 
 
 def _converter(kind: Any, sqlite: bool) -> Callable[[Any], Any] | None:
-    """How a column's values are stored, memoised where they repeat (dates, times). JSON
-    columns already hold canonical text."""
+    """How a column's values are stored where the driver would not do it as SQLAlchemy does.
+    JSON columns already hold canonical text."""
     from sqlalchemy import Date, DateTime
 
     if sqlite and isinstance(kind, (DateTime, Date)):
-        memo: dict[Any, str | None] = {None: None}
         style = "%Y-%m-%d %H:%M:%S.%f" if isinstance(kind, DateTime) else "%Y-%m-%d"
-
-        def stored(v: Any) -> str | None:
-            got = memo.get(v)
-            if got is None and v is not None:
-                got = memo[v] = v.strftime(style)
-            return got
-
-        return stored
+        return lambda v: None if v is None else v.strftime(style)
     return None
 
 

@@ -71,7 +71,7 @@ records = Table(
     Column("legal_basis", Text, nullable=False),
     Column("amounts", JSON, nullable=False),
     Column("recorded_at", DateTime, nullable=False),
-    Column("ingest", String(64), index=True),
+    Column("ingest", String(64)),
 )
 
 record_events = Table(
