@@ -621,3 +621,54 @@ def test_a_past_as_of_is_unchanged_by_a_later_ingest(policy: Policy, ledger_url:
     assert [a["action"] for a in table(led, t.audit_log, t.audit_log.c.seq)] == [
         "ingest", "evaluate", "ingest", "evaluate", "evaluate"]
     led.dispose()
+
+
+# --- 7. the two CSV roads ------------------------------------------------------------------
+
+def test_quoted_and_unquoted_csv_give_the_same_report(policy: Policy, ledger: Ledger,
+                                                     tmp_path: Path) -> None:
+    """A CSV without quote characters is read by Arrow; one with a quoted value (here a name
+    with a comma and a line break) by Python's strict reader. Both report the same rows, and the
+    quoted file's line numbers count the line inside the quotes."""
+    rows = bad_sat_rows()
+    plain = write_feed(tmp_path / "plain.csv", rows)
+    assert b'"' not in plain.read_bytes()
+    quoted_rows = [dict(r) for r in rows]
+    quoted_rows[0]["taxpayer"] = "深圳某某,贸易\n有限公司"  # row S1 spans lines 2–3
+    quoted = write_feed(tmp_path / "quoted.csv", quoted_rows)
+    assert b'"' in quoted.read_bytes()
+    reports = []
+    for path in (plain, quoted):
+        with pytest.raises(IngestError) as exc:
+            ingest(ledger, policy, path, agency="sat")
+        reports.append(exc.value.errors)
+    assert [(e.line, e.field, e.reason, e.record) for e in reports[0]] == [
+        (2 + i, fld, e.reason, rows[i]["id"]) for (i, fld, _), e in zip(bad(), reports[0],
+                                                                          strict=True)]
+    # the same faults, each one line further down in the quoted file
+    assert [(e.line - 1, e.field, e.reason, e.record) for e in reports[1]] == [
+        (e.line, e.field, e.reason, e.record) for e in reports[0]]
+    assert state(ledger) == EMPTY
+
+
+def test_a_repeated_record_id_names_the_line_it_repeats(policy: Policy, ledger: Ledger,
+                                                        tmp_path: Path) -> None:
+    rows = [court_row("D-1", U1, "深圳某某科技有限公司"), court_row("D-2", P1, "张三"),
+            court_row("D-1", P1, "张三", doc="(2024)京01执D-9号")]
+    path = write_feed(tmp_path / "dup.csv", rows)
+    with pytest.raises(IngestError) as exc:
+        ingest(ledger, policy, path)
+    assert [(e.line, e.field, e.reason) for e in exc.value.errors] == [
+        (4, "record_id", "repeats line 2")]
+    assert state(ledger) == EMPTY
+
+
+def test_a_row_with_neither_identifier_nor_name_is_refused(policy: Policy, ledger: Ledger,
+                                                          tmp_path: Path) -> None:
+    rows = [court_row("N-1", U1, "深圳某某科技有限公司"), court_row("N-2", "", "")]
+    path = write_feed(tmp_path / "anon.jsonl", rows)
+    with pytest.raises(IngestError) as exc:
+        ingest(ledger, policy, path)
+    assert [(e.line, e.field, e.reason) for e in exc.value.errors] == [
+        (2, "identifier", "no identifier and no name to match on")]
+    assert state(ledger) == EMPTY
