@@ -90,9 +90,9 @@ def main() -> None:
           f"{args.rows / ingest_s:10,.0f} records/s")
     print(f"plain executemany of the same rows:              {plain_s:7.2f} s  "
           f"{args.rows / plain_s:10,.0f} records/s")
-    print(f"ratio ingest / plain: {plain_s / ingest_s:.2f} of plain speed "
-          f"(goal on SQLite: ≥ 50,000 records/s → "
-          f"{'met' if args.rows / ingest_s >= 50000 else 'NOT met'})")
+    goal = (f"goal: ≥ 50,000 records/s → {'met' if args.rows / ingest_s >= 50000 else 'NOT met'}"
+            if kind == "SQLite" else "the 50,000 records/s goal is set for SQLite")
+    print(f"ratio ingest / plain: {plain_s / ingest_s:.2f} of plain speed ({goal})")
     t0 = time.perf_counter()
     ok = ledger.verify().ok
     print(f"verify of the whole ledger: {time.perf_counter() - t0:.2f} s, ok={ok}")

@@ -241,3 +241,36 @@ def test_columnar_payloads_are_the_canonical_payloads() -> None:
                                             ensure_ascii=False)
 
     same()
+
+
+def test_hashing_in_a_forked_child_gives_a_ledger_that_verifies(
+        ledger: Ledger, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large writes hash in a forked child while the parent inserts; here every write does.
+    verify recomputes every payload, leaf and chain hash inline, so it checks the child's work;
+    the parent's connection is still usable afterwards (the child never closed it)."""
+    from xinyong.ledger import store
+
+    monkeypatch.setattr(store, "FORK_AT", 1)
+    seed(ledger)
+    result = ledger.write(Batch(records=[record(f"F{i}", "E1", REFUSES, date(2024, 2, 1 + i))
+                                         for i in range(20)]))
+    assert (result.first_seq, result.last_seq) == (8, 27)
+    ledger.checkpoint()
+    report = ledger.verify()
+    assert report.ok and report.entries == 7 + 20
+    proof = ledger.prove("F7")
+    assert merkle.verify_inclusion(proof["leaf_index"], proof["tree_size"],
+                                   merkle.leaf_hash(proof["payload"].encode()),
+                                   [bytes.fromhex(h) for h in proof["proof"]],
+                                   bytes.fromhex(proof["root"]))
+
+
+def test_a_failure_in_the_forked_child_is_raised_in_the_parent() -> None:
+    from xinyong.ledger.store import LedgerError, _Forked
+
+    def boom() -> None:
+        raise ValueError("no")
+
+    with pytest.raises(LedgerError, match="hashing failed: ValueError"):
+        _Forked(boom).result()
+    assert _Forked(sum, [1, 2, 3]).result() == 6

@@ -434,17 +434,15 @@ class Ledger:
             written[kind] = n = len(refs)
             if not n:
                 continue
+            # a second core hashes the facts while the database inserts them
+            hashing = _Forked(_hash_facts, kind, new, n, prev_b) if n >= FORK_AT else None
             _bulk_insert(conn, FACTS[kind][0], new, n)
-            mine, chained = [], []
-            for p in payloads(kind, new, n):
-                leaf = sha256(b"\x00" + p).digest()  # RFC 9162 leaf, then the chain
-                prev_b = sha256(prev_b + leaf).digest()
-                mine.append(leaf)
-                chained.append(prev_b)
+            mine, leaf_hex, chain_hex = hashing.result() if hashing else _hash_facts(
+                kind, new, n, prev_b)
+            prev_b = bytes.fromhex(chain_hex[-1])
             _bulk_insert(conn, t.ledger, {
                 "seq": list(range(seq + 1, seq + n + 1)), "kind": [kind] * n, "ref": refs,
-                "leaf_hash": [h.hex() for h in mine], "chain_hash": [h.hex() for h in chained],
-                "recorded_at": [at] * n}, n)
+                "leaf_hash": leaf_hex, "chain_hash": chain_hex, "recorded_at": [at] * n}, n)
             seq += n
             leaves += mine
         if ingest is not None:
@@ -759,6 +757,80 @@ def _sqlite_durability(engine: Engine) -> None:
         # a writer takes the write lock at once, so two writers queue instead of deadlocking
         immediate = conn.get_execution_options().get("xinyong_write")
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+FORK_AT = 50_000
+"""From this many facts of a kind in one write, hashing runs in a forked child process."""
+
+
+def _hash_facts(kind: str, cols: Columns, n: int,
+                prev: bytes) -> tuple[list[bytes], list[str], list[str]]:
+    """RFC 9162 leaf hashes of the facts' payloads, and the chain over them from ``prev``:
+    (leaves, leaves in hex, chain hashes in hex)."""
+    leaves, chained = [], []
+    for p in payloads(kind, cols, n):
+        leaf = sha256(b"\x00" + p).digest()
+        prev = sha256(prev + leaf).digest()
+        leaves.append(leaf)
+        chained.append(prev)
+    return leaves, [h.hex() for h in leaves], [h.hex() for h in chained]
+
+
+class _Forked:
+    """``fn(*args)`` computed in a forked child that shares the parent's memory as it was at
+    the fork, so the arguments are never copied; only the result comes back, pickled, through
+    a pipe. The child leaves by ``os._exit``: it never touches, flushes or closes anything it
+    inherited (the database connection above all). Where there is no fork, or other threads
+    run, it runs inline."""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any):
+        import os
+
+        self.value: Any = None
+        self.pid = 0
+        import threading
+
+        # forking a process with other threads (a web server's) could copy a held lock
+        if not hasattr(os, "fork") or threading.active_count() > 1:
+            self.value = fn(*args)
+            return
+        self.read, write = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # the child
+            import pickle
+
+            try:
+                os.close(self.read)  # so a dead parent means a broken pipe, not a wait
+                try:
+                    out = pickle.dumps((True, fn(*args)), protocol=5)
+                except BaseException as e:  # the parent raises it
+                    out = pickle.dumps((False, LedgerError(f"hashing failed: {e!r}")))
+                view = memoryview(len(out).to_bytes(8, "little") + out)
+                while view:
+                    view = view[os.write(write, view):]
+            finally:
+                os._exit(0)
+        os.close(write)
+
+    def result(self) -> Any:
+        import os
+        import pickle
+
+        if not self.pid:
+            return self.value
+        chunks = []
+        try:
+            with os.fdopen(self.read, "rb") as pipe:
+                size = int.from_bytes(pipe.read(8), "little")
+                chunks.append(pipe.read(size))
+        finally:
+            os.waitpid(self.pid, 0)
+        if not chunks or not chunks[0]:
+            raise LedgerError("the hashing process ended without a result; nothing was written")
+        ok, value = pickle.loads(chunks[0])
+        if not ok:
+            raise value
+        return value
 
 
 def _recorded(conn: Connection, kind: str, refs: list[str]) -> set[str]:
