@@ -482,7 +482,8 @@ def test_a_process_killed_mid_ingest_leaves_the_store_as_before(
     finally:
         if proc.poll() is None:
             proc.kill()
-        proc.communicate()
+        # the output pipes close only when no helper process of the ingest is left alive
+        proc.communicate(timeout=30)
     assert proc.returncode == -signal.SIGKILL
 
     led = unchanged(ledger_url, before)

@@ -776,6 +776,21 @@ def _hash_facts(kind: str, cols: Columns, n: int,
     return leaves, [h.hex() for h in leaves], [h.hex() for h in chained]
 
 
+def _die_with(parent: int) -> None:
+    """Linux: the kernel kills this process when its parent dies (a killed ingest leaves no
+    helper behind). Elsewhere the broken pipe ends it once it has a result to send."""
+    import ctypes
+    import os
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the call above
+        os._exit(1)
+
+
 class _Forked:
     """``fn(*args)`` computed in a forked child that shares the parent's memory as it was at
     the fork, so the arguments are never copied; only the result comes back, pickled, through
@@ -795,12 +810,14 @@ class _Forked:
             self.value = fn(*args)
             return
         self.read, write = os.pipe()
+        parent = os.getpid()
         self.pid = os.fork()
         if self.pid == 0:  # the child
             import pickle
 
             try:
                 os.close(self.read)  # so a dead parent means a broken pipe, not a wait
+                _die_with(parent)
                 try:
                     out = pickle.dumps((True, fn(*args)), protocol=5)
                 except BaseException as e:  # the parent raises it
