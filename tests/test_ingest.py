@@ -672,3 +672,16 @@ def test_a_row_with_neither_identifier_nor_name_is_refused(policy: Policy, ledge
     assert [(e.line, e.field, e.reason) for e in exc.value.errors] == [
         (2, "identifier", "no identifier and no name to match on")]
     assert state(ledger) == EMPTY
+
+
+def test_a_row_without_identifier_matches_a_subject_new_in_the_same_file(
+        policy: Policy, ledger: Ledger, tmp_path: Path) -> None:
+    """The firm is introduced by row M-1 (region from its code: 440300). M-2 names it exactly
+    and is linked; M-3's shorter name is not exact, so it waits, with the firm as candidate."""
+    rows = [court_row("M-1", U1, "深圳某某科技有限公司"),
+            court_row("M-2", "", "深圳某某科技有限公司", "440300"),
+            court_row("M-3", "", "深圳某某科技公司", "440300")]
+    report = ingest(ledger, policy, write_feed(tmp_path / "same.csv", rows))
+    assert (report.written, report.linked_by_name, report.queued_for_review) == (2, 1, 1)
+    [item] = table(ledger, t.review_queue, t.review_queue.c.id)
+    assert item["line"] == 4 and item["candidates"][0]["subject"] == U1

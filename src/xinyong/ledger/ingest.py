@@ -570,6 +570,8 @@ class _Check:
         linked = 0
         unnamed = [r for r in range(n) if not vals[idx_rows[r]].partition("\x00")[0]]
         by_name = self._by_name() if unnamed else {}
+        for s in new_subjects.values() if unnamed else ():  # subjects this file introduces
+            by_name.setdefault((_norm(s.name), s.region), []).append(s.id)
         for r in unnamed:
             if not names[r]:
                 self.fail([r], "identifier", "identifier", "no identifier and no name to match on")
