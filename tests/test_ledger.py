@@ -178,11 +178,24 @@ def test_checkpoints_resume_and_match_a_full_recomputation(ledger: Ledger, clock
 
 
 def test_as_of_replays_what_was_known_then(policy, ledger: Ledger, clock: Clock) -> None:  # type: ignore[no-untyped-def]
-    """Replay a history through the store; every intermediate decision is reproduced."""
+    """Replay a history through the store; every intermediate decision is reproduced,
+    reviewers' confirmations included."""
+    from xinyong.process.workflow import resolve, tick
+
+    def confirm_reviews(led: Ledger) -> None:
+        tick(led, policy)
+        from xinyong.process.cases import load
+        for case in load(led, kind="review"):
+            if case.open:
+                resolve(led, policy, case.id, "confirmed", "checked the court's decision",
+                        "reviewer:王芳")
+
     history = [
         (datetime(2024, 1, 10, 9), Batch(subjects=[E1, P1], links=[
             link("E1", "P1", "legal_representative")],
             records=[record("R1", "E1", REFUSES, date(2024, 1, 10))])),
+        # the air-ticket measure is significant: a reviewer confirms it (PIPL Art. 24)
+        (datetime(2024, 2, 12, 9), confirm_reviews),
         (datetime(2024, 3, 1, 9), Batch(events=[event("V1", "R1", "rectified",
                                                        date(2024, 2, 28))])),
         (datetime(2024, 4, 1, 9), Batch(records=[record("R2", "E1", REFUSES, date(2024, 3, 5))])),
@@ -196,12 +209,12 @@ def test_as_of_replays_what_was_known_then(policy, ledger: Ledger, clock: Clock)
         while pending and pending[0][0].date() <= day:
             when, batch = pending.pop(0)
             clock.set(when)
-            ledger.write(batch)
+            ledger.write(batch) if isinstance(batch, Batch) else batch(ledger)
         st = ledger.standing(policy, ledger.resolve("P1", policy), day)
         seen[day] = decide(st, "transport.air.ticket")
     for when, batch in pending:
         clock.set(when)
-        ledger.write(batch)
+        ledger.write(batch) if isinstance(batch, Batch) else batch(ledger)
     # replay with the full history: each past decision is reproduced exactly
     for day, d in seen.items():
         st = ledger.standing(policy, ledger.resolve("P1", policy), day)
@@ -210,7 +223,8 @@ def test_as_of_replays_what_was_known_then(policy, ledger: Ledger, clock: Clock)
         date(2024, 2, 15): "deny",   # listed from 10 Feb (one month of grace)
         date(2024, 2, 29): "deny",   # performance on 28 Feb not yet known (recorded 1 March)
         date(2024, 3, 10): "allow",  # performed Wed 28 Feb → off on Mon 4 March
-        date(2024, 4, 10): "deny",   # R2 (recorded 1 April) listed from 5 April
+        # R2 (recorded 1 April) listed from 5 April: a new entry no reviewer has confirmed
+        date(2024, 4, 10): "refer_to_reviewer",
         date(2024, 6, 5): "allow",   # R2 revoked 1 June
     }
     assert ledger.verify().ok

@@ -6,7 +6,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from xinyong.engine import evaluate
@@ -108,5 +108,8 @@ def standing_of(source: Any, policy: Policy, subject: Subject, as_of: date,
     """Evaluate a subject with the neighbourhood the policy needs (its longest link path),
     from any source that builds cases: a population in memory or the ledger."""
     c = source.case(subject, max(1, policy.at(as_of).max_path))
+    # the ledger adds due process (disputes, confirmations); a bare population is the rules
+    due_of = getattr(source, "due_process", None)
+    due = due_of(c, known_at or datetime.combine(as_of, time.max)) if due_of else None
     return evaluate(policy, c.subject, c.records, c.events, c.links, as_of,
-                    related=c.related, known_at=known_at)
+                    related=c.related, known_at=known_at, due=due)

@@ -120,6 +120,36 @@ class RecordEvent:
     amounts: Mapping[str, Decimal] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class DueProcess:
+    """The platform's due-process state at the evaluation time (open objections, reviewers'
+    confirmations). ``None`` in evaluate means the documented rules alone, as the simulator
+    runs them; the platform (ledger) always passes one.
+
+    ``disputed`` holds keys of items under an open objection (异议): ``record:<record id>``,
+    ``list:<subject id>:<list id>`` (the subject's entry on that list) and
+    ``grade:<subject id>:<scheme id>`` (see :func:`record_key`, :func:`list_key`,
+    :func:`grade_key`). Disputing marks; it does not suspend anything by itself.
+    ``confirmed`` holds :attr:`ListEntry.key` of entries a reviewer has confirmed for
+    significant measures (PIPL Art. 24: not applied by the automated path alone).
+    """
+
+    disputed: frozenset[str] = frozenset()
+    confirmed: frozenset[str] = frozenset()
+
+
+def record_key(record: str) -> str:
+    return f"record:{record}"
+
+
+def list_key(subject: str, list_id: str) -> str:
+    return f"list:{subject}:{list_id}"
+
+
+def grade_key(subject: str, scheme: str) -> str:
+    return f"grade:{subject}:{scheme}"
+
+
 # --- derived: named tuples, immutable and cheap to build on every evaluation ----------
 
 
@@ -150,6 +180,11 @@ class ListEntry(NamedTuple):
 
     def active_on(self, day: date) -> bool:
         return self.start <= day and (self.end is None or day < self.end)
+
+    @property
+    def key(self) -> str:
+        """``<list>:<subject>:<start>``: what a reviewer confirms (:attr:`DueProcess.confirmed`)."""
+        return f"{self.list}:{self.subject}:{self.start.isoformat()}"
 
 
 class Contribution(NamedTuple):
@@ -183,6 +218,8 @@ class Rating:
     adjustments: tuple[GradeAdjustment, ...]
     principal_reasons: tuple[str, ...] = ()
     public: bool = True
+    disputed: bool = False
+    """The grade, or a record behind a contribution or adjustment, is under objection."""
 
 
 class AppliedMeasure(NamedTuple):
@@ -203,6 +240,8 @@ class AppliedMeasure(NamedTuple):
     via: tuple[str, ...] = ()
     """The link path (e.g. ``legal_representative``) by which the measure reached the subject."""
     listed_subject: str = ""
+    pending_review: bool = False
+    """Significant and its entry not confirmed by a reviewer (only when due process is given)."""
 
 
 class DisplayedRecord(NamedTuple):
@@ -231,6 +270,10 @@ class Standing:
     by_action: Mapping[str, tuple[AppliedMeasure, ...]] = field(default_factory=dict)
     actions: frozenset[str] = frozenset()
     warnings: tuple[str, ...] = ()
+    disputed: frozenset[str] = frozenset()
+    """Keys of :attr:`DueProcess.disputed` bearing on this standing: its records, and the lists
+    and grades of the subject, of the subjects its measures come from and of the subjects its
+    ratings looked at through links."""
 
     @property
     def active_entries(self) -> tuple[ListEntry, ...]:
@@ -241,6 +284,8 @@ class Effect(StrEnum):
     ALLOW = "allow"
     DENY = "deny"
     CONDITIONS = "allow_with_conditions"
+    REVIEW = "refer_to_reviewer"
+    """A significant measure awaits a person's confirmation: nothing is denied automatically."""
 
 
 class Reason(NamedTuple):
@@ -262,6 +307,9 @@ class Reason(NamedTuple):
     via: tuple[str, ...] = ()
     listed_subject: str = ""
     overridden: bool = False
+    disputed: tuple[str, ...] = ()
+    """Sorted keys of disputed items the reason rests on: its records and its list entry."""
+    pending_review: bool = False
 
 
 @dataclass(frozen=True, slots=True)

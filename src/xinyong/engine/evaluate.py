@@ -2,14 +2,15 @@
 
 Pure: no clock, no files, no database. ``as_of`` is valid time; ``known_at``
 (default: the end of ``as_of``) is transaction time — only records and events
-recorded by then count, so a past standing is reproduced exactly.
+recorded by then count, so a past standing is reproduced exactly. ``due`` (optional)
+is the platform's due-process state: open objections and reviewers' confirmations.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -17,6 +18,7 @@ from xinyong.model import (
     AppliedMeasure,
     Contribution,
     DisplayedRecord,
+    DueProcess,
     EntryStatus,
     EventKind,
     GradeAdjustment,
@@ -27,6 +29,7 @@ from xinyong.model import (
     RecordEvent,
     Standing,
     Subject,
+    grade_key,
 )
 from xinyong.periods import Period
 from xinyong.policy.model import Binding, Policy, PolicyView
@@ -71,6 +74,8 @@ class _Context:
     org_links: Mapping[str, list[Link]]
     party_links: Mapping[str, list[Link]]
     warnings: list[str]
+    confirmed: frozenset[str] | None = None
+    """Entries confirmed by a reviewer; None without due process (nothing is pending)."""
     entries: dict[str, tuple[ListEntry, ...]] = field(default_factory=dict)
     ratings: dict[str, dict[str, Rating]] = field(default_factory=dict)
 
@@ -85,12 +90,18 @@ def evaluate(
     *,
     related: Iterable[Subject] = (),
     known_at: datetime | None = None,
+    due: DueProcess | None = None,
 ) -> Standing:
     """Everything that holds for ``subject`` on ``as_of``.
 
     ``records`` may include records of linked subjects (``related``): measures
     extend along links where a memorandum clause says so, and some grades look
     at linked firms.
+
+    ``due=None`` applies the documented rules alone. With ``due``, a significant measure
+    whose entry is not in ``due.confirmed`` is ``pending_review`` (never a reward), and the
+    disputed keys bearing on the standing are marked on it, its ratings and (via
+    :func:`~xinyong.engine.decide.reason`) its reasons. Disputes change no outcome.
     """
     known = known_at or datetime.combine(as_of, time.max)
     view = policy.at(as_of)
@@ -139,10 +150,15 @@ def evaluate(
             org_links[link.organisation].append(link)
             party_links[link.party].append(link)
 
-    ctx = _Context(policy, view, as_of, subjects, states, org_links, party_links, warnings)
+    ctx = _Context(policy, view, as_of, subjects, states, org_links, party_links, warnings,
+                   due.confirmed if due is not None else None)
     ratings = _ratings(ctx, subject.id)
     entries = _entries(ctx, subject.id)
     measures = _measures(ctx, subject.id, entries)
+    disputed: frozenset[str] = frozenset()
+    if due is not None and due.disputed:
+        ratings = {k: _mark_rating(r, subject.id, due.disputed) for k, r in ratings.items()}
+        disputed = _bearing(due.disputed, subject.id, all_known, measures, ratings)
     return Standing(
         subject=subject,
         as_of=as_of,
@@ -157,7 +173,32 @@ def evaluate(
         by_action=_by_action(measures),
         actions=frozenset(policy.actions),
         warnings=tuple(ctx.warnings),
+        disputed=disputed,
     )
+
+
+# --- due process -----------------------------------------------------------------------
+
+
+def _mark_rating(r: Rating, subject: str, disputed: frozenset[str]) -> Rating:
+    recs = [*(x for c in r.contributions for x in c.records),
+            *(x for a in r.adjustments for x in a.records)]
+    if grade_key(subject, r.scheme) in disputed or any(f"record:{x}" in disputed for x in recs):
+        return replace(r, disputed=True)
+    return r
+
+
+def _bearing(disputed: frozenset[str], subject: str, records: Mapping[str, Record],
+             measures: tuple[AppliedMeasure, ...], ratings: Mapping[str, Rating]) -> frozenset[str]:
+    """The disputed keys that bear on a standing (see :attr:`Standing.disputed`)."""
+    subjects = {subject, *(am.entry.subject for am in measures)}
+    # a linked condition names the other subject as "<path>:<subject>"
+    subjects.update(v.partition(":")[2] for r in ratings.values()
+                    for a in r.adjustments for v in a.via)
+    prefixes = tuple(f"{kind}:{s}:" for s in subjects for kind in ("list", "grade"))
+    return frozenset(
+        k for k in disputed
+        if (k.startswith("record:") and k[7:] in records) or k.startswith(prefixes))
 
 
 # --- links ---------------------------------------------------------------------------
@@ -624,29 +665,36 @@ def _with_record_basis(ctx: _Context, basis: tuple[str, ...], subject: str,
 # --- measures and reasons -------------------------------------------------------------
 
 
-def _applied(b: Binding, e: ListEntry, via: tuple[str, ...], listed: str) -> AppliedMeasure:
+def _applied(b: Binding, e: ListEntry, via: tuple[str, ...], listed: str,
+             confirmed: frozenset[str] | None) -> AppliedMeasure:
     lift = e.lift
     if via:
         lift = (*lift, f"ends when {listed} leaves {e.list} or the {via[0]} link ends")
     basis = tuple(dict.fromkeys((*b.legal_basis, *e.legal_basis)))
+    # PIPL Art. 24 / GDPR Art. 22: a significant measure needs a person, not the engine alone
+    pending = (confirmed is not None and b.measure.significant and b.kind != "reward"
+               and e.key not in confirmed)
     return AppliedMeasure(b.measure.id, b.kind, b.effect, b.clause.id, b.memorandum.id,
                           b.memorandum.number, b.clause.applied_by, b.measure.actions,
-                          basis, lift, e, via, listed)
+                          basis, lift, e, via, listed, pending)
 
 
 def _measures(ctx: _Context, subject: str, entries: tuple[ListEntry, ...]) -> tuple[
         AppliedMeasure, ...]:
     view = ctx.view
+    confirmed = ctx.confirmed
     out: list[AppliedMeasure] = []
     for e in entries:
         if e.status is EntryStatus.ACTIVE:
-            out.extend(_applied(b, e, (), subject) for b in view.bindings_by_list.get(e.list, ()))
+            out.extend(_applied(b, e, (), subject, confirmed)
+                       for b in view.bindings_by_list.get(e.list, ()))
     # measures reaching this subject from subjects it is linked to, where a clause says so
     for path, bound in view.extensions.items():
         for other in sorted(reachable(ctx, subject, reverse_path(path))):
             active = [e for e in _entries(ctx, other) if e.status is EntryStatus.ACTIVE]
             for lst, b in bound:
-                out.extend(_applied(b, e, (path,), other) for e in active if e.list == lst)
+                out.extend(_applied(b, e, (path,), other, confirmed)
+                           for e in active if e.list == lst)
     return tuple(out)
 
 

@@ -1,6 +1,7 @@
 """Explanations: the full chain from a measure down to the source records and the law.
 
-measure ← clause ← memorandum ← list entry ← records ← legal basis, plus how it can be lifted.
+measure ← clause ← memorandum ← list entry ← records ← legal basis, plus how it can be lifted,
+what of it is under objection and whether it awaits a reviewer.
 ``explain`` returns plain data (JSON-ready); ``render`` turns it into text.
 """
 
@@ -10,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from xinyong.engine.decide import decide, reason
-from xinyong.model import Decision, Reason, Standing
+from xinyong.model import Decision, ListEntry, Reason, Standing, list_key, record_key
 from xinyong.policy.model import Policy
 
 
@@ -61,7 +62,16 @@ def reason_data(policy: Policy, standing: Standing, r: Reason) -> dict[str, Any]
         "records": [record_data(policy, standing, rid) for rid in r.records],
         "legal_basis": [cite(policy, b) for b in r.legal_basis],
         "lift": list(r.lift),
+        "disputed": list(r.disputed),
+        "pending_review": r.pending_review,
     }
+
+
+def _entry_disputed(standing: Standing, e: ListEntry) -> bool:
+    """The entry or a record behind it is under objection."""
+    keys = standing.disputed
+    return bool(keys) and (list_key(e.subject, e.list) in keys
+                           or any(record_key(r) in keys for r in e.records))
 
 
 def record_data(policy: Policy, standing: Standing, rid: str) -> dict[str, Any]:
@@ -80,6 +90,7 @@ def record_data(policy: Policy, standing: Standing, rid: str) -> dict[str, Any]:
         "recorded_at": rec.recorded_at.isoformat(),
         "legal_basis": cite(policy, rec.legal_basis),
         "amounts": {k: str(v) for k, v in rec.amounts.items()},
+        "disputed": f"record:{rid}" in standing.disputed,
         "events": [
             {"kind": e.kind.value, "effective": e.effective.isoformat(), "note": e.note}
             for e in standing.events.get(rid, ())
@@ -143,6 +154,7 @@ def explain(policy: Policy, standing: Standing, action: str | None = None) -> di
                     for a in r.adjustments
                 ],
                 "principal_reasons": list(r.principal_reasons),
+                "disputed": r.disputed,
             }
             for r in standing.ratings.values()
         ],
@@ -161,16 +173,20 @@ def explain(policy: Policy, standing: Standing, action: str | None = None) -> di
                 "records": [record_data(policy, standing, rid) for rid in e.records],
                 "legal_basis": [cite(policy, b) for b in e.legal_basis],
                 "lift": list(e.lift),
+                "key": e.key,
+                "disputed": _entry_disputed(standing, e),
             }
             for e in standing.entries
         ],
         "measures": [reason_data(policy, standing, r) for r in _unique_reasons(standing)],
         "displayed": [
             {"record": d.record, "category": d.category, "until": d.until.isoformat(),
-             "repair_from": d.earliest_repair.isoformat()}
+             "repair_from": d.earliest_repair.isoformat(),
+             "disputed": f"record:{d.record}" in standing.disputed}
             for d in standing.displayed
         ],
         "warnings": list(standing.warnings),
+        "disputed": sorted(standing.disputed),
     }
     if action is not None:
         data["decision"] = decision_data(policy, standing, decide(standing, action))
@@ -196,7 +212,8 @@ def render(data: dict[str, Any]) -> str:
     out.append("\nRatings:" if data["ratings"] else "\nRatings: none apply")
     for r in data["ratings"]:
         out.append(f"  {r['title']} [{r['scheme']}]: score {r['score']}, grade {r['grade']}"
-                   + (f" (band {r['band_grade']})" if r["band_grade"] != r["grade"] else ""))
+                   + (f" (band {r['band_grade']})" if r["band_grade"] != r["grade"] else "")
+                   + (" [disputed]" if r.get("disputed") else ""))
         for c in r["contributions"]:
             out.append(f"    {c['indicator']}: value {c['value']} → {c['points']} points"
                        + (f"  ← {', '.join(c['records'])}" if c["records"] else ""))
@@ -212,11 +229,13 @@ def render(data: dict[str, Any]) -> str:
         end = e["end"] or e["planned_end"] or "open"
         out.append(f"  {e['title']} [{e['list']}] {e['status']}: listed {e['listed_on']}, "
                    f"from {e['start']} to {end}"
-                   + (f" ({e['end_reason']})" if e["end_reason"] else ""))
+                   + (f" ({e['end_reason']})" if e["end_reason"] else "")
+                   + (" [disputed]" if e.get("disputed") else ""))
         for rec in e["records"]:
             out.append(f"    ← record {rec['id']}: {rec.get('category_title', '')} "
                        f"{rec.get('document_no', '')} ({rec.get('agency', '')}, "
-                       f"effective {rec.get('effective', '')})")
+                       f"effective {rec.get('effective', '')})"
+                       + (" [disputed]" if rec.get("disputed") else ""))
         for b in e["legal_basis"]:
             out.append(f"    basis: {b}")
         for lift in e["lift"]:
@@ -227,7 +246,8 @@ def render(data: dict[str, Any]) -> str:
         out.append("\nOn public display:")
         for d in data["displayed"]:
             out.append(f"  {d['record']} ({d['category']}) until {d['until']}; "
-                       f"repair may be applied for from {d['repair_from']}")
+                       f"repair may be applied for from {d['repair_from']}"
+                       + (" [disputed]" if d.get("disputed") else ""))
     for w in data["warnings"]:
         out.append(f"warning: {w}")
     return "\n".join(out)
@@ -250,13 +270,18 @@ def _render_reasons(reasons: list[dict[str, Any]]) -> list[str]:
             out.append(f"    basis: {b}")
         for lift in r["lift"]:
             out.append(f"    lift: {lift}")
+        if r.get("disputed"):
+            out.append(f"    disputed: {', '.join(r['disputed'])}")
+        if r.get("pending_review"):
+            out.append("    awaiting human review (significant measure)")
     return out
 
 
 def public_view(policy: Policy, standing: Standing) -> dict[str, Any]:
     """What the public portal shows of a subject: public grades, published list entries and
     records on display. Pending entries (in their grace period), private or voluntary ratings,
-    and individuals' administrative penalties are not shown."""
+    and individuals' administrative penalties are not shown. Items under objection carry
+    ``disputed: true``; the objection itself is never shown."""
     s = standing.subject
     view = policy.at(standing.as_of)
     entries = []
@@ -271,13 +296,14 @@ def public_view(policy: Policy, standing: Standing) -> dict[str, Any]:
             "start": e.start.isoformat(),
             "planned_end": e.planned_end.isoformat() if e.planned_end else None,
             "authority": rule.authority,
+            "disputed": _entry_disputed(standing, e),
         })
     ratings = []
     for r in standing.ratings.values():
         scheme = view.schemes.get(r.scheme)
         voluntary = scheme is not None and _voluntary(policy, scheme)
         if r.public and not voluntary:
-            ratings.append({"scheme": r.scheme, "grade": r.grade})
+            ratings.append({"scheme": r.scheme, "grade": r.grade, "disputed": r.disputed})
     return {
         "subject": {"id": s.id, "name": s.name, "kind": s.kind.value, "region": s.region},
         "as_of": standing.as_of.isoformat(),

@@ -382,10 +382,12 @@ class Ledger:
     def write(self, batch: Batch, at: datetime | None = None,
               review: Sequence[Mapping[str, Any]] = (),
               audit: tuple[str, str, str | None, Mapping[str, Any]] | None = None,
-              checkpoint: bool = False) -> WriteResult:
+              checkpoint: bool = False,
+              also: Callable[[Connection], None] | None = None) -> WriteResult:
         """Append a batch in one transaction. Facts already recorded with the same content are
         skipped (resubmission is idempotent); the same id with other content is a Conflict and
-        nothing is written."""
+        nothing is written. ``also`` writes more (a case's event, notices) in the same
+        transaction."""
         at = at or self.clock()
         ingest = (batch.ingest or {}).get("id")
         records = columns_of("record", [record_row(r, at, ingest) for r in batch.records])
@@ -405,6 +407,8 @@ class Ledger:
                 result, leaves = self._append(conn, cols, at, batch.ingest)
                 if review:
                     conn.execute(insert(t.review_queue), list(review))
+                if also is not None:
+                    also(conn)
                 # the file, its checkpoint and its audit entry stand or fall together
                 if checkpoint:
                     self._checkpoint(conn, (result.first_seq, leaves))
@@ -711,6 +715,13 @@ class Ledger:
     def standing(self, policy: Policy, subject: Subject, as_of: date,
                  known_at: datetime | None = None) -> Standing:
         return standing_of(self, policy, subject, as_of, known_at)
+
+    def due_process(self, case: Case, known_at: datetime) -> Any:
+        """The platform's due-process state for a case's subjects: open objections and
+        reviewers' confirmations recorded by ``known_at``."""
+        from xinyong.process.workflow import due_state
+
+        return due_state(self, [case.subject.id, *(s.id for s in case.related)], known_at)
 
 
 class _WriteTxn:

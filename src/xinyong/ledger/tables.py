@@ -162,12 +162,40 @@ list_entries = Table(
 
 notices = Table(
     "notices", metadata,
-    Column("id", String(80), primary_key=True),
+    Column("id", String(120), primary_key=True),
+    Column("kind", String(20), nullable=False),  # listing | correction
+    Column("recipient", String(160), nullable=False, index=True),  # subject:ID | agency:ID
     Column("subject", String(40), nullable=False, index=True),
     Column("list", String(120), nullable=False),
+    Column("entry", String(200), nullable=False),
     Column("records", JSON, nullable=False),
-    Column("served", Date),
+    Column("served", Date, nullable=False),
     Column("grace_ends", Date),
-    Column("legal_basis", Text, nullable=False),
+    Column("legal_basis", JSON, nullable=False),
+    Column("body", JSON, nullable=False),
     Column("created_at", DateTime, nullable=False),
+)
+
+cases = Table(
+    "cases", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("kind", String(20), nullable=False),  # objection | repair | review
+    Column("subject", String(40), nullable=False, index=True),
+    Column("target", String(200), nullable=False),
+    Column("filed_by", String(160), nullable=False),
+    Column("filed_at", DateTime, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("deadline", Date),
+    Column("detail", JSON, nullable=False),
+)
+
+case_events = Table(
+    "case_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case", String(40), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("status", String(20), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("actor", String(160), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("detail", JSON, nullable=False),
 )
