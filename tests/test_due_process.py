@@ -208,3 +208,44 @@ def test_tick_is_idempotent(policy: Policy, ledger: Ledger, clock: Clock) -> Non
     assert (n["kind"], n["recipient"], n["records"], n["served"]) == (
         "listing", "subject:E1", ["R1"], date(2024, 2, 12))
     assert ledger.verify().ok
+
+
+def test_an_entry_is_published_only_after_its_notice_is_served(
+        policy: Policy, ledger: Ledger, clock: Clock) -> None:
+    """The firm's debtor entry starts on 10 Feb (a month's grace after 10 Jan). Until tick
+    serves the listing notice, the public portal does not show it; measures are another
+    matter (they follow the rules, and human review)."""
+    from xinyong.engine.explain import public_view
+
+    ledger.write(Batch(subjects=[E1], records=[record("R1", "E1", REFUSES, date(2024, 1, 10))]))
+    clock.set(datetime(2024, 2, 12, 9))
+
+    def black(known: datetime | None = None) -> list[str]:
+        st = ledger.standing(policy, E1, date(2024, 2, 12), known)
+        return [e["list"] for e in public_view(policy, st)["list_entries"]
+                if e["colour"] == "black"]
+
+    assert black() == []
+    tick(ledger, policy)
+    assert black() == ["spc.dishonest_debtors"]
+    # as known before the notice, it was not published: the past is reproduced
+    assert black(datetime(2024, 2, 12, 8)) == []
+
+
+def test_agencies_whose_measure_already_ended_are_corrected_too(
+        policy: Policy, ledger: Ledger, clock: Clock) -> None:
+    """The debt was performed on 28 Feb, so the entry ended on 4 March; the airline had applied
+    the ban to the legal representative from 10 Feb. The record is found wrong later: the
+    airline is still told (its past refusals rested on a wrong record)."""
+    ledger.write(Batch(subjects=[E1, P1], links=[link("E1", "P1", "legal_representative")],
+                       records=[record("R1", "E1", REFUSES, date(2024, 1, 10))]))
+    clock.set(datetime(2024, 3, 1, 9))
+    rectify(ledger, "R1", "courts", date(2024, 2, 28))
+    clock.set(datetime(2024, 3, 10, 9))
+    assert not [m for m in ledger.standing(policy, P1, date(2024, 3, 10)).measures]
+    case = file_objection(ledger, policy, E1, "record:R1", "never our debt")
+    clock.set(datetime(2024, 3, 15, 9))
+    resolve(ledger, policy, case.id, "upheld", "wrong firm", "reviewer:李明")
+    corrected = {(n["recipient"], n["subject"], n["body"]["measure"]) for n in notices(ledger)
+                 if n["kind"] == "correction"}
+    assert ("agency:caac", "P1", AIR) in corrected

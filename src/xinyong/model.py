@@ -136,6 +136,9 @@ class DueProcess:
 
     disputed: frozenset[str] = frozenset()
     confirmed: frozenset[str] = frozenset()
+    noticed: frozenset[str] | None = None
+    """:attr:`ListEntry.key` of entries whose listing notice has been served; ``None`` when
+    notices are not tracked. An entry whose rule requires a notice is published only after."""
 
 
 def record_key(record: str) -> str:
@@ -274,6 +277,9 @@ class Standing:
     """Keys of :attr:`DueProcess.disputed` bearing on this standing: its records, and the lists
     and grades of the subject, of the subjects its measures come from and of the subjects its
     ratings looked at through links."""
+    unnoticed: frozenset[str] = frozenset()
+    """Keys of the subject's entries that need a listing notice (告知) not yet served: they are
+    not published (see :attr:`DueProcess.noticed`)."""
 
     @property
     def active_entries(self) -> tuple[ListEntry, ...]:

@@ -159,6 +159,12 @@ def evaluate(
     if due is not None and due.disputed:
         ratings = {k: _mark_rating(r, subject.id, due.disputed) for k, r in ratings.items()}
         disputed = _bearing(due.disputed, subject.id, all_known, measures, ratings)
+    unnoticed: frozenset[str] = frozenset()
+    if due is not None and due.noticed is not None:
+        unnoticed = frozenset(
+            e.key for e in entries if e.subject == subject.id and e.key not in due.noticed
+            and (rule := view.list_rules.get(e.rule)) is not None and rule.notice_required
+            and rule.colour == "black")
     return Standing(
         subject=subject,
         as_of=as_of,
@@ -174,6 +180,7 @@ def evaluate(
         actions=frozenset(policy.actions),
         warnings=tuple(ctx.warnings),
         disputed=disputed,
+        unnoticed=unnoticed,
     )
 
 

@@ -279,15 +279,16 @@ def _render_reasons(reasons: list[dict[str, Any]]) -> list[str]:
 
 def public_view(policy: Policy, standing: Standing) -> dict[str, Any]:
     """What the public portal shows of a subject: public grades, published list entries and
-    records on display. Pending entries (in their grace period), private or voluntary ratings,
-    and individuals' administrative penalties are not shown. Items under objection carry
-    ``disputed: true``; the objection itself is never shown."""
+    records on display. Pending entries (in their grace period), entries whose listing notice
+    has not been served, private or voluntary ratings, and individuals' administrative
+    penalties are not shown. Items under objection carry ``disputed: true``; the objection
+    itself is never shown."""
     s = standing.subject
     view = policy.at(standing.as_of)
     entries = []
     for e in standing.entries:
         rule = view.list_rules.get(e.rule)
-        if rule is None or e.status.value != "active":
+        if rule is None or e.status.value != "active" or e.key in standing.unnoticed:
             continue
         if not (rule.public_persons if s.is_person else rule.public_organisations):
             continue

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, insert, select
 
 from xinyong.ledger import tables as t
 from xinyong.ledger.store import Batch, Ledger
-from xinyong.model import DueProcess, EventKind, LinkRole, RecordEvent, Standing, Subject
+from xinyong.model import DueProcess, EventKind, LinkRole, RecordEvent, Subject
 from xinyong.policy.model import Policy
 from xinyong.process.cases import (
     NEEDS_REASONS,
@@ -36,20 +36,20 @@ Art. 25); 30 under the US FCRA (§1681i), the alternative."""
 
 
 def due_state(ledger: Ledger, subjects: list[str], known_at: datetime) -> DueProcess:
-    """Open objections (disputed items) and reviewers' confirmations recorded by
-    ``known_at``, for these subjects."""
+    """Open objections (disputed items), reviewers' confirmations and listing notices served,
+    as recorded by ``known_at``, for these subjects."""
     disputed, confirmed = set(), set()
     for case in load(ledger, subjects=subjects, known_at=known_at):
         if case.kind == "objection" and case.open:
             disputed.add(case.target)
         elif case.kind == "review" and case.status == "confirmed":
             confirmed.add(case.target)
-    return DueProcess(frozenset(disputed), frozenset(confirmed))
-
-
-def standing(ledger: Ledger, policy: Policy, subject: Subject, on: date,
-             known_at: datetime | None = None) -> Standing:
-    return ledger.standing(policy, subject, on, known_at)
+    with ledger.engine.connect() as conn:
+        noticed = {r.entry for r in conn.execute(
+            select(t.notices.c.entry).where(t.notices.c.kind == "listing",
+                                            t.notices.c.subject.in_(subjects),
+                                            t.notices.c.created_at <= known_at))}
+    return DueProcess(frozenset(disputed), frozenset(confirmed), frozenset(noticed))
 
 
 # --- objections -------------------------------------------------------------------------
@@ -196,26 +196,29 @@ def _records_behind(ledger: Ledger, policy: Policy, case: Case, on: date) -> lis
 def _corrections(ledger: Ledger, policy: Policy, case: Case, records: list[str],
                  now: datetime) -> list[dict[str, Any]]:
     """A correction notice to every agency that applied a measure resting on the records, on
-    the subject and on every linked subject the measure reached."""
+    the subject and on every linked subject the measure reached: measures in force today and
+    those of entries that have already ended (looked at on their first day)."""
     today = now.date()
     owner = ledger.subjects([case.subject])[case.subject]
     reached = [owner, *ledger.case(owner, max(1, policy.at(today).max_path)).related]
     wrong = set(records)
+    days = {today} | {e.start for e in ledger.standing(policy, owner, today).entries
+                      if wrong & set(e.records) and e.start <= today}
     out: dict[str, dict[str, Any]] = {}
     for subject in reached:
-        st = ledger.standing(policy, subject, today)
-        for am in st.measures:
-            if not wrong & set(am.entry.records):
-                continue
-            nid = f"{case.id}/correction/{am.applied_by}/{subject.id}/{am.measure}"
-            out[nid] = _notice(
-                nid, "correction", f"agency:{am.applied_by}", subject.id, am.entry.list,
-                am.entry.key, sorted(wrong & set(am.entry.records)), today, None,
-                list(am.legal_basis),
-                {"case": case.id, "measure": am.measure, "clause": am.clause,
-                 "memorandum": am.memorandum,
-                 "instruction": f"lift {am.measure} for {subject.id} from {today}: the "
-                 "record(s) it rested on were revoked after an upheld objection"}, now)
+        for day in sorted(days):
+            for am in ledger.standing(policy, subject, day).measures:
+                if not wrong & set(am.entry.records):
+                    continue
+                nid = f"{case.id}/correction/{am.applied_by}/{subject.id}/{am.measure}"
+                out.setdefault(nid, _notice(
+                    nid, "correction", f"agency:{am.applied_by}", subject.id, am.entry.list,
+                    am.entry.key, sorted(wrong & set(am.entry.records)), today, None,
+                    list(am.legal_basis),
+                    {"case": case.id, "measure": am.measure, "clause": am.clause,
+                     "memorandum": am.memorandum, "applied_from": am.entry.start.isoformat(),
+                     "instruction": f"lift {am.measure} for {subject.id} from {today}: the "
+                     "record(s) it rested on were revoked after an upheld objection"}, now))
     return list(out.values())
 
 
