@@ -626,8 +626,8 @@ def _review(item: int, subject: str | None, reviewer: str, reason: str,
     out.print(msg, highlight=False)
 
 
-# the due-process commands register themselves on ``app``
-from xinyong import cli_process  # noqa: E402, F401
+# the due-process and service commands register themselves on ``app``
+from xinyong import cli_process, cli_service  # noqa: E402, F401
 
 
 def main() -> None:  # pragma: no cover

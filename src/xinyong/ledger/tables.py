@@ -199,3 +199,14 @@ case_events = Table(
     Column("note", Text, nullable=False),
     Column("detail", JSON, nullable=False),
 )
+
+users = Table(
+    "users", metadata,
+    Column("id", String(80), primary_key=True),
+    Column("role", String(20), nullable=False),
+    Column("subject", String(40)),
+    Column("agency", String(120)),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("created_by", String(160), nullable=False),
+)

@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI). Routes are thin: parse, call the service layer, return."""

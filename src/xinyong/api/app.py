@@ -1,0 +1,146 @@
+"""The platform's HTTP API. Errors are RFC 9457 problem details (application/problem+json)
+with field paths; no request gets a stack trace or a bare 500."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from xinyong.ledger.store import Ledger, LedgerError
+from xinyong.policy.model import Policy
+from xinyong.service import Forbidden, NotFound, Principal, Service, Unauthorized, authenticate
+from xinyong.service.core import PUBLIC
+
+PROBLEM = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+    """RFC 9457: type, title, status, detail (and extensions such as ``errors``)."""
+    return JSONResponse({"type": "about:blank", "title": title, "status": status,
+                         "detail": detail, **extra}, status_code=status, media_type=PROBLEM)
+
+
+class DecisionAsk(BaseModel):
+    subject: str = Field(min_length=1, max_length=80, description="Subject id or identifier")
+    action: str = Field(min_length=1, max_length=120, examples=["transport.air.ticket"])
+    on: date | None = Field(default=None, description="Date (default: today)")
+
+
+class DecisionBatch(BaseModel):
+    items: list[DecisionAsk] = Field(min_length=1, max_length=10_000)
+
+
+def principal(request: Request,
+              authorization: Annotated[str | None, Header()] = None) -> Principal:
+    """Who is asking: the bearer token's user, or the public without one."""
+    if not authorization:
+        return PUBLIC
+    scheme, _, token = authorization.partition(" ")
+    found = (authenticate(request.app.state.ledger, token.strip())
+             if scheme.lower() == "bearer" else None)
+    if found is None:
+        raise Unauthorized("the token is not valid; send Authorization: Bearer <token>")
+    return Principal(*found)
+
+
+Who = Annotated[Principal, Depends(principal)]
+
+
+def create_app(ledger: Ledger, policy: Policy, tick_every: float | None = None) -> FastAPI:
+    service = Service(ledger, policy)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(_ticking(ledger, policy, tick_every)) if tick_every else None
+        yield
+        if task is not None:
+            task.cancel()
+
+    app = FastAPI(title="xinyong", version="0.1.0", lifespan=lifespan,
+                  description="Credit records, lists and joint reward and punishment, "
+                  "explainable down to the source record, with due process.")
+    app.state.ledger = ledger
+
+    @app.exception_handler(Unauthorized)
+    async def _401(_r: Request, e: Unauthorized) -> JSONResponse:
+        return problem(401, "Unauthorized", str(e))
+
+    @app.exception_handler(Forbidden)
+    async def _403(_r: Request, e: Forbidden) -> JSONResponse:
+        return problem(403, "Forbidden", str(e))
+
+    @app.exception_handler(NotFound)
+    async def _404(_r: Request, e: NotFound) -> JSONResponse:
+        return problem(404, "Not Found", str(e))
+
+    @app.exception_handler(LedgerError)
+    async def _422(_r: Request, e: LedgerError) -> JSONResponse:
+        return problem(422, "Unprocessable", str(e))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_r: Request, e: RequestValidationError) -> JSONResponse:
+        errors = [{"pointer": "/" + "/".join(str(p) for p in err["loc"]),
+                   "detail": err["msg"]} for err in e.errors()]
+        return problem(422, "Invalid request", f"{len(errors)} field(s) are invalid",
+                       errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_r: Request, e: StarletteHTTPException) -> JSONResponse:
+        return problem(e.status_code, str(e.detail), str(e.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_r: Request, e: Exception) -> JSONResponse:
+        # never a stack trace; the operator finds the cause in the server log
+        return problem(500, "Internal error", "the request could not be completed; nothing "
+                       "was changed. Report the time of the request to the operator")
+
+    @app.get("/health", tags=["service"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/public/search", tags=["public"])
+    def search(who: Who, q: Annotated[str, Query(min_length=2, max_length=80)],
+               on: date | None = None) -> list[dict[str, Any]]:
+        """The public credit portal: published list entries and displayed penalties of
+        subjects matching a name or code. Individuals' administrative penalties are not
+        public."""
+        return service.search(who, q, on or date.today())
+
+    @app.get("/subjects/{subject}/file", tags=["subjects"])
+    def file(who: Who, subject: str, on: date | None = None) -> dict[str, Any]:
+        """A subject's own full file, with explanations, notices, objections and repair
+        options. Subjects see only their own; reviewers and admins any."""
+        return service.file(who, subject, on or date.today())
+
+    @app.post("/decisions", tags=["enforcers"])
+    def decision(who: Who, ask: DecisionAsk) -> dict[str, Any]:
+        """May the subject do the action on the date? Effect, measures and reasons; an
+        enforcer sees only measures of memoranda its agency signed."""
+        return service.decisions(who, [(ask.subject, ask.action, ask.on or date.today())])[0]
+
+    @app.post("/decisions/batch", tags=["enforcers"])
+    def decisions(who: Who, batch: DecisionBatch) -> list[dict[str, Any]]:
+        return service.decisions(who, [(a.subject, a.action, a.on or date.today())
+                                       for a in batch.items])
+
+    return app
+
+
+async def _ticking(ledger: Ledger, policy: Policy, every: float) -> None:
+    """Run the time-driven process on a schedule; a failed tick is retried next time."""
+    from xinyong.process.workflow import tick
+
+    loop = asyncio.get_running_loop()
+    while True:
+        with contextlib.suppress(Exception):
+            await loop.run_in_executor(None, tick, ledger, policy)
+        await asyncio.sleep(every)

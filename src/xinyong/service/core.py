@@ -1,0 +1,164 @@
+"""One authorization table, enforced in one place, and an audit entry for every access.
+
+Each operation names the roles that may call it and whether a subject may only touch its own
+data. A refused request is audited like any other, with who asked and why it was refused."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from xinyong.engine import decide
+from xinyong.engine.explain import decision_data, explain, public_view
+from xinyong.ledger import tables as t
+from xinyong.ledger.store import Ledger
+from xinyong.model import Standing
+from xinyong.policy.model import Policy
+
+
+class Unauthorized(Exception):
+    """No valid token where one is needed (HTTP 401)."""
+
+
+class Forbidden(Exception):
+    """The role may not do this, or not to this subject (HTTP 403)."""
+
+
+class NotFound(Exception):
+    """No such subject, action or case (HTTP 404)."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking: a user with a role, acting for a subject or an agency; or the public."""
+
+    user: str
+    role: str
+    subject: str | None = None
+    agency: str | None = None
+
+    @property
+    def actor(self) -> str:
+        return "public" if self.role == "public" else f"{self.role}:{self.user}"
+
+
+PUBLIC = Principal("anonymous", "public")
+
+
+@dataclass(frozen=True)
+class Rule:
+    roles: frozenset[str]
+    own_only: frozenset[str] = frozenset()
+    """Roles that may act only on their own subject."""
+
+
+def _rule(*roles: str, own: tuple[str, ...] = ()) -> Rule:
+    return Rule(frozenset(roles), frozenset(own))
+
+
+ACCESS: dict[str, Rule] = {
+    "public.search": _rule("public", "subject", "submitter", "enforcer", "reviewer", "admin"),
+    "subject.file": _rule("subject", "reviewer", "admin", own=("subject",)),
+    "decisions": _rule("enforcer"),
+}
+"""operation → who may call it. The whole authorization policy of the service."""
+
+
+class Service:
+    def __init__(self, ledger: Ledger, policy: Policy):
+        self.ledger, self.policy = ledger, policy
+
+    # -- the one gate ----------------------------------------------------------------------
+
+    def authorize(self, who: Principal, op: str, subject: str | None = None) -> None:
+        rule = ACCESS[op]
+        why = None
+        if who.role not in rule.roles:
+            why = f"role {who.role} may not {op}"
+        elif who.role in rule.own_only and subject is not None and subject != who.subject:
+            why = f"a {who.role} may only {op} its own data"
+        if why is not None:
+            self.ledger.audit(who.actor, f"refused:{op}", subject, {"why": why})
+            if who.role == "public":
+                raise Unauthorized(f"{op} needs a token")
+            raise Forbidden(why)
+
+    def _subject(self, key: str) -> Any:
+        from xinyong.dataset import UnknownSubject
+
+        try:
+            return self.ledger.resolve(key, self.policy)
+        except (UnknownSubject, ValueError) as e:
+            raise NotFound(str(e)) from None
+
+    # -- operations ------------------------------------------------------------------------
+
+    def search(self, who: Principal, q: str, on: date, limit: int = 20) -> list[dict[str, Any]]:
+        """What the public credit portal shows for subjects matching a name or code."""
+        self.authorize(who, "public.search")
+        like = f"%{q.strip()}%"
+        with self.ledger.engine.connect() as conn:
+            ids = [r.id for r in conn.execute(
+                select(t.subjects.c.id).outerjoin(
+                    t.identifiers, t.identifiers.c.subject == t.subjects.c.id)
+                .where(or_(t.subjects.c.name.like(like), t.subjects.c.id == q.strip(),
+                           t.identifiers.c.value == q.strip().upper()))
+                .distinct().order_by(t.subjects.c.id).limit(limit))]
+        found = []
+        for s in self.ledger.subjects(ids).values():
+            view = public_view(self.policy, self.ledger.standing(self.policy, s, on))
+            if view["list_entries"] or view["displayed"]:
+                found.append(view)
+        self.ledger.audit(who.actor, "public.search", None, {"q": q, "results": len(found)})
+        return found
+
+    def file(self, who: Principal, key: str, on: date) -> dict[str, Any]:
+        """A subject's own full file: explanations, notices, cases and repair options."""
+        from xinyong.process.cases import load
+        from xinyong.process.workflow import notices
+
+        s = self._subject(key)
+        self.authorize(who, "subject.file", s.id)
+        standing = self.ledger.standing(self.policy, s, on)
+        body = explain(self.policy, standing)
+        body["notices"] = [_plain(n) for n in notices(self.ledger, subject=s.id)]
+        body["cases"] = [c.as_dict() for c in load(self.ledger, subjects=[s.id])]
+        body["repair_options"] = [
+            {"target": f"record:{d.record}", "from": d.earliest_repair.isoformat()}
+            for d in standing.displayed] + [
+            {"target": f"list:{e.list}", "from": e.earliest_application.isoformat()}
+            for e in standing.active_entries
+            if e.subject == s.id and e.earliest_application is not None]
+        self.ledger.audit(who.actor, "subject.file", s.id, {"on": on.isoformat()})
+        return body
+
+    def decisions(self, who: Principal, asks: list[tuple[str, str, date]]) -> list[dict[str, Any]]:
+        """Decisions for an enforcer: only measures of memoranda its agency signed."""
+        self.authorize(who, "decisions")
+        out = []
+        for key, action, on in asks:
+            s = self._subject(key)
+            standing = self._signed_only(self.ledger.standing(self.policy, s, on), who.agency)
+            try:
+                d = decide(standing, action)
+            except ValueError as e:  # unknown action
+                raise NotFound(str(e)) from None
+            out.append(decision_data(self.policy, standing, d))
+        self.ledger.audit(who.actor, "decisions", asks[0][0] if len(asks) == 1 else None,
+                          {"asks": [[k, a, d.isoformat()] for k, a, d in asks],
+                           "effects": [o["effect"] for o in out]})
+        return out
+
+    def _signed_only(self, standing: Standing, agency: str | None) -> Standing:
+        view = self.policy.at(standing.as_of)
+        signed = {m for m, memo in view.memoranda.items() if agency in memo.signatories}
+        by_action = {a: tuple(m for m in ms if m.memorandum in signed)
+                     for a, ms in standing.by_action.items()}
+        return replace(standing, by_action=by_action)
+
+
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, date) else v for k, v in row.items()}

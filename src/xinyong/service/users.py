@@ -1,0 +1,51 @@
+"""Users and tokens. A token is shown once, when it is made; the store keeps its SHA-256."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy import insert, select
+
+from xinyong.ledger import tables as t
+from xinyong.ledger.store import Ledger, LedgerError
+
+ROLES = ("public", "subject", "submitter", "enforcer", "reviewer", "admin")
+"""public: anyone, no token; subject: a person or firm reading its own file; submitter: an
+agency sending records; enforcer: an agency asking for decisions (airlines, railways, …);
+reviewer: decides objections, repairs and human reviews; admin: policies and impact."""
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def add_user(ledger: Ledger, user_id: str, role: str, *, subject: str | None = None,
+             agency: str | None = None, by: str = "admin") -> str:
+    """Create a user and return its token (the only time it is shown)."""
+    if role not in ROLES or role == "public":
+        raise LedgerError(f"unknown role {role!r}; use one of {', '.join(ROLES[1:])}")
+    if role == "subject" and not subject:
+        raise LedgerError("a subject user needs --subject (the subject it acts for)")
+    if role in ("submitter", "enforcer") and not agency:
+        raise LedgerError(f"a {role} needs --agency (the agency it acts for)")
+    token = f"xy_{secrets.token_urlsafe(24)}"
+    with ledger._writing() as conn:
+        if conn.execute(select(t.users.c.id).where(t.users.c.id == user_id)).first():
+            raise LedgerError(f"user {user_id!r} exists already")
+        conn.execute(insert(t.users), [{
+            "id": user_id, "role": role, "subject": subject, "agency": agency,
+            "token_sha256": _digest(token), "created_at": ledger.clock(), "created_by": by}])
+        ledger._audit(conn, by, "users.add", subject,
+                      {"user": user_id, "role": role, "agency": agency})
+    return token
+
+
+def authenticate(ledger: Ledger, token: str) -> tuple[str, str, str | None, str | None] | None:
+    """(user id, role, subject, agency) for a valid token, else None."""
+    with ledger.engine.connect() as conn:
+        row = conn.execute(select(t.users).where(
+            t.users.c.token_sha256 == _digest(token))).first()
+    if row is None:
+        return None
+    return row.id, row.role, row.subject, row.agency

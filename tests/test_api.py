@@ -1,0 +1,187 @@
+"""The HTTP API: roles, the authorization matrix, audit of every access, RFC 9457 errors, and
+one run over real HTTP (uvicorn on a loopback port)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import date, datetime
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from builders import firm, link, person, record
+from xinyong.api.app import create_app
+from xinyong.ledger import tables as t
+from xinyong.ledger.store import Batch, Ledger
+from xinyong.policy.model import Policy
+from xinyong.process.cases import load
+from xinyong.process.workflow import resolve, tick
+from xinyong.service import add_user
+
+REFUSES = "judicial.debtor.refuses_to_perform"
+ON = "2024-03-01"
+E1, P1, P2 = firm("E1", "深圳某某科技有限公司"), person("P1", "李四"), person("P2", "王五")
+
+
+@pytest.fixture
+def ledger(ledger_url: str, policy: Policy) -> Iterator[Ledger]:
+    """E1 is a listed debtor from 10 Feb 2024; P1 its legal representative (the air-ticket ban
+    reaches P1, confirmed by a reviewer); P2 has nothing."""
+    led = Ledger.open(ledger_url, clock=lambda: datetime(2024, 2, 12, 9))
+    led.write(Batch(subjects=[E1, P1, P2], links=[link("E1", "P1", "legal_representative")],
+                    records=[record("R1", "E1", REFUSES, date(2024, 1, 10))]))
+    tick(led, policy)
+    for case in load(led, kind="review"):
+        resolve(led, policy, case.id, "confirmed", "checked", "reviewer:王芳")
+    yield led
+    led.dispose()
+
+
+@pytest.fixture
+def tokens(ledger: Ledger) -> dict[str, str]:
+    return {
+        "subject": add_user(ledger, "p1", "subject", subject="P1"),
+        "submitter": add_user(ledger, "court-1", "submitter", agency="courts"),
+        "enforcer": add_user(ledger, "caac-1", "enforcer", agency="caac"),
+        "enforcer-mof": add_user(ledger, "mof-1", "enforcer", agency="mof"),
+        "enforcer-other": add_user(ledger, "hotel-1", "enforcer", agency="hotel-association"),
+        "reviewer": add_user(ledger, "rev-1", "reviewer"),
+        "admin": add_user(ledger, "admin-1", "admin"),
+    }
+
+
+@pytest.fixture
+def client(ledger: Ledger, policy: Policy) -> TestClient:
+    return TestClient(create_app(ledger, policy), raise_server_exceptions=False)
+
+
+def auth(tokens: dict[str, str], role: str) -> dict[str, str]:
+    return {} if role == "public" else {"Authorization": f"Bearer {tokens[role]}"}
+
+
+ROLES = ["public", "subject", "submitter", "enforcer", "reviewer", "admin"]
+
+# endpoint → the roles allowed, and for the subject role whether only its own data
+MATRIX: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
+    ("GET", "/public/search?q=E1", None, set(ROLES)),
+    ("GET", f"/subjects/P1/file?on={ON}", None, {"subject", "reviewer", "admin"}),
+    ("GET", f"/subjects/P2/file?on={ON}", None, {"reviewer", "admin"}),  # not P1's own
+    ("POST", "/decisions", {"subject": "P1", "action": "transport.air.ticket", "on": ON},
+     {"enforcer"}),
+    ("POST", "/decisions/batch", {"items": [{"subject": "P1", "action": "transport.air.ticket",
+                                             "on": ON}]}, {"enforcer"}),
+]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(("method", "path", "body", "allowed"), MATRIX,
+                         ids=[f"{m} {p}" for m, p, _, _ in MATRIX])
+def test_authorization_matrix(client: TestClient, tokens: dict[str, str], ledger: Ledger,
+                              role: str, method: str, path: str, body: dict[str, Any] | None,
+                              allowed: set[str]) -> None:
+    before = _audit_count(ledger)
+    r = client.request(method, path, json=body, headers=auth(tokens, role))
+    if role in allowed:
+        assert r.status_code == 200, r.text
+    else:
+        assert r.status_code == (401 if role == "public" else 403), r.text
+        assert r.headers["content-type"] == "application/problem+json"
+        assert "李四" not in r.text and "R1" not in r.text  # zero leaks
+    assert _audit_count(ledger) == before + 1  # every access, refused ones too
+
+
+def _audit_count(ledger: Ledger) -> int:
+    with ledger.engine.connect() as c:
+        return len(c.execute(select(t.audit_log.c.seq)).all())
+
+
+def test_an_enforcer_sees_only_measures_of_memoranda_its_agency_signed(
+        client: TestClient, tokens: dict[str, str]) -> None:
+    ask = {"subject": "P1", "action": "transport.air.ticket", "on": ON}
+    caac = client.post("/decisions", json=ask, headers=auth(tokens, "enforcer")).json()
+    assert caac["effect"] == "deny"
+    assert {r["applied_by"] for r in caac["reasons"]} == {"caac"}
+    assert all([x["id"] for x in r["records"]] == ["R1"] for r in caac["reasons"])
+    mof = client.post("/decisions", json=ask, headers=auth(tokens, "enforcer-mof")).json()
+    # the finance ministry signed the 2016 memorandum too, so it sees the same ban
+    assert mof["effect"] == "deny"
+    # an agency that signed no memorandum sees no measure, and learns nothing about P1
+    other = client.post("/decisions", json=ask, headers=auth(tokens, "enforcer-other")).json()
+    assert other["effect"] == "allow" and other["reasons"] == []
+
+
+def test_the_public_portal_shows_published_entries(client: TestClient) -> None:
+    r = client.get("/public/search", params={"q": "深圳某某", "on": ON})
+    assert r.status_code == 200
+    [hit] = r.json()
+    assert hit["subject"]["id"] == "E1"
+    assert "spc.dishonest_debtors" in [e["list"] for e in hit["list_entries"]]
+    assert client.get("/public/search", params={"q": "王五", "on": ON}).json() == []
+
+
+def test_a_subject_reads_its_own_file(client: TestClient, tokens: dict[str, str]) -> None:
+    r = client.get(f"/subjects/P1/file?on={ON}", headers=auth(tokens, "subject"))
+    body = r.json()
+    assert body["subject"]["id"] == "P1" and "cases" in body and "notices" in body
+
+
+def test_errors_are_problem_details_with_field_paths(client: TestClient,
+                                                     tokens: dict[str, str]) -> None:
+    r = client.post("/decisions/batch", json={"items": [{"subject": "", "action": 3}]},
+                    headers=auth(tokens, "enforcer"))
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    pointers = {e["pointer"] for e in r.json()["errors"]}
+    assert {"/body/items/0/subject", "/body/items/0/action"} <= pointers
+    r = client.post("/decisions", json={"subject": "NOPE", "action": "transport.air.ticket"},
+                    headers=auth(tokens, "enforcer"))
+    assert r.status_code == 404 and r.json()["status"] == 404
+    r = client.post("/decisions", json={"subject": "P1", "action": "teleport"},
+                    headers=auth(tokens, "enforcer"))
+    assert r.status_code == 404 and "unknown action" in r.json()["detail"]
+    r = client.get("/public/search?q=E1", headers={"Authorization": "Bearer forged"})
+    assert r.status_code == 401 and r.json()["title"] == "Unauthorized"
+    r = client.get("/no/such/path")
+    assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+
+
+def test_tokens_are_stored_hashed(ledger: Ledger, tokens: dict[str, str]) -> None:
+    with ledger.engine.connect() as c:
+        stored = json.dumps([list(r) for r in c.execute(select(t.users))], default=str)
+    assert all(tok not in stored for tok in tokens.values())
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_real_http_over_uvicorn(ledger: Ledger, policy: Policy, tokens: dict[str, str]) -> None:
+    import httpx
+    import uvicorn
+
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(ledger, policy), host="127.0.0.1",
+                                           port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            time.sleep(0.05)
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{base}/health").json() == {"status": "ok"}
+        r = httpx.post(f"{base}/decisions", headers=auth(tokens, "enforcer"),
+                       json={"subject": "P1", "action": "transport.air.ticket", "on": ON})
+        assert r.status_code == 200 and r.json()["effect"] == "deny"
+        assert "/decisions" in httpx.get(f"{base}/openapi.json").json()["paths"]
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
