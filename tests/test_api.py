@@ -76,6 +76,10 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
      {"enforcer"}),
     ("POST", "/decisions/batch", {"items": [{"subject": "P1", "action": "transport.air.ticket",
                                              "on": ON}]}, {"enforcer"}),
+    ("POST", "/records/batch", {"records": [
+        {"record_id": "C9", "identifier": P2.identifiers[0].value, "subject_name": "王五",
+         "category": REFUSES, "effective": "2024-02-01", "document_no": "(2024)京01执9号"}]},
+     {"submitter"}),
 ]
 
 
@@ -185,3 +189,35 @@ def test_real_http_over_uvicorn(ledger: Ledger, policy: Policy, tokens: dict[str
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_an_agency_submits_records_all_or_nothing(client: TestClient, ledger: Ledger,
+                                                  tokens: dict[str, str]) -> None:
+    court = auth(tokens, "submitter")
+    good = {"record_id": "C1", "identifier": P2.identifiers[0].value, "subject_name": "王五",
+            "category": REFUSES, "effective": "2024-02-01", "document_no": "(2024)京01执1号",
+            "amounts": {"amount_owed": "5000"}}
+    bad = [good | {"record_id": "C2", "effective": "2099-01-01"},
+           good | {"record_id": "C3", "amounts": {"amount_owed": "-5"}},
+           good | {"record_id": "C4", "identifier": P2.identifiers[0].value[:-1] + "0"
+                   if P2.identifiers[0].value[-1] != "0" else P2.identifiers[0].value[:-1]
+                   + "1"}]
+    before = ledger.counts()["record"]
+    r = client.post("/records/batch", json={"records": [good, *bad]}, headers=court)
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    assert [e["pointer"] for e in r.json()["errors"]] == [
+        "/body/records/1/effective", "/body/records/2/amounts/amount_owed",
+        "/body/records/3/identifier"]
+    assert ledger.counts()["record"] == before  # nothing written
+    r = client.post("/records/batch", json={"records": [good]},
+                    headers=court | {"Idempotency-Key": "court-2024-02-01-1"})
+    assert r.status_code == 200 and r.json()["written"] == 1
+    again = client.post("/records/batch", json={"records": [good]},
+                        headers=court | {"Idempotency-Key": "court-2024-02-01-1"})
+    assert again.json()["already_submitted"] is True and again.json()["written"] == 0
+    one = client.post("/records", json=good | {"record_id": "C5", "document_no": "(2024)5号"},
+                      headers=court)
+    assert one.status_code == 200 and one.json()["written"] == 1
+    r = client.post("/records", json=good | {"religion": "x"}, headers=court)
+    assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/body/religion"
+    assert ledger.counts()["record"] == before + 2

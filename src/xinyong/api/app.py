@@ -17,7 +17,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from xinyong.ledger.store import Ledger, LedgerError
 from xinyong.policy.model import Policy
-from xinyong.service import Forbidden, NotFound, Principal, Service, Unauthorized, authenticate
+from xinyong.service import (
+    Forbidden,
+    Invalid,
+    NotFound,
+    Principal,
+    Service,
+    Unauthorized,
+    authenticate,
+)
 from xinyong.service.core import PUBLIC
 
 PROBLEM = "application/problem+json"
@@ -33,6 +41,27 @@ class DecisionAsk(BaseModel):
     subject: str = Field(min_length=1, max_length=80, description="Subject id or identifier")
     action: str = Field(min_length=1, max_length=120, examples=["transport.air.ticket"])
     on: date | None = Field(default=None, description="Date (default: today)")
+
+
+class RecordIn(BaseModel):
+    """One record in our field names; the agency's feed manifest says which it may send."""
+
+    model_config = {"extra": "forbid"}
+    record_id: str | None = Field(default=None, max_length=80)
+    identifier: str | None = Field(default=None, max_length=40)
+    id_scheme: str | None = Field(default=None, max_length=20)
+    subject_name: str | None = Field(default=None, max_length=200)
+    subject_region: str | None = Field(default=None, max_length=6)
+    category: str = Field(max_length=120)
+    act_date: date | None = None
+    effective: date
+    document_no: str = Field(max_length=200)
+    legal_basis: str | None = Field(default=None, max_length=120)
+    amounts: dict[str, str] = Field(default_factory=dict)
+
+
+class RecordBatch(BaseModel):
+    records: list[RecordIn] = Field(min_length=1, max_length=100_000)
 
 
 class DecisionBatch(BaseModel):
@@ -81,6 +110,10 @@ def create_app(ledger: Ledger, policy: Policy, tick_every: float | None = None) 
     @app.exception_handler(NotFound)
     async def _404(_r: Request, e: NotFound) -> JSONResponse:
         return problem(404, "Not Found", str(e))
+
+    @app.exception_handler(Invalid)
+    async def _bad(_r: Request, e: Invalid) -> JSONResponse:
+        return problem(422, "Invalid request", str(e), errors=e.errors)
 
     @app.exception_handler(LedgerError)
     async def _422(_r: Request, e: LedgerError) -> JSONResponse:
@@ -132,7 +165,24 @@ def create_app(ledger: Ledger, policy: Policy, tick_every: float | None = None) 
         return service.decisions(who, [(a.subject, a.action, a.on or date.today())
                                        for a in batch.items])
 
+    @app.post("/records", tags=["agencies"])
+    def submit_one(who: Who, record: RecordIn, idempotency_key: Annotated[
+            str | None, Header(max_length=120)] = None) -> dict[str, Any]:
+        """Submit one record: validated as ingest validates a file."""
+        return service.submit(who, [_fields(record)], idempotency_key)
+
+    @app.post("/records/batch", tags=["agencies"])
+    def submit(who: Who, batch: RecordBatch, idempotency_key: Annotated[
+            str | None, Header(max_length=120)] = None) -> dict[str, Any]:
+        """Submit records, all or nothing; every bad record is listed. The same
+        Idempotency-Key (or the same records) twice writes nothing the second time."""
+        return service.submit(who, [_fields(r) for r in batch.records], idempotency_key)
+
     return app
+
+
+def _fields(record: RecordIn) -> dict[str, Any]:
+    return {k: v for k, v in record.model_dump(mode="json").items() if v not in (None, {})}
 
 
 async def _ticking(ledger: Ledger, policy: Policy, every: float) -> None:

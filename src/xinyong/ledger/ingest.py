@@ -243,13 +243,19 @@ class Ingest:
         return feeds[0]
 
     def run(self) -> IngestReport:
-        feed = self.feed()
+        """Ingest the file: its SHA-256 makes a resubmission a no-op."""
         if FORMATS.get(self.path.suffix.lower()) is None or not self.path.is_file():
             read_rows(self.path)  # raises the reason
-        raw = self.path.read_bytes()
-        digest = hashlib.sha256(raw).hexdigest()
+        digest = hashlib.sha256(self.path.read_bytes()).hexdigest()
         table, lines = read_table(self.path)
-        ingest_id = hashlib.sha256(f"{self.agency}\x00{digest}".encode()).hexdigest()[:32]
+        return self.ingest(table, lines, digest, digest)
+
+    def ingest(self, table: pa.Table, lines: Callable[[], list[int]], digest: str,
+               key: str) -> IngestReport:
+        """Validate and write a table of the agency's rows (as from a file), atomically.
+        ``key`` (the file's digest, or a client's idempotency key) makes a repeat a no-op."""
+        feed = self.feed()
+        ingest_id = hashlib.sha256(f"{self.agency}\x00{key}".encode()).hexdigest()[:32]
         self._check_columns(feed, table)
         n = table.num_rows
         if n < feed.min_rows or (feed.max_rows is not None and n > feed.max_rows):
@@ -344,12 +350,17 @@ class _Check:
             return f"{raw!r} is not a date; write YYYY-MM-DD"
         return f"{got} is in the future" if got > self.today else got
 
-    def dates(self, raw: pa.Array, field: str, step: str) -> tuple[list[Any], pa.Array]:
-        """Each row's date (or its problem, reported), as distinct values and indices."""
+    def dates(self, raw: pa.Array, field: str, step: str,
+              given: pa.Array | None = None) -> tuple[list[Any], pa.Array]:
+        """Each row's date (or its problem, reported where the row ``given`` it: a date
+        taken over from another column is reported there), as distinct values and indices."""
         values, idx = _codes(raw)
         got = [self.day(v) for v in values]
         bad = [i for i, d in enumerate(got) if isinstance(d, str)]
-        self.fail(_rows_with(idx, bad), step, field, lambda r: got[idx[r].as_py()])
+        rows = _rows_with(idx, bad)
+        if given is not None and rows:
+            rows = [r for r in rows if given[r].as_py()]
+        self.fail(rows, step, field, lambda r: got[idx[r].as_py()])
         return got, idx
 
     def category(self, cat_id: str, eff: date) -> Any:
@@ -369,10 +380,10 @@ class _Check:
         eff_raw = self.column("effective")
         eff_raw = self.blank() if eff_raw is None else eff_raw
         effs, eff_i = self.dates(eff_raw, "effective", "effective")
-        act_raw = self.column("act_date")
-        act_raw = eff_raw if act_raw is None else pc.if_else(pc.equal(act_raw, ""), eff_raw,
-                                                             act_raw)
-        acts, act_i = self.dates(act_raw, "act_date", "act_date")
+        act_col = self.column("act_date")
+        act_given = pc.not_equal(act_col if act_col is not None else self.blank(), "")
+        act_raw = pc.if_else(act_given, act_col, eff_raw) if act_col is not None else eff_raw
+        acts, act_i = self.dates(act_raw, "act_date", "act_date", act_given)
         as_day = [d if isinstance(d, date) else None for d in effs]
         eff_d = pa.array(as_day, pa.date32()).take(eff_i)
         act_d = pa.array([d if isinstance(d, date) else None for d in acts], pa.date32()) \

@@ -31,6 +31,14 @@ class NotFound(Exception):
     """No such subject, action or case (HTTP 404)."""
 
 
+class Invalid(Exception):
+    """Bad input, every problem listed with a JSON pointer to its field (HTTP 422)."""
+
+    def __init__(self, detail: str, errors: list[dict[str, str]]):
+        super().__init__(detail)
+        self.errors = errors
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who is asking: a user with a role, acting for a subject or an agency; or the public."""
@@ -63,6 +71,7 @@ ACCESS: dict[str, Rule] = {
     "public.search": _rule("public", "subject", "submitter", "enforcer", "reviewer", "admin"),
     "subject.file": _rule("subject", "reviewer", "admin", own=("subject",)),
     "decisions": _rule("enforcer"),
+    "records.submit": _rule("submitter"),
 }
 """operation → who may call it. The whole authorization policy of the service."""
 
@@ -151,6 +160,66 @@ class Service:
                           {"asks": [[k, a, d.isoformat()] for k, a, d in asks],
                            "effects": [o["effect"] for o in out]})
         return out
+
+    def submit(self, who: Principal, records: list[dict[str, Any]],
+               key: str | None = None) -> dict[str, Any]:
+        """An agency's records, validated exactly as a file is by ``xinyong ingest``: all or
+        nothing, every bad record listed; the same idempotency key (or the same records)
+        twice writes nothing the second time."""
+        import hashlib
+        import json
+        from pathlib import Path
+
+        import pyarrow as pa
+
+        from xinyong.ledger.ingest import Ingest, IngestError
+
+        self.authorize(who, "records.submit")
+        assert who.agency is not None
+        name = f"api-{key or 'batch'}"
+        ingest = Ingest(self.ledger, self.policy, who.agency, Path(name))
+        try:
+            feed = ingest.feed()
+        except IngestError as e:
+            raise Invalid(str(e).split(": ", 1)[-1], []) from None
+        ours = {theirs: mine for mine, theirs in feed.columns.items()}
+        rows, errors = [], []
+        for i, rec in enumerate(records):
+            row: dict[str, str | None] = dict.fromkeys(feed.columns.values())
+            for field, value in rec.items():
+                if field == "amounts" and isinstance(value, dict):
+                    for amount, v in value.items():
+                        col = feed.columns.get(f"amount.{amount}")
+                        if col is None:
+                            errors.append({"pointer": f"/body/records/{i}/amounts/{amount}",
+                                           "detail": f"feed {feed.id} has no amount {amount!r}"})
+                        else:
+                            row[col] = None if v is None else str(v)
+                elif field in feed.columns and not field.startswith("amount."):
+                    row[feed.columns[field]] = None if value is None else str(value)
+                else:
+                    errors.append({"pointer": f"/body/records/{i}/{field}",
+                                   "detail": f"not a field of feed {feed.id}"})
+            rows.append(row)
+        if errors:
+            raise Invalid(f"{len(errors)} problem(s); nothing was written", errors)
+        table = pa.table({c: pa.array([r[c] for r in rows], pa.string())
+                          for c in feed.columns.values()})
+        body = json.dumps(records, sort_keys=True, ensure_ascii=False, default=str)
+        digest = hashlib.sha256(body.encode()).hexdigest()
+        try:
+            report = ingest.ingest(table, lambda: list(range(1, len(rows) + 1)), digest,
+                                   key or digest)
+        except IngestError as e:
+            raise Invalid(f"{len(e.errors)} bad record(s); nothing was written", [
+                {"pointer": f"/body/records/{err.line - 1}/"
+                 + ours.get(err.field, err.field).replace("amount.", "amounts/"),
+                 "detail": err.reason} for err in e.errors]) from None
+        return {"ingest": report.ingest_id, "already_submitted": report.already_ingested,
+                "records": report.rows, "written": report.written,
+                "already_recorded": report.already_recorded,
+                "new_subjects": report.new_subjects,
+                "queued_for_review": report.queued_for_review}
 
     def _signed_only(self, standing: Standing, agency: str | None) -> Standing:
         view = self.policy.at(standing.as_of)
