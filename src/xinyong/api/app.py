@@ -64,6 +64,24 @@ class RecordBatch(BaseModel):
     records: list[RecordIn] = Field(min_length=1, max_length=100_000)
 
 
+class ObjectionIn(BaseModel):
+    target: str = Field(pattern=r"^(record|list|grade):.+$", max_length=200,
+                        examples=["record:R123"])
+    reason: str = Field(min_length=1, max_length=4000)
+    rules: str = Field(default="credit-reporting", description="credit-reporting (20 days) "
+                       "or fcra (30 days)")
+
+
+class RepairIn(BaseModel):
+    target: str = Field(pattern=r"^(record|list):.+$", max_length=200)
+    reason: str = Field(default="", max_length=4000)
+
+
+class ResolveIn(BaseModel):
+    outcome: str = Field(max_length=20, examples=["upheld"])
+    reasons: str = Field(default="", max_length=4000)
+
+
 class DecisionBatch(BaseModel):
     items: list[DecisionAsk] = Field(min_length=1, max_length=10_000)
 
@@ -177,6 +195,36 @@ def create_app(ledger: Ledger, policy: Policy, tick_every: float | None = None) 
         """Submit records, all or nothing; every bad record is listed. The same
         Idempotency-Key (or the same records) twice writes nothing the second time."""
         return service.submit(who, [_fields(r) for r in batch.records], idempotency_key)
+
+    @app.post("/objections", tags=["subjects"])
+    def object_(who: Who, body: ObjectionIn) -> dict[str, Any]:
+        """Object to one's record, list entry or grade; disputed at once, answered in 20 days
+        (30 under FCRA rules)."""
+        return service.object(who, body.target, body.reason, body.rules)
+
+    @app.post("/repairs", tags=["subjects"])
+    def repair(who: Who, body: RepairIn) -> dict[str, Any]:
+        """Apply for credit repair; too early, refused at once with the date it is possible."""
+        return service.repair(who, body.target, body.reason)
+
+    @app.get("/cases", tags=["reviewers"])
+    def cases(who: Who, kind: Annotated[str | None, Query(
+            pattern="^(objection|repair|review)$")] = None,
+              on: date | None = None) -> list[dict[str, Any]]:
+        """Objections, repair applications and human reviews, with overdue marked."""
+        return service.cases(who, kind, on or date.today())
+
+    @app.post("/cases/{case}/resolve", tags=["reviewers"])
+    def resolve(who: Who, case: str, body: ResolveIn) -> dict[str, Any]:
+        """A reviewer's decision (with written reasons), or a subject withdrawing its own
+        objection. An upheld objection revokes the record and notifies every agency that
+        acted on it."""
+        return service.resolve(who, case, body.outcome, body.reasons)
+
+    @app.get("/notices", tags=["subjects"])
+    def notices(who: Who) -> list[dict[str, Any]]:
+        """Notices: a subject's own, an agency's corrections, or all for reviewers."""
+        return service.notices(who)
 
     return app
 

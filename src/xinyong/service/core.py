@@ -5,16 +5,18 @@ data. A refused request is audited like any other, with who asked and why it was
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import or_, select
 
 from xinyong.engine import decide
 from xinyong.engine.explain import decision_data, explain, public_view
 from xinyong.ledger import tables as t
-from xinyong.ledger.store import Ledger
+from xinyong.ledger.store import Ledger, LedgerError
 from xinyong.model import Standing
 from xinyong.policy.model import Policy
 
@@ -72,8 +74,32 @@ ACCESS: dict[str, Rule] = {
     "subject.file": _rule("subject", "reviewer", "admin", own=("subject",)),
     "decisions": _rule("enforcer"),
     "records.submit": _rule("submitter"),
+    "objections.file": _rule("subject"),
+    "repairs.apply": _rule("subject"),
+    "cases.list": _rule("subject", "reviewer", "admin", own=("subject",)),
+    "cases.resolve": _rule("subject", "reviewer", own=("subject",)),
+    "notices.list": _rule("subject", "submitter", "enforcer", "reviewer", "admin",
+                          own=("subject",)),
 }
 """operation → who may call it. The whole authorization policy of the service."""
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def audited(op: str) -> Callable[[F], F]:
+    """A request refused on its merits (bad input, unknown subject, a move a case does not
+    allow) is audited too, with the reason; permission refusals are audited by the gate."""
+    def wrap(fn: F) -> F:
+        @functools.wraps(fn)
+        def run(self: Service, who: Principal, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(self, who, *args, **kwargs)
+            except (LedgerError, NotFound, Invalid) as e:
+                self.ledger.audit(who.actor, f"failed:{op}", who.subject, {"why": str(e)})
+                raise
+        return run  # type: ignore[return-value]
+    return wrap
 
 
 class Service:
@@ -105,6 +131,7 @@ class Service:
 
     # -- operations ------------------------------------------------------------------------
 
+    @audited("public.search")
     def search(self, who: Principal, q: str, on: date, limit: int = 20) -> list[dict[str, Any]]:
         """What the public credit portal shows for subjects matching a name or code."""
         self.authorize(who, "public.search")
@@ -124,6 +151,7 @@ class Service:
         self.ledger.audit(who.actor, "public.search", None, {"q": q, "results": len(found)})
         return found
 
+    @audited("subject.file")
     def file(self, who: Principal, key: str, on: date) -> dict[str, Any]:
         """A subject's own full file: explanations, notices, cases and repair options."""
         from xinyong.process.cases import load
@@ -144,6 +172,7 @@ class Service:
         self.ledger.audit(who.actor, "subject.file", s.id, {"on": on.isoformat()})
         return body
 
+    @audited("decisions")
     def decisions(self, who: Principal, asks: list[tuple[str, str, date]]) -> list[dict[str, Any]]:
         """Decisions for an enforcer: only measures of memoranda its agency signed."""
         self.authorize(who, "decisions")
@@ -161,6 +190,7 @@ class Service:
                            "effects": [o["effect"] for o in out]})
         return out
 
+    @audited("records.submit")
     def submit(self, who: Principal, records: list[dict[str, Any]],
                key: str | None = None) -> dict[str, Any]:
         """An agency's records, validated exactly as a file is by ``xinyong ingest``: all or
@@ -220,6 +250,81 @@ class Service:
                 "already_recorded": report.already_recorded,
                 "new_subjects": report.new_subjects,
                 "queued_for_review": report.queued_for_review}
+
+    @audited("objections.file")
+    def object(self, who: Principal, target: str, reason: str,
+               rules: str = "credit-reporting") -> dict[str, Any]:
+        """The subject objects to its record, list entry or grade (or, as a legal
+        representative, to its firm's record)."""
+        from xinyong.process.workflow import OBJECTION_DAYS, file_objection
+
+        self.authorize(who, "objections.file")
+        if rules not in OBJECTION_DAYS:
+            raise Invalid("unknown rules", [{"pointer": "/body/rules",
+                                             "detail": f"use {' or '.join(OBJECTION_DAYS)}"}])
+        me = self._subject(who.subject or "")
+        return file_objection(self.ledger, self.policy, me, target, reason,
+                              days=OBJECTION_DAYS[rules]).as_dict()
+
+    @audited("repairs.apply")
+    def repair(self, who: Principal, target: str, reason: str) -> dict[str, Any]:
+        from xinyong.process.workflow import apply_for_repair
+
+        self.authorize(who, "repairs.apply")
+        me = self._subject(who.subject or "")
+        return apply_for_repair(self.ledger, self.policy, me, target, reason).as_dict()
+
+    @audited("cases.list")
+    def cases(self, who: Principal, kind: str | None, on: date) -> list[dict[str, Any]]:
+        """Cases with their state; a subject sees its own (those it filed or about it)."""
+        from xinyong.process.cases import load
+
+        self.authorize(who, "cases.list")
+        found = load(self.ledger, kind=kind)
+        if who.role == "subject":
+            mine = {f"subject:{who.subject}", f"legal_representative:{who.subject}"}
+            found = [c for c in found if c.subject == who.subject or c.filed_by in mine]
+        self.ledger.audit(who.actor, "cases.list", who.subject, {"kind": kind,
+                                                                  "count": len(found)})
+        return [c.as_dict() | {"overdue": c.overdue(on)} for c in found]
+
+    @audited("cases.resolve")
+    def resolve(self, who: Principal, case_id: str, outcome: str,
+                reasons: str) -> dict[str, Any]:
+        """A reviewer decides a case; a subject may only withdraw its own objection."""
+        from xinyong.process.cases import load
+        from xinyong.process.workflow import resolve
+
+        found = load(self.ledger, case_id=case_id)
+        if not found:
+            self.authorize(who, "cases.resolve")
+            raise NotFound(f"no case {case_id!r}")
+        case = found[0]
+        filer = case.filed_by.split(":", 1)[-1]
+        self.authorize(who, "cases.resolve", filer if who.role == "subject" else None)
+        if who.role == "subject" and outcome != "withdrawn":
+            self.ledger.audit(who.actor, "refused:cases.resolve", case.subject,
+                              {"why": "a subject may only withdraw its objection"})
+            raise Forbidden("a subject may only withdraw its own objection")
+        by = case.filed_by if who.role == "subject" else who.actor
+        res = resolve(self.ledger, self.policy, case_id, outcome, reasons, by)
+        return res.case.as_dict() | {"revoked": res.revoked, "repaired": res.repaired,
+                                     "notices": res.notices}
+
+    @audited("notices.list")
+    def notices(self, who: Principal) -> list[dict[str, Any]]:
+        """A subject's notices, an agency's (corrections), or all for reviewers and admins."""
+        from xinyong.process.workflow import notices
+
+        self.authorize(who, "notices.list")
+        if who.role == "subject":
+            found = notices(self.ledger, subject=who.subject)
+        elif who.role in ("submitter", "enforcer"):
+            found = notices(self.ledger, recipient=f"agency:{who.agency}")
+        else:
+            found = notices(self.ledger)
+        self.ledger.audit(who.actor, "notices.list", who.subject, {"count": len(found)})
+        return [_plain(n) for n in found]
 
     def _signed_only(self, standing: Standing, agency: str | None) -> Standing:
         view = self.policy.at(standing.as_of)
