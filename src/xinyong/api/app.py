@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from datetime import date
 from typing import Annotated, Any
@@ -12,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from xinyong.ledger.store import Ledger, LedgerError
@@ -37,10 +38,44 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
                          "detail": detail, **extra}, status_code=status, media_type=PROBLEM)
 
 
+def _full_date(v: Any) -> Any:
+    """RFC 3339 full-date only (YYYY-MM-DD): no timestamps, week dates or basic format."""
+    if isinstance(v, date):
+        return v
+    if not isinstance(v, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
+        raise ValueError("write the date as YYYY-MM-DD")
+    return date.fromisoformat(v)
+
+
+Day = Annotated[date, BeforeValidator(_full_date)]
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, str]] | None = Field(
+        default=None, description="Invalid fields: JSON pointer and what is wrong")
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"description": why, "content": {PROBLEM: {"schema": Problem.model_json_schema()}}}
+    for code, why in ((400, "The body is not valid JSON"),
+                      (401, "No valid token where one is needed"),
+                      (403, "The role may not do this, or not to this subject"),
+                      (404, "No such subject, action, case or path"),
+                      (405, "Method not allowed"),
+                      (422, "Invalid input, with a pointer to each field"),
+                      (500, "Unexpected fault; nothing was changed"))}
+
+
 class DecisionAsk(BaseModel):
     subject: str = Field(min_length=1, max_length=80, description="Subject id or identifier")
     action: str = Field(min_length=1, max_length=120, examples=["transport.air.ticket"])
-    on: date | None = Field(default=None, description="Date (default: today)")
+    on: Day | None = Field(default=None, description="Date (default: today)")
 
 
 class RecordIn(BaseModel):
@@ -53,8 +88,8 @@ class RecordIn(BaseModel):
     subject_name: str | None = Field(default=None, max_length=200)
     subject_region: str | None = Field(default=None, max_length=6)
     category: str = Field(max_length=120)
-    act_date: date | None = None
-    effective: date
+    act_date: Day | None = None
+    effective: Day
     document_no: str = Field(max_length=200)
     legal_basis: str | None = Field(default=None, max_length=120)
     amounts: dict[str, str] = Field(default_factory=dict)
@@ -112,7 +147,7 @@ def create_app(ledger: Ledger, policy: Policy, tick_every: float | None = None) 
         if task is not None:
             task.cancel()
 
-    app = FastAPI(title="xinyong", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="xinyong", version="0.1.0", lifespan=lifespan, responses=ERRORS,
                   description="Credit records, lists and joint reward and punishment, "
                   "explainable down to the source record, with due process.")
     app.state.ledger = ledger
@@ -146,7 +181,9 @@ def create_app(ledger: Ledger, policy: Policy, tick_every: float | None = None) 
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_r: Request, e: StarletteHTTPException) -> JSONResponse:
-        return problem(e.status_code, str(e.detail), str(e.detail))
+        response = problem(e.status_code, str(e.detail), str(e.detail))
+        response.headers.update(e.headers or {})  # e.g. Allow on 405
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(_r: Request, e: Exception) -> JSONResponse:
@@ -160,14 +197,14 @@ def create_app(ledger: Ledger, policy: Policy, tick_every: float | None = None) 
 
     @app.get("/public/search", tags=["public"])
     def search(who: Who, q: Annotated[str, Query(min_length=2, max_length=80)],
-               on: date | None = None) -> list[dict[str, Any]]:
+               on: Day | None = None) -> list[dict[str, Any]]:
         """The public credit portal: published list entries and displayed penalties of
         subjects matching a name or code. Individuals' administrative penalties are not
         public."""
         return service.search(who, q, on or date.today())
 
     @app.get("/subjects/{subject}/file", tags=["subjects"])
-    def file(who: Who, subject: str, on: date | None = None) -> dict[str, Any]:
+    def file(who: Who, subject: str, on: Day | None = None) -> dict[str, Any]:
         """A subject's own full file, with explanations, notices, objections and repair
         options. Subjects see only their own; reviewers and admins any."""
         return service.file(who, subject, on or date.today())
@@ -210,7 +247,7 @@ def create_app(ledger: Ledger, policy: Policy, tick_every: float | None = None) 
     @app.get("/cases", tags=["reviewers"])
     def cases(who: Who, kind: Annotated[str | None, Query(
             pattern="^(objection|repair|review)$")] = None,
-              on: date | None = None) -> list[dict[str, Any]]:
+              on: Day | None = None) -> list[dict[str, Any]]:
         """Objections, repair applications and human reviews, with overdue marked."""
         return service.cases(who, kind, on or date.today())
 
