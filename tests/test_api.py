@@ -255,3 +255,56 @@ def test_object_and_uphold_over_http(client: TestClient, ledger: Ledger,
     assert {n["kind"] for n in mine} == {"correction"}
     assert {n["recipient"] for n in mine} == {"agency:caac"}
     assert [c["id"] for c in client.get("/cases", headers=p1).json()] == [case]
+
+
+def test_concurrent_submissions_lose_and_duplicate_nothing(
+        ledger: Ledger, policy: Policy, tokens: dict[str, str]) -> None:
+    """Four clients over real HTTP each send five batches of three records; each batch is
+    also sent a second time by another client (same Idempotency-Key). Every record arrives
+    once; the ledger verifies."""
+    import httpx
+    import uvicorn
+
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(ledger, policy), host="127.0.0.1",
+                                           port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.05)
+    base = f"http://127.0.0.1:{port}"
+    ident = P2.identifiers[0].value
+    court = auth(tokens, "submitter")
+
+    def batch(c: int, b: int) -> dict[str, Any]:
+        return {"records": [{"record_id": f"K{c}-{b}-{i}", "identifier": ident,
+                             "subject_name": "王五", "category": REFUSES,
+                             "effective": "2024-02-01", "document_no": f"(2024)京{c}{b}{i}号"}
+                            for i in range(3)]}
+
+    failures: list[str] = []
+
+    def client(c: int) -> None:
+        with httpx.Client(base_url=base, timeout=60) as http:
+            for b in range(5):
+                for who in (c, (c + 1) % 4):  # mine, then my neighbour's again
+                    r = http.post("/records/batch", json=batch(who, b),
+                                  headers=court | {"Idempotency-Key": f"k-{who}-{b}"})
+                    if r.status_code != 200:
+                        failures.append(r.text)
+
+    before = ledger.counts()["record"]
+    try:
+        workers = [threading.Thread(target=client, args=(c,)) for c in range(4)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    assert failures == []
+    assert ledger.counts()["record"] == before + 4 * 5 * 3
+    assert ledger.verify().ok

@@ -279,12 +279,19 @@ def test_hashing_in_a_forked_child_gives_a_ledger_that_verifies(
                                    bytes.fromhex(proof["root"]))
 
 
-def test_a_failure_in_the_forked_child_is_raised_in_the_parent() -> None:
+def test_a_failure_in_the_forked_child_is_raised_in_the_parent(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
     from xinyong.ledger.store import LedgerError, _Forked
 
     def boom() -> None:
         raise ValueError("no")
 
-    with pytest.raises(LedgerError, match="hashing failed: ValueError"):
-        _Forked(boom).result()
-    assert _Forked(sum, [1, 2, 3]).result() == 6
+    for threads in (1, 2):  # forked, then inline (as in a threaded server): the same
+        monkeypatch.setattr(threading, "active_count", lambda n=threads: n)
+        probe = _Forked(sum, [1])
+        assert bool(probe.pid) == (threads == 1) and probe.result() == 1
+        with pytest.raises(LedgerError, match="hashing failed: ValueError"):
+            _Forked(boom).result()
+        assert _Forked(sum, [1, 2, 3]).result() == 6

@@ -26,6 +26,7 @@ from sqlalchemy import select
 from xinyong.ids import InvalidIdentifier
 from xinyong.ledger import tables as t
 from xinyong.ledger.store import (
+    AlreadyIngested,
     Batch,
     Columns,
     Ledger,
@@ -275,11 +276,15 @@ class Ingest:
         batch = Batch(subjects=list(subjects.values()), record_columns=records,
                       ingest={"id": ingest_id, "agency": self.agency, "file_name": self.path.name,
                               "file_sha256": digest, "rows": n})
-        result = self.ledger.write(
-            batch, self.now, review=queue, checkpoint=True,
-            audit=(f"agency:{self.agency}", "ingest", None,
-                   {"file": self.path.name, "sha256": digest, "rows": n,
-                    "queued": len(queue)}))
+        try:
+            result = self.ledger.write(
+                batch, self.now, review=queue, checkpoint=True,
+                audit=(f"agency:{self.agency}", "ingest", None,
+                       {"file": self.path.name, "sha256": digest, "rows": n,
+                        "queued": len(queue)}))
+        except AlreadyIngested:
+            return IngestReport(str(self.path), self.agency, feed.id, n, 0, n, 0, 0, 0,
+                                ingest_id, already_ingested=True)
         return IngestReport(str(self.path), self.agency, feed.id, n,
                             result.written["record"], result.unchanged["record"],
                             result.written["subject"], linked, len(queue), ingest_id,

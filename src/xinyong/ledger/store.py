@@ -51,6 +51,10 @@ class Conflict(LedgerError):
     """An id already recorded with different content: ledger entries never change."""
 
 
+class AlreadyIngested(LedgerError):
+    """The same file (or idempotency key) was written by another writer in the meantime."""
+
+
 def default_url() -> str:
     import os
 
@@ -424,6 +428,10 @@ class Ledger:
 
     def _append(self, conn: Connection, cols: dict[str, Columns], at: datetime,
                 ingest: dict[str, Any] | None) -> tuple[WriteResult, list[bytes]]:
+        if ingest is not None and conn.execute(
+                select(t.ingests.c.id).where(t.ingests.c.id == ingest["id"])).first():
+            # checked again under the write lock: a concurrent twin may have won
+            raise AlreadyIngested(f"ingest {ingest['id']} is already recorded")
         last = conn.execute(select(t.ledger.c.seq, t.ledger.c.chain_hash)
                             .order_by(t.ledger.c.seq.desc()).limit(1)).first()
         seq, prev = (last.seq, last.chain_hash) if last else (0, GENESIS)
@@ -818,7 +826,10 @@ class _Forked:
 
         # forking a process with other threads (a web server's) could copy a held lock
         if not hasattr(os, "fork") or threading.active_count() > 1:
-            self.value = fn(*args)
+            try:
+                self.value = fn(*args)
+            except Exception as e:  # as the child reports it
+                raise LedgerError(f"hashing failed: {e!r}") from None
             return
         self.read, write = os.pipe()
         parent = os.getpid()
