@@ -79,7 +79,7 @@ def test_a_wrong_judgment_that_reached_the_legal_representative_is_withdrawn(
                        records=[record("R1", "E1", REFUSES, date(2024, 1, 10))]))
     assert _air(ledger, policy, "P1", date(2024, 2, 12)) is Effect.REVIEW  # nobody confirmed
     clock.set(datetime(2024, 2, 12, 9))
-    assert _confirm_reviews(ledger, policy) == ["spc.dishonest_debtors:E1:2024-02-10"]
+    assert _confirm_reviews(ledger, policy) == ["spc.dishonest_debtors:E1:2024-02-10:R1"]
     assert _air(ledger, policy, "P1", date(2024, 2, 15)) is Effect.DENY
 
     # the legal representative objects to the firm's record

@@ -27,7 +27,7 @@ EVADES = "judicial.debtor.evades_enforcement"
 AIR = "transport.air.ticket"
 COURT = "spc.dishonest_debtors"
 ON = date(2024, 6, 1)
-P1_ENTRY = f"{COURT}:P1:2024-02-10"
+P1_ENTRY = f"{COURT}:P1:2024-02-10:R1"
 
 
 def r1(subject: str = "P1"):  # type: ignore[no-untyped-def]
@@ -67,8 +67,9 @@ def test_a_significant_measure_awaits_a_reviewer_until_its_entry_is_confirmed(po
     assert pending.measures == (AIR,)
     (reason,) = pending.reasons
     assert reason.pending_review is True and reason.measure == AIR and reason.records == ("R1",)
-    # a confirmation of another entry (other start, other subject) does not count
-    other = DueProcess(confirmed=frozenset({f"{COURT}:P1:2024-01-10", f"{COURT}:P2:2024-02-10"}))
+    # a confirmation of another entry (other start, other subject, other record) does not count
+    other = DueProcess(confirmed=frozenset({
+        f"{COURT}:P1:2024-01-10:R1", f"{COURT}:P2:2024-02-10:R1", f"{COURT}:P1:2024-02-10:R9"}))
     assert decide(evaluate(policy, p, [r1()], [], [], ON, due=other), AIR).effect is Effect.REVIEW
     confirmed = DueProcess(confirmed=frozenset({P1_ENTRY}))
     d = decide(evaluate(policy, p, [r1()], [], [], ON, due=confirmed), AIR)
@@ -244,7 +245,7 @@ id = "cn"
 title = "test calendar"
 """
 
-BLACK = "black:E1:2024-01-01"  # no grace: listed from the record's effective date
+BLACK = "black:E1:2024-01-01:V0"  # no grace: listed from the record's effective date
 
 
 @pytest.fixture
@@ -295,7 +296,7 @@ def test_a_disputed_record_marks_what_rests_on_it_and_suspends_nothing(policy) -
     p = person("P1")
     r2 = record("R2", "P1", EVADES, date(2024, 3, 1))  # listed from 1 April 2024
     recs = [r1(), r2]
-    keys = frozenset({P1_ENTRY, f"{COURT}:P1:2024-04-01"})
+    keys = frozenset({P1_ENTRY, f"{COURT}:P1:2024-04-01:R2"})
     plain = evaluate(policy, p, recs, [], [], ON, due=DueProcess(confirmed=keys))
     disputed = evaluate(policy, p, recs, [], [], ON,
                         due=DueProcess(disputed=frozenset({"record:R1", "record:ZZ"}),
@@ -336,7 +337,7 @@ def test_the_legal_representative_sees_the_firms_disputed_record(policy) -> None
     assert reason.disputed == (f"list:E1:{COURT}", "record:R1")
     assert reason.pending_review is True
     # the reviewer confirms the firm's entry, from which the measure reaches the representative
-    firm_entry = f"{COURT}:E1:2024-02-10"
+    firm_entry = f"{COURT}:E1:2024-02-10:R1"
     confirmed = DueProcess(disputed=due.disputed, confirmed=frozenset({firm_entry}))
     st2 = evaluate(policy, rep, recs, [], links, ON, related=[f], due=confirmed)
     assert decide(st2, AIR).effect is Effect.DENY

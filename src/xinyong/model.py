@@ -186,8 +186,10 @@ class ListEntry(NamedTuple):
 
     @property
     def key(self) -> str:
-        """``<list>:<subject>:<start>``: what a reviewer confirms (:attr:`DueProcess.confirmed`)."""
-        return f"{self.list}:{self.subject}:{self.start.isoformat()}"
+        """``<list>:<subject>:<start>:<records>``: what a reviewer confirms and a notice names
+        (:attr:`DueProcess.confirmed`). The records are part of it because two entries can
+        start on the same day, and a person's confirmation of one is not of the other."""
+        return f"{self.list}:{self.subject}:{self.start.isoformat()}:{'+'.join(self.records)}"
 
 
 class Contribution(NamedTuple):

@@ -196,14 +196,27 @@ def _records_behind(ledger: Ledger, policy: Policy, case: Case, on: date) -> lis
 def _corrections(ledger: Ledger, policy: Policy, case: Case, records: list[str],
                  now: datetime) -> list[dict[str, Any]]:
     """A correction notice to every agency that applied a measure resting on the records, on
-    the subject and on every linked subject the measure reached: measures in force today and
-    those of entries that have already ended (looked at on their first day)."""
+    the subject and on every linked subject the measure reached, on any day until today.
+
+    Who a measure reaches changes only when an entry starts or ends, a link starts or ends,
+    or the policy changes, so the standings on those days (within each entry's time in
+    force) see every measure that was ever applied."""
     today = now.date()
     owner = ledger.subjects([case.subject])[case.subject]
-    reached = [owner, *ledger.case(owner, max(1, policy.at(today).max_path)).related]
+    graph = ledger.case(owner, max(1, policy.at(today).max_path))
+    reached = [owner, *graph.related]
     wrong = set(records)
-    days = {today} | {e.start for e in ledger.standing(policy, owner, today).entries
-                      if wrong & set(e.records) and e.start <= today}
+    turns = set(policy.breaks)
+    for lk in graph.links:
+        turns.add(lk.start)
+        if lk.end is not None:
+            turns.add(lk.end - timedelta(days=1))
+    days = {today}
+    for e in ledger.standing(policy, owner, today).entries:
+        if not wrong & set(e.records) or e.start > today:
+            continue
+        last = today if e.end is None else min(today, e.end - timedelta(days=1))
+        days |= {e.start, last} | {d for d in turns if e.start <= d <= last}
     out: dict[str, dict[str, Any]] = {}
     for subject in reached:
         for day in sorted(days):
