@@ -80,6 +80,10 @@ ACCESS: dict[str, Rule] = {
     "cases.resolve": _rule("subject", "reviewer", own=("subject",)),
     "notices.list": _rule("subject", "submitter", "enforcer", "reviewer", "admin",
                           own=("subject",)),
+    "policies.list": _rule("admin"),
+    "policies.load": _rule("admin"),
+    "policies.impact": _rule("admin"),
+    "policies.activate": _rule("admin"),
 }
 """operation → who may call it. The whole authorization policy of the service."""
 
