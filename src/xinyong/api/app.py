@@ -13,8 +13,10 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, BeforeValidator, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from xinyong.ledger.store import Ledger, LedgerError
 from xinyong.policy.model import Policy
@@ -27,6 +29,7 @@ from xinyong.service import (
     Unauthorized,
     authenticate,
 )
+from xinyong.service.admin import Admin, active_version, build_or_explain
 from xinyong.service.core import PUBLIC
 
 PROBLEM = "application/problem+json"
@@ -117,6 +120,19 @@ class ResolveIn(BaseModel):
     reasons: str = Field(default="", max_length=4000)
 
 
+class PolicyVersionIn(BaseModel):
+    """A new policy version: TOML files by path (as ``xinyong lint`` names them, e.g.
+    ``policies/court-debtors/lists.toml``), laid over the running version's files."""
+
+    model_config = {"extra": "forbid", "strict": True}
+    files: dict[str, str] = Field(default_factory=dict, max_length=2000,
+                                  description="path → TOML text; replaces or adds the file")
+    remove: list[str] = Field(default_factory=list, max_length=2000,
+                              description="paths of running files to leave out")
+    replace_all: bool = Field(default=False, description="the files are the whole version "
+                              "(nothing taken from the running one)")
+
+
 class DecisionBatch(BaseModel):
     items: list[DecisionAsk] = Field(min_length=1, max_length=10_000)
 
@@ -137,12 +153,20 @@ def principal(request: Request,
 Who = Annotated[Principal, Depends(principal)]
 
 
-def create_app(ledger: Ledger, policy: Policy, tick_every: float | None = None) -> FastAPI:
-    service = Service(ledger, policy)
+def create_app(ledger: Ledger, policy: Policy, tick_every: float | None = None,
+               files: dict[str, str] | None = None) -> FastAPI:
+    """The API over the ledger. ``files`` are the policy's TOML texts (the base of versions
+    loaded through /admin/policies); a version activated there earlier runs instead of
+    ``policy``."""
+    service = Service(ledger, policy, files)
+    active = active_version(ledger)
+    if active is not None:
+        service.use(build_or_explain(active[1]), active[1], active[0])
+    admin = Admin(service)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(_ticking(ledger, policy, tick_every)) if tick_every else None
+        task = asyncio.create_task(_ticking(service, tick_every)) if tick_every else None
         yield
         if task is not None:
             task.cancel()
@@ -180,9 +204,14 @@ def create_app(ledger: Ledger, policy: Policy, tick_every: float | None = None) 
                        errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_r: Request, e: StarletteHTTPException) -> JSONResponse:
+    async def _http(r: Request, e: StarletteHTTPException) -> JSONResponse:
         response = problem(e.status_code, str(e.detail), str(e.detail))
-        response.headers.update(e.headers or {})  # e.g. Allow on 405
+        response.headers.update(e.headers or {})
+        if e.status_code == 405:  # every method of the path, not only the first route's
+            allowed = {m for route in app.routes if isinstance(route, APIRoute)
+                       and route.matches(r.scope)[0] is not Match.NONE
+                       for m in route.methods or ()}
+            response.headers["Allow"] = ", ".join(sorted(allowed))
         return response
 
     @app.exception_handler(Exception)
@@ -263,6 +292,29 @@ def create_app(ledger: Ledger, policy: Policy, tick_every: float | None = None) 
         """Notices: a subject's own, an agency's corrections, or all for reviewers."""
         return service.notices(who)
 
+    @app.get("/admin/policies", tags=["admin"])
+    def policies(who: Who) -> dict[str, Any]:
+        """The running policy and every version loaded, with lint counts and activation."""
+        return admin.versions(who)
+
+    @app.post("/admin/policies", tags=["admin"])
+    def load_policy(who: Who, body: PolicyVersionIn) -> dict[str, Any]:
+        """Load a new policy version and lint it. A version that does not build is refused
+        with every problem (file, line, key); one that builds is stored with its findings."""
+        return admin.load(who, body.files, body.remove, body.replace_all)
+
+    @app.get("/admin/policies/{version}/impact", tags=["admin"])
+    def impact(who: Who, version: str, on: Day | None = None) -> dict[str, Any]:
+        """Before it takes effect: how many subjects in the ledger, by kind, region and
+        urban/rural area, the version would newly restrict or release on the date, against
+        the running policy; and per measure."""
+        return admin.impact(who, version, on or date.today())
+
+    @app.post("/admin/policies/{version}/activate", tags=["admin"])
+    def activate(who: Who, version: str) -> dict[str, Any]:
+        """The version takes effect in the service now; refused while it has lint errors."""
+        return admin.activate(who, version)
+
     return app
 
 
@@ -270,12 +322,13 @@ def _fields(record: RecordIn) -> dict[str, Any]:
     return {k: v for k, v in record.model_dump(mode="json").items() if v not in (None, {})}
 
 
-async def _ticking(ledger: Ledger, policy: Policy, every: float) -> None:
-    """Run the time-driven process on a schedule; a failed tick is retried next time."""
+async def _ticking(service: Service, every: float) -> None:
+    """Run the time-driven process on a schedule, under the running policy version; a failed
+    tick is retried next time."""
     from xinyong.process.workflow import tick
 
     loop = asyncio.get_running_loop()
     while True:
         with contextlib.suppress(Exception):
-            await loop.run_in_executor(None, tick, ledger, policy)
+            await loop.run_in_executor(None, tick, service.ledger, service.policy)
         await asyncio.sleep(every)

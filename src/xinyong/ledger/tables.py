@@ -210,3 +210,16 @@ users = Table(
     Column("created_at", DateTime, nullable=False),
     Column("created_by", String(160), nullable=False),
 )
+
+policy_versions = Table(
+    "policy_versions", metadata,
+    Column("id", String(20), primary_key=True),  # PV-000001
+    Column("digest", String(64), nullable=False),
+    Column("files", JSON, nullable=False),  # {path: TOML text}: the whole version
+    Column("lint", JSON, nullable=False),
+    Column("errors", Integer, nullable=False),
+    Column("loaded_at", DateTime, nullable=False),
+    Column("loaded_by", String(160), nullable=False),
+    Column("activated_at", DateTime),
+    Column("activated_by", String(160)),
+)
