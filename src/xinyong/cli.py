@@ -384,7 +384,7 @@ def actions(policies: PoliciesOpt = None) -> None:
 
 
 @app.command(epilog="Exit codes: 0 done; 2 the policy does not load.")
-def demo(
+def study(
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
     persons: Annotated[int, typer.Option(min=1, help="Number of persons")] = 2000,
     enterprises: Annotated[int, typer.Option(min=1, help="Number of enterprises")] = 400,
