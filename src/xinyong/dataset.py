@@ -113,3 +113,13 @@ def standing_of(source: Any, policy: Policy, subject: Subject, as_of: date,
     due = due_of(c, known_at or datetime.combine(as_of, time.max)) if due_of else None
     return evaluate(policy, c.subject, c.records, c.events, c.links, as_of,
                     related=c.related, known_at=known_at, due=due)
+
+
+def standings_of(source: Any, policy: Policy, subjects: Iterable[Subject],
+                 as_of: date) -> dict[str, Standing]:
+    """``standing_of`` (known_at=None) for many subjects on one date, by subject id, from a
+    source that builds cases and their due-process state in bulk (the ledger)."""
+    cases = source.cases(subjects, max(1, policy.at(as_of).max_path))
+    due = source.due_processes(cases.values(), datetime.combine(as_of, time.max))
+    return {sid: evaluate(policy, c.subject, c.records, c.events, c.links, as_of,
+                          related=c.related, due=due[sid]) for sid, c in cases.items()}

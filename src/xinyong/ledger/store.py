@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, func, insert, s
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from xinyong import merkle
-from xinyong.dataset import Case, UnknownSubject, standing_of
+from xinyong.dataset import Case, UnknownSubject, standing_of, standings_of
 from xinyong.ids import Identifier, IdScheme
 from xinyong.ledger import tables as t
 from xinyong.model import (
@@ -497,25 +497,81 @@ class Ledger:
 
     def audit(self, actor: str, action: str, subject: str | None,
               detail: Mapping[str, Any]) -> None:
-        """Append to the hash-chained audit log: who, what, when, why."""
+        """Append to the hash-chained audit log: who, what, when, why. Returns once the entry
+        is committed.
+
+        Group commit: while one caller's transaction is being written, entries of concurrent
+        callers (threads of a web server) queue; the next transaction writes all of them, in
+        queue order, each chained to the one before, and every caller returns only after the
+        transaction holding its entry has committed. One fsync then serves many requests. If
+        that transaction fails, every caller in it gets the error (none of them is written).
+        """
+        import threading
+
+        mine = _Pending((actor, action, subject, _canonical_fast(detail)), threading.Event())
+        group = self.__dict__.get("_audit_group")
+        if group is None:  # setdefault is atomic: racing threads get the same one
+            group = self.__dict__.setdefault("_audit_group", _AuditGroup())
+        with group.lock:
+            group.queue.append(mine)
+            if not group.busy:
+                group.busy = mine.lead = True
+        if not mine.lead:
+            mine.done.wait()
+            if not mine.lead:  # written (or failed) in another caller's transaction
+                if mine.error is not None:
+                    raise LedgerError(mine.error)
+                return
+        # this caller writes everything queued so far, then hands the turn on
+        with group.lock:
+            batch, group.queue = group.queue, []
+        failed = "the audit entry was not written"
         try:
             with self._writing() as conn:
-                self._audit(conn, actor, action, subject, detail)
+                self._audit_rows(conn, [p.entry for p in batch])
+            failed = ""
         except (OperationalError, DBAPIError) as e:
-            raise LedgerError(_db_message(e)) from None
+            failed = _db_message(e)
+            raise LedgerError(failed) from None
+        except Exception as e:
+            failed = f"the audit entry was not written: {e}"
+            raise
+        finally:
+            for p in batch:
+                if p is not mine:
+                    p.error = failed or None
+                    p.done.set()
+            with group.lock:
+                if group.queue:  # the first in line writes the next group
+                    group.queue[0].lead = True
+                    group.queue[0].done.set()
+                else:
+                    group.busy = False
 
     def _audit(self, conn: Connection, actor: str, action: str, subject: str | None,
                detail: Mapping[str, Any]) -> None:
+        self._audit_rows(conn, [(actor, action, subject, _canonical_fast(detail))])
+
+    def _audit_rows(self, conn: Connection,
+                    entries: Sequence[tuple[str, str, str | None, str]]) -> None:
+        """Append entries (actor, action, subject, the detail's canonical JSON) in order, in
+        the caller's write transaction. An entry's hash covers the canonical JSON of
+        {at, actor, action, subject, detail}; the detail's text is spliced in as it is."""
         at = self.clock()
         last = conn.execute(select(t.audit_log.c.seq, t.audit_log.c.chain_hash)
                             .order_by(t.audit_log.c.seq.desc()).limit(1)).first()
         seq, prev = (last.seq, last.chain_hash) if last else (0, GENESIS)
-        body = canonical({"at": at, "actor": actor, "action": action, "subject": subject,
-                          "detail": detail})
-        leaf = merkle.leaf_hash(body.encode()).hex()
-        conn.execute(insert(t.audit_log), [{
-            "seq": seq + 1, "at": at, "actor": actor, "action": action, "subject": subject,
-            "detail": canonical(detail), "chain_hash": chain(prev, leaf)}])
+        when = _ENCODE(_iso(at))
+        rows = []
+        for actor, action, subject, detail in entries:
+            # = canonical({"at": at, "actor": …, "action": …, "subject": …, "detail": …})
+            body = (f'{{"action":{_STR(action)},"actor":{_STR(actor)},"at":{when},'
+                    f'"detail":{detail},"subject":{_ENCODE(subject)}}}')
+            seq += 1
+            prev = chain(prev, merkle.leaf_hash(body.encode()).hex())
+            rows.append({"seq": seq, "at": at, "actor": actor, "action": action,
+                         "subject": subject, "detail": detail, "chain_hash": prev})
+        conn.execute(insert(t.audit_log), rows)
 
     # -- checkpoints, verification, proofs -------------------------------------------------
 
@@ -720,9 +776,122 @@ class Ledger:
         related = [s for k, s in self.subjects(seen).items() if k != subject.id]
         return Case(subject, related, recs, evs, [_link(r) for r in links.values()])
 
+    def cases(self, subjects: Iterable[Subject], depth: int = 2) -> dict[str, Case]:
+        """``case`` for many subjects at once, by subject id: the same neighbourhoods (every
+        link touching a subject reached within ``depth`` hops, the records of every subject
+        reached, their events), read with a few IN-queries per hop for all of them instead of
+        several queries per subject. Facts shared by neighbourhoods are read once."""
+        wanted = {s.id: s for s in subjects}
+        rows: dict[str, Any] = {}
+        links_of: dict[str, list[Any]] = defaultdict(list)
+        with self.engine.connect() as conn:
+            # every link touching a subject within depth - 1 hops of any asked subject
+            loaded: set[str] = set()
+            frontier = set(wanted)
+            for _ in range(depth):
+                todo = sorted(frontier - loaded)
+                if not todo:
+                    break
+                for chunk in _chunks(todo):
+                    for row in conn.execute(select(t.links).where(
+                            t.links.c.organisation.in_(chunk) | t.links.c.party.in_(chunk))):
+                        if row.id not in rows:
+                            rows[row.id] = row
+                            links_of[row.organisation].append(row)
+                            if row.party != row.organisation:
+                                links_of[row.party].append(row)
+                loaded.update(todo)
+                frontier = {o for sid in todo for row in links_of.get(sid, ())
+                            for o in (row.organisation, row.party)} - loaded
+            # each subject's neighbourhood, walked exactly as ``case`` walks it
+            hoods: dict[str, tuple[set[str], dict[str, Any]]] = {}
+            for sid in wanted:
+                seen, front = {sid}, {sid}
+                mine: dict[str, Any] = {}
+                for _ in range(depth):
+                    if not front:
+                        break
+                    nxt: set[str] = set()
+                    for x in front:
+                        for row in links_of.get(x, ()):
+                            mine[row.id] = row
+                            for other in (row.organisation, row.party):
+                                if other not in seen:
+                                    seen.add(other)
+                                    nxt.add(other)
+                    front = nxt
+                hoods[sid] = (seen, mine)
+            everyone = sorted(set().union(*(seen for seen, _ in hoods.values())))
+            records_of: dict[str, list[Record]] = defaultdict(list)
+            for chunk in _chunks(everyone):
+                for r in conn.execute(select(t.records).where(t.records.c.subject.in_(chunk))):
+                    records_of[r.subject].append(_record(r))
+            events_of: dict[str, list[RecordEvent]] = defaultdict(list)
+            ids = [r.id for rs in records_of.values() for r in rs]
+            for chunk in _chunks(ids):
+                for e in conn.execute(select(t.record_events)
+                                      .where(t.record_events.c.record.in_(chunk))):
+                    events_of[e.record].append(_event(e))
+        known = {k: s for chunk in _chunks(everyone) for k, s in self.subjects(chunk).items()}
+        link_of = {k: _link(row) for k, row in rows.items()}
+        out = {}
+        for sid, (seen, mine) in hoods.items():
+            recs = [r for k in seen for r in records_of.get(k, ())]
+            out[sid] = Case(wanted[sid], [known[k] for k in seen if k != sid and k in known],
+                            recs, [e for r in recs for e in events_of.get(r.id, ())],
+                            [link_of[k] for k in mine])
+        return out
+
     def standing(self, policy: Policy, subject: Subject, as_of: date,
                  known_at: datetime | None = None) -> Standing:
         return standing_of(self, policy, subject, as_of, known_at)
+
+    def standings(self, policy: Policy, subjects: Iterable[Subject],
+                  as_of: date) -> dict[str, Standing]:
+        """``standing`` (known_at=None) of many subjects on one date, by subject id, with
+        their cases and due-process state read in bulk."""
+        return standings_of(self, policy, subjects, as_of)
+
+    def due_processes(self, cases: Iterable[Case], known_at: datetime) -> dict[str, Any]:
+        """``due_process`` for many cases at once, by subject id: the same state, read for all
+        their subjects in a few queries."""
+        from xinyong.model import DueProcess
+        from xinyong.process.cases import load
+
+        cases = list(cases)
+        everyone = sorted({s for c in cases for s in (c.subject.id, *(r.id for r in c.related))})
+        disputed: dict[str, set[str]] = defaultdict(set)
+        confirmed: dict[str, set[str]] = defaultdict(set)
+        noticed: dict[str, set[str]] = defaultdict(set)
+        with self.engine.connect() as conn:
+            for chunk in _chunks(everyone):
+                for case in load(self, subjects=chunk, known_at=known_at, conn=conn):
+                    if case.kind == "objection" and case.open:
+                        disputed[case.subject].add(case.target)
+                    elif case.kind == "review" and case.status == "confirmed":
+                        confirmed[case.subject].add(case.target)
+                for r in conn.execute(select(t.notices.c.subject, t.notices.c.entry).where(
+                        t.notices.c.kind == "listing", t.notices.c.subject.in_(chunk),
+                        t.notices.c.created_at <= known_at)):
+                    noticed[r.subject].add(r.entry)
+        out = {}
+        for c in cases:
+            ids = (c.subject.id, *(r.id for r in c.related))
+            out[c.subject.id] = DueProcess(
+                frozenset().union(*(disputed.get(i, ()) for i in ids)),
+                frozenset().union(*(confirmed.get(i, ()) for i in ids)),
+                frozenset().union(*(noticed.get(i, ()) for i in ids)))
+        return out
+
+    def generation(self) -> tuple[int, ...]:
+        """A fingerprint of everything a standing is computed from, read in one query: the
+        last ledger entry (subjects, identifiers, links, records and record events are all
+        ledgered, under the write lock, so it grows with every fact) and the number of cases,
+        case events and notices (insert-only: nothing updates or deletes them). Any write that
+        can change a standing changes it; it never goes back."""
+        with self.engine.connect() as conn:  # plain SQL: this runs on every decision request
+            row = conn.exec_driver_sql(_GENERATION).one()
+        return tuple(int(v or 0) for v in row)
 
     def due_process(self, case: Case, known_at: datetime) -> Any:
         """The platform's due-process state for a case's subjects: open objections and
@@ -730,6 +899,53 @@ class Ledger:
         from xinyong.process.workflow import due_state
 
         return due_state(self, [case.subject.id, *(s.id for s in case.related)], known_at)
+
+
+@dataclass
+class _Pending:
+    """An audit entry waiting for its group's transaction."""
+
+    entry: tuple[str, str, str | None, str]
+    done: Any  # threading.Event: written, failed, or this caller's turn to write (lead)
+    lead: bool = False
+    error: str | None = None
+
+
+class _AuditGroup:
+    def __init__(self) -> None:
+        import threading
+
+        self.lock = threading.Lock()
+        self.queue: list[_Pending] = []
+        self.busy = False
+
+
+def _plain_default(v: Any) -> Any:
+    if isinstance(v, (date, datetime)):
+        return v.isoformat()
+    if isinstance(v, Decimal):
+        return str(v)
+    if isinstance(v, Mapping):
+        return dict(v)
+    raise TypeError(f"{type(v).__name__} is not JSON")
+
+
+def _canonical_fast(v: Any) -> str:
+    """``canonical(v)``, the same text, without first copying every value through ``_plain``
+    (an audit entry of a screening lists tens of thousands of asks). A test keeps the two
+    identical."""
+    return json.dumps(v, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=_plain_default)
+
+
+_GENERATION = ("SELECT (SELECT max(seq) FROM ledger), (SELECT count(*) FROM cases), "
+               "(SELECT count(*) FROM case_events), (SELECT count(*) FROM notices)")
+
+
+def _chunks(items: Sequence[str], size: int = 500) -> Iterator[list[str]]:
+    """Pieces small enough for one IN-list (SQLite binds a limited number of parameters)."""
+    for i in range(0, len(items), size):
+        yield list(items[i:i + size])
 
 
 class _WriteTxn:

@@ -107,8 +107,17 @@ def audited(op: str) -> Callable[[F], F]:
 
 
 class Service:
-    def __init__(self, ledger: Ledger, policy: Policy):
+    def __init__(self, ledger: Ledger, policy: Policy, files: dict[str, str] | None = None,
+                 running: str = "policy folder"):
         self.ledger, self.policy = ledger, policy
+        self.files = files or {}
+        """The running policy's files, the base a newly loaded version is laid over."""
+        self.running = running
+        """Where the running policy came from: the policy folder or a version id."""
+
+    def use(self, policy: Policy, files: dict[str, str], running: str) -> None:
+        """Switch to another policy version (admin activation)."""
+        self.policy, self.files, self.running = policy, files, running
 
     # -- the one gate ----------------------------------------------------------------------
 
@@ -178,12 +187,18 @@ class Service:
 
     @audited("decisions")
     def decisions(self, who: Principal, asks: list[tuple[str, str, date]]) -> list[dict[str, Any]]:
-        """Decisions for an enforcer: only measures of memoranda its agency signed."""
+        """Decisions for an enforcer: only measures of memoranda its agency signed.
+
+        Each (subject, date) is evaluated once however often it is asked, the subjects of a
+        batch in bulk, and standings are kept while the ledger's data and the policy stay as
+        they are (``_Standings``): a repeated ask costs only the decision."""
         self.authorize(who, "decisions")
+        standings = self._standings_for(asks, who.agency)
         out = []
         for key, action, on in asks:
-            s = self._subject(key)
-            standing = self._signed_only(self.ledger.standing(self.policy, s, on), who.agency)
+            standing = standings[key, on]
+            if isinstance(standing, NotFound):
+                raise NotFound(str(standing)) from None
             try:
                 d = decide(standing, action)
             except ValueError as e:  # unknown action
@@ -192,6 +207,54 @@ class Service:
         self.ledger.audit(who.actor, "decisions", asks[0][0] if len(asks) == 1 else None,
                           {"asks": [[k, a, d.isoformat()] for k, a, d in asks],
                            "effects": [o["effect"] for o in out]})
+        return out
+
+    def _standings_for(self, asks: list[tuple[str, str, date]],
+                       agency: str | None) -> dict[tuple[str, date], Standing | NotFound]:
+        """For each (subject key, date) asked: the standing as the agency sees it, or the
+        NotFound the key gives. From the cache where it holds, the rest computed in bulk."""
+        policy = self.policy
+        cache = _Standings.of(self)
+        state = cache.use(self.ledger.generation(), policy)
+        pairs = list(dict.fromkeys((key, on) for key, _, on in asks))
+        subjects: dict[str, Any] = {}
+        for key in dict.fromkeys(k for k, _ in pairs):
+            subjects[key] = cache.subject(state, key)
+        unknown = [k for k, s in subjects.items() if s is None]
+        if unknown:  # ids in one query each 500; identifiers (and errors) one by one
+            found = {k: s for i in range(0, len(unknown), 500)
+                     for k, s in self.ledger.subjects(unknown[i:i + 500]).items()}
+            for key in unknown:
+                try:
+                    subjects[key] = found.get(key) or self._subject(key)
+                except NotFound as e:
+                    subjects[key] = e
+                    continue
+                cache.keep_subject(state, key, subjects[key])
+        entries: dict[tuple[str, date], _Entry] = {}
+        todo: dict[date, dict[str, Any]] = {}
+        for key, on in pairs:
+            s = subjects[key]
+            if not isinstance(s, NotFound):
+                hit = cache.get(state, s.id, on)
+                if hit is not None:
+                    entries[s.id, on] = hit
+                else:
+                    todo.setdefault(on, {})[s.id] = s
+        for on, wanted in todo.items():
+            for sid, standing in self.ledger.standings(policy, wanted.values(), on).items():
+                entries[sid, on] = cache.keep(state, sid, on, standing)
+        out: dict[tuple[str, date], Standing | NotFound] = {}
+        for key, on in pairs:
+            s = subjects[key]
+            if isinstance(s, NotFound):
+                out[key, on] = s
+                continue
+            entry = entries[s.id, on]
+            view = entry.signed.get(agency)
+            if view is None:
+                view = entry.signed[agency] = self._signed_only(entry.standing, agency)
+            out[key, on] = view
         return out
 
     @audited("records.submit")
@@ -340,3 +403,86 @@ class Service:
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, date) else v for k, v in row.items()}
+
+
+class _Entry:
+    """A subject's standing on a date, and the views of it each agency gets."""
+
+    __slots__ = ("signed", "standing")
+
+    def __init__(self, standing: Standing):
+        self.standing = standing
+        self.signed: dict[str | None, Standing] = {}
+
+
+class _Standings:
+    """A service's standings by (subject id, date), and its subjects by the keys asked with,
+    for one state of the ledger's data and one policy. Each call reads ``Ledger.generation``
+    once and calls ``use``: a newer state (or another policy) empties the cache; a call that
+    read an older state than the cache's (it began before a write another call has already
+    seen) neither reads nor fills it. So a call that began after a write never gets a
+    standing computed before it. Standings are computed with known_at=None, so they depend on
+    nothing but the data and the date. At most ``LIMIT`` standings, least recently used out
+    first."""
+
+    LIMIT = 50_000
+
+    def __init__(self) -> None:
+        import threading
+        from collections import OrderedDict
+
+        self.lock = threading.Lock()
+        self.state: tuple[tuple[int, ...], Policy] | None = None
+        self.subjects: dict[str, Any] = {}
+        self.standings: OrderedDict[tuple[str, date], _Entry] = OrderedDict()
+
+    @staticmethod
+    def of(service: Service) -> _Standings:
+        cache = service.__dict__.get("_standings_cache")
+        if cache is None:  # setdefault is atomic: two threads racing here get the same one
+            cache = service.__dict__.setdefault("_standings_cache", _Standings())
+        return cache  # type: ignore[no-any-return]
+
+    def use(self, generation: tuple[int, ...],
+            policy: Policy) -> tuple[tuple[int, ...], Policy] | None:
+        """The state this call may use the cache under, or None: do without it."""
+        with self.lock:
+            now = self.state
+            if now is not None and now[1] is policy and now[0] == generation:
+                return now
+            if now is None or now[1] is not policy or all(
+                    a >= b for a, b in zip(generation, now[0], strict=True)):
+                self.state = (generation, policy)
+                self.subjects.clear()
+                self.standings.clear()
+                return self.state
+            return None
+
+    def subject(self, state: object, key: str) -> Any:
+        with self.lock:
+            return self.subjects.get(key) if state is self.state else None
+
+    def keep_subject(self, state: object, key: str, subject: Any) -> None:
+        with self.lock:
+            if state is self.state:
+                if len(self.subjects) >= self.LIMIT:
+                    self.subjects.clear()
+                self.subjects[key] = subject
+
+    def get(self, state: object, sid: str, on: date) -> _Entry | None:
+        with self.lock:
+            if state is not self.state:
+                return None
+            entry = self.standings.get((sid, on))
+            if entry is not None:
+                self.standings.move_to_end((sid, on))
+            return entry
+
+    def keep(self, state: object, sid: str, on: date, standing: Standing) -> _Entry:
+        entry = _Entry(standing)
+        with self.lock:
+            if state is self.state:
+                self.standings[sid, on] = entry
+                while len(self.standings) > self.LIMIT:
+                    self.standings.popitem(last=False)
+        return entry
