@@ -379,6 +379,9 @@ class Ledger:
                     raise LedgerError(_db_message(e)) from None
 
     def dispose(self) -> None:
+        probe = self.__dict__.pop("_probe", None)
+        if probe is not None:
+            probe.close()
         self.engine.dispose()
 
     # -- writing ------------------------------------------------------------------------
@@ -889,9 +892,10 @@ class Ledger:
         ledgered, under the write lock, so it grows with every fact) and the number of cases,
         case events and notices (insert-only: nothing updates or deletes them). Any write that
         can change a standing changes it; it never goes back."""
-        with self.engine.connect() as conn:  # plain SQL: this runs on every decision request
-            row = conn.exec_driver_sql(_GENERATION).one()
-        return tuple(int(v or 0) for v in row)
+        probe = self.__dict__.get("_probe")
+        if probe is None:  # setdefault is atomic: racing threads get the same one
+            probe = self.__dict__.setdefault("_probe", _Probe(self.engine))
+        return probe.read()
 
     def due_process(self, case: Case, known_at: datetime) -> Any:
         """The platform's due-process state for a case's subjects: open objections and
@@ -940,6 +944,49 @@ def _canonical_fast(v: Any) -> str:
 
 _GENERATION = ("SELECT (SELECT max(seq) FROM ledger), (SELECT count(*) FROM cases), "
                "(SELECT count(*) FROM case_events), (SELECT count(*) FROM notices)")
+
+
+class _Probe:
+    """One connection of its own, outside the pool, in autocommit, for the generation read
+    that every decision request makes: through the pool it cost ~55 µs (checkout, begin,
+    rollback), on its own connection ~3 µs on SQLite. Shared by threads under a lock."""
+
+    def __init__(self, engine: Engine):
+        import threading
+
+        self.lock = threading.Lock()
+        self.engine, self.conn = engine, None
+        url = engine.url
+        if engine.dialect.name == "sqlite" and (url.database or ":memory:") != ":memory:" \
+                and not str(url.database).startswith("file:"):
+            cargs, cparams = engine.dialect.create_connect_args(url)
+            cparams["check_same_thread"] = False
+            self.conn = engine.dialect.connect(*cargs, **cparams)
+            self.conn.isolation_level = None  # autocommit: each read sees the latest commit
+        elif engine.dialect.name == "postgresql":
+            cargs, cparams = engine.dialect.create_connect_args(url)
+            self.conn = engine.dialect.connect(*cargs, **cparams)
+            self.conn.autocommit = True
+
+    def read(self) -> tuple[int, ...]:
+        if self.conn is None:  # an in-memory database: only the pool's connection sees it
+            with self.engine.connect() as c:
+                row = c.exec_driver_sql(_GENERATION).one()
+        else:
+            with self.lock:
+                cur = self.conn.cursor()
+                try:
+                    cur.execute(_GENERATION)
+                    row = cur.fetchone()
+                finally:
+                    cur.close()
+        return tuple(int(v or 0) for v in row)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            with self.lock:
+                self.conn.close()
+                self.conn = None
 
 
 def _chunks(items: Sequence[str], size: int = 500) -> Iterator[list[str]]:

@@ -42,10 +42,19 @@ def add_user(ledger: Ledger, user_id: str, role: str, *, subject: str | None = N
 
 
 def authenticate(ledger: Ledger, token: str) -> tuple[str, str, str | None, str | None] | None:
-    """(user id, role, subject, agency) for a valid token, else None."""
+    """(user id, role, subject, agency) for a valid token, else None.
+
+    Users are only ever added (never changed or removed), so a token once found is kept in
+    memory: the lookup runs on every request. Unknown tokens are looked up every time."""
+    digest = _digest(token)
+    known: dict[str, tuple[str, str, str | None, str | None]] = ledger.__dict__.setdefault(
+        "_tokens", {})
+    found = known.get(digest)
+    if found is not None:
+        return found
     with ledger.engine.connect() as conn:
-        row = conn.execute(select(t.users).where(
-            t.users.c.token_sha256 == _digest(token))).first()
+        row = conn.execute(select(t.users).where(t.users.c.token_sha256 == digest)).first()
     if row is None:
         return None
-    return row.id, row.role, row.subject, row.agency
+    known[digest] = (row.id, row.role, row.subject, row.agency)
+    return known[digest]
