@@ -263,16 +263,16 @@ def test_audit_entries_from_many_threads_all_chained(ledger: Ledger) -> None:
 def test_a_failed_group_fails_its_callers_and_the_next_one_writes(
         ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
     before = len(_audit_rows(ledger))
-    real = ledger._audit_rows
+    real = ledger._audit_chain
     calls = []
 
-    def broken(conn: Any, entries: Any) -> None:
+    def broken(last: Any, entries: Any) -> Any:
         calls.append(len(entries))
         if len(calls) == 1:
             raise RuntimeError("disk on fire")
-        real(conn, entries)
+        return real(last, entries)
 
-    monkeypatch.setattr(ledger, "_audit_rows", broken)
+    monkeypatch.setattr(ledger, "_audit_chain", broken)
     with pytest.raises(RuntimeError):
         ledger.audit("a", "b", None, {"k": 1})
     ledger.audit("a", "c", None, {"k": 2})  # not stuck behind the failure
@@ -304,9 +304,30 @@ def test_ledger_errors_reach_every_caller_as_ledger_errors(
         ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
     from sqlalchemy.exc import OperationalError
 
-    def full(conn: Any, entries: Any) -> None:
+    def full(last: Any, entries: Any) -> Any:
         raise OperationalError("INSERT", {}, Exception("database or disk is full"))
 
-    monkeypatch.setattr(ledger, "_audit_rows", full)
+    monkeypatch.setattr(ledger, "_audit_chain", full)
     with pytest.raises(LedgerError, match="full"):
         ledger.audit("a", "b", None, {})
+
+
+def test_a_database_error_in_an_audit_group_is_a_ledger_error_and_rolls_back(
+        ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The driver's own error (here a duplicate sequence number) reaches the caller as a
+    LedgerError, nothing of the group is written, and the next entry is written normally."""
+    real = ledger._audit_chain
+    before = _audit_rows(ledger)
+
+    def clash(last: Any, entries: Any) -> Any:
+        rows = real(last, entries)
+        return [*rows, {**rows[0], "seq": 1}]  # seq 1 exists already
+
+    monkeypatch.setattr(ledger, "_audit_chain", clash)
+    with pytest.raises(LedgerError, match="not written"):
+        ledger.audit("a", "b", None, {})
+    monkeypatch.setattr(ledger, "_audit_chain", real)
+    assert len(_audit_rows(ledger)) == len(before)
+    ledger.audit("a", "c", None, {})
+    assert [r.action for r in _audit_rows(ledger)] == [r.action for r in before] + ["c"]
+    assert ledger.verify().ok
