@@ -770,29 +770,9 @@ class Ledger:
         raise UnknownSubject(f"no subject {key!r} in the ledger")
 
     def case(self, subject: Subject, depth: int = 2) -> Case:
-        with self.engine.connect() as conn:
-            seen, frontier = {subject.id}, {subject.id}
-            links: dict[str, Any] = {}
-            for _ in range(depth):
-                if not frontier:
-                    break
-                q = select(t.links).where(t.links.c.organisation.in_(frontier)
-                                          | t.links.c.party.in_(frontier))
-                nxt: set[str] = set()
-                for row in conn.execute(q):
-                    links[row.id] = row
-                    for other in (row.organisation, row.party):
-                        if other not in seen:
-                            seen.add(other)
-                            nxt.add(other)
-                frontier = nxt
-            recs = [_record(r) for r in conn.execute(
-                select(t.records).where(t.records.c.subject.in_(seen)))]
-            ids = [r.id for r in recs]
-            evs = [_event(e) for i in range(0, len(ids), 500) for e in conn.execute(
-                select(t.record_events).where(t.record_events.c.record.in_(ids[i:i + 500])))]
-        related = [s for k, s in self.subjects(seen).items() if k != subject.id]
-        return Case(subject, related, recs, evs, [_link(r) for r in links.values()])
+        """The subject, every subject linked to it within ``depth`` hops, their records,
+        events and links (see :meth:`cases`)."""
+        return self.cases([subject], depth)[subject.id]
 
     def cases(self, subjects: Iterable[Subject], depth: int = 2) -> dict[str, Case]:
         """``case`` for many subjects at once, by subject id: the same neighbourhoods (every

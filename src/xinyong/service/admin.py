@@ -110,23 +110,16 @@ def impact(ledger: Ledger, current: Policy, candidate: Policy, on: date) -> dict
     totals: Counter[str] = Counter()
     per_measure: dict[str, Counter[str]] = {}
     subjects = ledger.subjects()
-    for s in subjects.values():
-        c = ledger.case(s, depth)
-        due = ledger.due_process(c, known)
-        before, after = (
-            restrictions(evaluate(p, c.subject, c.records, c.events, c.links, on,
-                                  related=c.related, known_at=known, due=due))
-            for p in (current, candidate))
-        totals["restricted_before"] += bool(before)
-        totals["restricted_after"] += bool(after)
-        for m in before ^ after:
-            per_measure.setdefault(m, Counter())["newly" if m in after else "lifted"] += 1
-        change = ("newly_restricted" if after and not before
-                  else "released" if before and not after else None)
-        if change is not None:
-            totals[change] += 1
-            for g, value in groups(s).items():
-                tally[change][g][value] += 1
+    everyone = list(subjects.values())
+    for i in range(0, len(everyone), 2000):  # neighbourhoods read in bulk, a slice at a time
+        cases = ledger.cases(everyone[i:i + 2000], depth)
+        dues = ledger.due_processes(cases.values(), known)
+        for sid, c in cases.items():
+            before, after = (
+                restrictions(evaluate(p, c.subject, c.records, c.events, c.links, on,
+                                      related=c.related, known_at=known, due=dues[sid]))
+                for p in (current, candidate))
+            _count(tally, totals, per_measure, subjects[sid], before, after)
     return {
         "on": on.isoformat(), "subjects": len(subjects),
         "restricted": {"before": totals["restricted_before"],
@@ -137,6 +130,21 @@ def impact(ledger: Ledger, current: Policy, candidate: Policy, on: date) -> dict
         "measures": {m: {"newly": n["newly"], "lifted": n["lifted"]}
                      for m, n in sorted(per_measure.items())},
     }
+
+
+def _count(tally: dict[str, dict[str, Counter[str]]], totals: Counter[str],
+           per_measure: dict[str, Counter[str]], s: Subject, before: set[str],
+           after: set[str]) -> None:
+    totals["restricted_before"] += bool(before)
+    totals["restricted_after"] += bool(after)
+    for m in before ^ after:
+        per_measure.setdefault(m, Counter())["newly" if m in after else "lifted"] += 1
+    change = ("newly_restricted" if after and not before
+              else "released" if before and not after else None)
+    if change is not None:
+        totals[change] += 1
+        for g, value in groups(s).items():
+            tally[change][g][value] += 1
 
 
 # --- the admin operations ---------------------------------------------------------------------
