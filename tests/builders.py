@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from decimal import Decimal
 from itertools import count
+from typing import Any
 
 from xinyong.ids import make_ric, make_uscc, validate
 from xinyong.model import EventKind, Link, LinkRole, Record, RecordEvent, Subject, SubjectKind
@@ -48,3 +49,22 @@ def event(eid: str, rid: str, kind: str, effective: date,
 def link(org: str, party: str, role: str, start: date = date(2015, 1, 1),
          end: date | None = None, recorded: datetime | None = None) -> Link:
     return Link(org, party, LinkRole(role), start, end, recorded)
+
+
+def listed_debtor(url: str, policy: Any, e1: Subject, p1: Subject, p2: Subject) -> Any:
+    """A ledger (clock at 12 Feb 2024, 9:00) where firm E1 is a listed debtor from 10 Feb 2024
+    (R1, a refusal to perform effective 10 Jan, one month of grace), P1 its legal
+    representative (the air-ticket ban reaches P1, confirmed by a reviewer) and P2 has
+    nothing. The caller disposes of it."""
+    from xinyong.ledger.store import Batch, Ledger
+    from xinyong.process.cases import load
+    from xinyong.process.workflow import resolve, tick
+
+    led = Ledger.open(url, clock=lambda: datetime(2024, 2, 12, 9))
+    led.write(Batch(subjects=[e1, p1, p2], links=[link("E1", "P1", "legal_representative")],
+                    records=[record("R1", "E1", "judicial.debtor.refuses_to_perform",
+                                    date(2024, 1, 10))]))
+    tick(led, policy)
+    for case in load(led, kind="review"):
+        resolve(led, policy, case.id, "confirmed", "checked", "reviewer:王芳")
+    return led

@@ -8,20 +8,17 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from datetime import date, datetime
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from builders import firm, link, person, record
+from builders import firm, listed_debtor, person
 from xinyong.api.app import create_app
 from xinyong.ledger import tables as t
-from xinyong.ledger.store import Batch, Ledger
+from xinyong.ledger.store import Ledger
 from xinyong.policy.model import Policy
-from xinyong.process.cases import load
-from xinyong.process.workflow import resolve, tick
 from xinyong.service import add_user
 
 REFUSES = "judicial.debtor.refuses_to_perform"
@@ -33,12 +30,7 @@ E1, P1, P2 = firm("E1", "深圳某某科技有限公司"), person("P1", "李四"
 def ledger(ledger_url: str, policy: Policy) -> Iterator[Ledger]:
     """E1 is a listed debtor from 10 Feb 2024; P1 its legal representative (the air-ticket ban
     reaches P1, confirmed by a reviewer); P2 has nothing."""
-    led = Ledger.open(ledger_url, clock=lambda: datetime(2024, 2, 12, 9))
-    led.write(Batch(subjects=[E1, P1, P2], links=[link("E1", "P1", "legal_representative")],
-                    records=[record("R1", "E1", REFUSES, date(2024, 1, 10))]))
-    tick(led, policy)
-    for case in load(led, kind="review"):
-        resolve(led, policy, case.id, "confirmed", "checked", "reviewer:王芳")
+    led = listed_debtor(ledger_url, policy, E1, P1, P2)
     yield led
     led.dispose()
 

@@ -4,21 +4,17 @@ activation. Expected counts are worked out by hand from the court list's rules."
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime
 
 import pytest
 from fastapi.testclient import TestClient
 
-from builders import firm, link, person, record
+from builders import firm, listed_debtor, person
 from xinyong.api.app import create_app
 from xinyong.files import default_policy_dir, read_policy_texts
-from xinyong.ledger.store import Batch, Ledger
+from xinyong.ledger.store import Ledger
 from xinyong.policy.model import Policy
-from xinyong.process.cases import load
-from xinyong.process.workflow import resolve, tick
 from xinyong.service import add_user
 
-REFUSES = "judicial.debtor.refuses_to_perform"
 LISTS = "policies/court-debtors/lists.toml"
 # the 2019 version of the refusal rule: one month's grace before publication
 GRACE = 'grace = "P1M"\nremoval = { rectification_working_days = 3 }'
@@ -35,13 +31,7 @@ def ledger(ledger_url: str, policy: Policy) -> Iterator[Ledger]:
     2024: on the court list from 10 Feb after a month's grace. Its legal representative P1
     (Dongcheng too) gets the air-ticket ban through the link; a reviewer confirmed it. P2 has
     nothing."""
-    led = Ledger.open(ledger_url, clock=lambda: datetime(2024, 2, 12, 9))
-    led.write(Batch(subjects=[firm("E1"), person("P1", "李四"), person("P2", "王五")],
-                    links=[link("E1", "P1", "legal_representative")],
-                    records=[record("R1", "E1", REFUSES, date(2024, 1, 10))]))
-    tick(led, policy)
-    for case in load(led, kind="review"):
-        resolve(led, policy, case.id, "confirmed", "checked", "reviewer:王芳")
+    led = listed_debtor(ledger_url, policy, firm("E1"), person("P1", "李四"), person("P2", "王五"))
     yield led
     led.dispose()
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from builders import firm, link, person, record
+from builders import firm, listed_debtor, person, record
 from xinyong.dataset import Dataset
 from xinyong.engine import decide
 from xinyong.engine.explain import decision_data
@@ -38,12 +38,7 @@ def ledger(ledger_url: str, policy: Policy) -> Iterator[Ledger]:
     """As in test_api: E1 a listed debtor from 10 Feb 2024 (R1, effective 10 Jan, one month of
     grace); P1 its legal representative, the air-ticket ban confirmed by a reviewer; P2 has
     nothing."""
-    led = Ledger.open(ledger_url, clock=lambda: datetime(2024, 2, 12, 9))
-    led.write(Batch(subjects=[E1, P1, P2], links=[link("E1", "P1", "legal_representative")],
-                    records=[record("R1", "E1", REFUSES, date(2024, 1, 10))]))
-    tick(led, policy)
-    for case in load(led, kind="review"):
-        resolve(led, policy, case.id, "confirmed", "checked", "reviewer:王芳")
+    led = listed_debtor(ledger_url, policy, E1, P1, P2)
     yield led
     led.dispose()
 
