@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from itertools import count
 from typing import Any
@@ -49,6 +49,28 @@ def event(eid: str, rid: str, kind: str, effective: date,
 def link(org: str, party: str, role: str, start: date = date(2015, 1, 1),
          end: date | None = None, recorded: datetime | None = None) -> Link:
     return Link(org, party, LinkRole(role), start, end, recorded)
+
+
+class Clock:
+    """A ledger's clock that a test moves: ``set`` to a moment, or ``advance`` by days."""
+
+    def __init__(self, start: datetime):
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, when: datetime) -> None:
+        self.now = when
+
+    def advance(self, days: int) -> None:
+        # a new day starts at 9:00; steps on the same day are a minute apart
+        self.now = max(self.now + timedelta(minutes=1),
+                       datetime.combine(self.now.date() + timedelta(days=days), time(9)))
+
+    @property
+    def today(self) -> date:
+        return self.now.date()
 
 
 def listed_debtor(url: str, policy: Any, e1: Subject, p1: Subject, p2: Subject) -> Any:

@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 import pytest
 
-from builders import firm, link, person, record
+from builders import Clock, firm, link, person, record
 from xinyong.engine import decide
 from xinyong.ledger.store import Batch, Ledger
 from xinyong.model import Effect
@@ -25,17 +25,6 @@ from xinyong.process.workflow import (
 
 REFUSES = "judicial.debtor.refuses_to_perform"
 AIR = "transport.air.ticket"
-
-
-class Clock:
-    def __init__(self, start: datetime):
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def set(self, when: datetime) -> None:
-        self.now = when
 
 
 @pytest.fixture

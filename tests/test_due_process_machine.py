@@ -33,7 +33,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from builders import firm, link, person, record
+from builders import Clock, firm, link, person, record
 from xinyong.engine.explain import public_view
 from xinyong.ledger.store import Batch, Ledger
 from xinyong.model import EntryStatus, Standing, Subject
@@ -143,25 +143,6 @@ def databases(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databa
 
 
 # --- the model -----------------------------------------------------------------------------
-
-
-class Clock:
-    """The ledger's clock: only ever moves forward."""
-
-    def __init__(self, start: datetime):
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, days: int) -> None:
-        # a new day starts at 9:00; steps on the same day are a minute apart
-        self.now = max(self.now + timedelta(minutes=1),
-                       datetime.combine(self.now.date() + timedelta(days=days), time(9)))
-
-    @property
-    def today(self) -> date:
-        return self.now.date()
 
 
 @dataclass(frozen=True)
