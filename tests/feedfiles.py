@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +22,6 @@ COURTS = ("记录编号", "证件号码", "被执行人", "地区代码", "失�
 # feed sat.tax-credit
 SAT = ("id", "uscc", "taxpayer", "category", "act_date", "decision_date", "decision_no",
        "basis", "evaded", "payable")
-
-
-class Clock:
-    """A controllable transaction-time clock for ``Ledger.open(..., clock=...)``."""
-
-    def __init__(self, start: datetime):
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def uscc(n: int, region: str = "110101") -> str:

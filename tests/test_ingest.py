@@ -18,6 +18,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 import xinyong.cli as cli_module
+from builders import Clock
 from feedfiles import (
     COURTS,
     EMPTY,
@@ -26,7 +27,6 @@ from feedfiles import (
     P1,
     REFUSES,
     U1,
-    Clock,
     court_row,
     sample_rows,
     sat_row,

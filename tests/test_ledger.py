@@ -9,25 +9,12 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from builders import event, firm, link, person, record
+from builders import Clock, event, firm, link, person, record
 from xinyong import merkle
 from xinyong.engine import decide
 from xinyong.ledger.store import Batch, Conflict, Ledger, LedgerError
 
 REFUSES = "judicial.debtor.refuses_to_perform"
-
-
-class Clock:
-    """A controllable transaction-time clock."""
-
-    def __init__(self, start: datetime):
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def set(self, when: datetime) -> None:
-        self.now = when
 
 
 @pytest.fixture

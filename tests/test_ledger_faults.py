@@ -24,10 +24,10 @@ from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
 import xinyong.cli as cli_module
+from builders import Clock
 from feedfiles import (
     COURTS,
     U1,
-    Clock,
     court_row,
     sample_rows,
     state,
