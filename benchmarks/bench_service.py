@@ -87,6 +87,11 @@ def serve(url: str, port: int) -> None:
     from xinyong.ledger.store import Ledger
 
     app = create_app(Ledger.open(url, migrate=False), load_policy())
+
+    @app.get("/trivial-async")
+    async def trivial() -> dict[str, str]:  # the other trivial baseline: no worker thread
+        return {"status": "ok"}
+
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
@@ -179,13 +184,16 @@ def http(url: str, token: str, subjects: list[str], actions: list[str], args: An
                 time.sleep(0.05)
         rng = random.Random(7)
         health = [request("GET", "/health", token)]
+        trivial_async = [request("GET", "/trivial-async", token)]
         single = [request("POST", "/decisions", token, {
             "subject": rng.choice(subjects), "action": rng.choice(actions), "on": ASK_DATE})
             for _ in range(5000)]
         batch = [request("POST", "/decisions/batch", token, {"items": [
             {"subject": rng.choice(subjects), "action": rng.choice(actions), "on": ASK_DATE}
             for _ in range(args.batch)]}) for _ in range(200)]
-        kinds = {"trivial GET /health": (health, 0), "POST /decisions (single)": (single, 1),
+        kinds = {"trivial GET /health": (health, 0),
+                 "trivial async GET": (trivial_async, 0),
+                 "POST /decisions (single)": (single, 1),
                  f"POST /decisions/batch ({args.batch})": (batch, args.batch)}
         results: dict[str, list[Run]] = {k: [] for k in kinds}
         # steady state: one batch asks about every subject once, so the standings are cached
@@ -211,22 +219,24 @@ def http(url: str, token: str, subjects: list[str], actions: list[str], args: An
     print(f"\nHTTP: uvicorn, 1 worker (h11); client: asyncio, {args.connections} keep-alive "
           f"connections; {args.rounds} interleaved rounds of {args.seconds:g} s each")
     merged = {k: merge(v) for k, v in results.items()}
-    base = merged["trivial GET /health"]
-    base_rps = base.requests / base.seconds
     for k, r in merged.items():
         rps, dps = r.requests / r.seconds, r.decisions / r.seconds
         print(f"{k:<30} {rps:8,.0f} req/s {dps:9,.0f} decisions/s   "
               f"p50 {percentile(r.latencies, 0.5) * 1e3:6.2f} ms   "
               f"p99 {percentile(r.latencies, 0.99) * 1e3:6.2f} ms   "
               f"cpu: server {r.server_cpu / r.seconds:4.0%} client {r.client_cpu / r.seconds:4.0%}")
-    for k, r in merged.items():
-        if r is base:
-            continue
-        per_round = [(x.decisions / x.seconds) / (b.requests / b.seconds)
-                     for x, b in zip(results[k], results["trivial GET /health"], strict=True)]
-        print(f"ratio {k} / trivial: decisions/s {r.decisions / r.seconds / base_rps:6.2f}, "
-              f"req/s {r.requests / r.seconds / base_rps:4.2f}  (per round: "
-              + ", ".join(f"{x:.2f}" for x in per_round) + ")")
+    for trivial in ("trivial GET /health", "trivial async GET"):
+        base = merged[trivial]
+        base_rps = base.requests / base.seconds
+        for k, r in merged.items():
+            if k.startswith("trivial"):
+                continue
+            per_round = [(x.decisions / x.seconds) / (b.requests / b.seconds)
+                         for x, b in zip(results[k], results[trivial], strict=True)]
+            print(f"ratio {k} / {trivial}: decisions/s "
+                  f"{r.decisions / r.seconds / base_rps:6.2f}, req/s "
+                  f"{r.requests / r.seconds / base_rps:4.2f}  (per round: "
+                  + ", ".join(f"{x:.2f}" for x in per_round) + ")")
 
 
 # --- in process -------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from xinyong.ledger.store import Batch, Ledger, LedgerError, _canonical_fast, ca
 from xinyong.policy.model import Policy
 from xinyong.process.cases import load
 from xinyong.process.workflow import file_objection, resolve, tick
-from xinyong.service import NotFound, Principal, Service
+from xinyong.service import Forbidden, NotFound, Principal, Service
 from xinyong.sim.population import generate
 
 REFUSES = "judicial.debtor.refuses_to_perform"
@@ -325,4 +325,38 @@ def test_a_database_error_in_an_audit_group_is_a_ledger_error_and_rolls_back(
     assert len(_audit_rows(ledger)) == len(before)
     ledger.audit("a", "c", None, {})
     assert [r.action for r in _audit_rows(ledger)] == [r.action for r in before] + ["c"]
+    assert ledger.verify().ok
+
+
+def test_the_event_loop_path_decides_and_audits_as_the_thread_path(
+        ledger: Ledger, policy: Policy, monkeypatch: pytest.MonkeyPatch) -> None:
+    """decisions_async: cold, it takes the thread path; warm, it decides on the loop. Both give
+    the thread path's answers (P1: the air-ticket ban reaches it, confirmed: deny; P2: allow)
+    and leave exactly one audit entry per call. A refusal and an unknown action take the
+    thread path, so they are refused and audited as there."""
+    import asyncio
+
+    service = Service(ledger, policy)
+    asks = [("P1", AIR, ON), ("P2", AIR, ON)]
+    expected = plain(ledger, policy, CAAC, asks)
+    for warm in (False, True):
+        if warm:  # the loop path must not need the thread path at all
+            def thread_path(*_: Any) -> Any:
+                raise AssertionError("took the thread path with every standing cached")
+            monkeypatch.setattr(service, "decisions", thread_path)
+        before = len(_audit_rows(ledger))
+        got = asyncio.run(service.decisions_async(CAAC, asks))
+        assert got == expected
+        assert [o["effect"] for o in got] == ["deny", "allow"]
+        rows = _audit_rows(ledger)
+        assert len(rows) == before + 1
+        assert (rows[-1].actor, rows[-1].action) == ("enforcer:caac-1", "decisions")
+    monkeypatch.undo()
+    before = len(_audit_rows(ledger))
+    with pytest.raises(NotFound, match="unknown action"):
+        asyncio.run(service.decisions_async(CAAC, [("P1", "no.such.action", ON)]))
+    with pytest.raises(Forbidden):
+        asyncio.run(service.decisions_async(Principal("rev-1", "reviewer"), asks))
+    assert [r.action for r in _audit_rows(ledger)[before:]] == [
+        "failed:decisions", "refused:decisions"]
     assert ledger.verify().ok

@@ -242,16 +242,16 @@ def create_app(ledger: Ledger, policy: Policy, tick_every: float | None = None,
     # Decisions are the hot path: their JSON (plain types only) is sent as it is, without
     # FastAPI's second pass over the response in another thread.
     @app.post("/decisions", tags=["enforcers"], response_model=dict[str, Any])
-    def decision(who: Who, ask: DecisionAsk) -> JSONResponse:
+    async def decision(who: Who, ask: DecisionAsk) -> JSONResponse:
         """May the subject do the action on the date? Effect, measures and reasons; an
         enforcer sees only measures of memoranda its agency signed."""
-        return JSONResponse(
-            service.decisions(who, [(ask.subject, ask.action, ask.on or date.today())])[0])
+        return JSONResponse((await service.decisions_async(
+            who, [(ask.subject, ask.action, ask.on or date.today())]))[0])
 
     @app.post("/decisions/batch", tags=["enforcers"], response_model=list[dict[str, Any]])
-    def decisions(who: Who, batch: DecisionBatch) -> JSONResponse:
-        return JSONResponse(service.decisions(who, [(a.subject, a.action, a.on or date.today())
-                                                    for a in batch.items]))
+    async def decisions(who: Who, batch: DecisionBatch) -> JSONResponse:
+        return JSONResponse(await service.decisions_async(
+            who, [(a.subject, a.action, a.on or date.today()) for a in batch.items]))
 
     @app.post("/records", tags=["agencies"])
     def submit_one(who: Who, record: RecordIn, idempotency_key: Annotated[

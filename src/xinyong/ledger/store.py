@@ -14,6 +14,7 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -503,63 +504,42 @@ class Ledger:
     def audit(self, actor: str, action: str, subject: str | None,
               detail: Mapping[str, Any]) -> None:
         """Append to the hash-chained audit log: who, what, when, why. Returns once the entry
-        is committed.
+        is committed (see :meth:`audit_later`)."""
+        self.audit_later(actor, action, subject, detail).result()
 
-        Group commit: while one caller's transaction is being written, entries of concurrent
-        callers (threads of a web server) queue; the next transaction writes all of them, in
-        queue order, each chained to the one before, and every caller returns only after the
-        transaction holding its entry has committed. One fsync then serves many requests. If
-        that transaction fails, every caller in it gets the error (none of them is written).
-        """
-        import threading
+    async def audit_async(self, actor: str, action: str, subject: str | None,
+                          detail: Mapping[str, Any]) -> None:
+        """:meth:`audit` for a caller on an event loop: awaits the commit without a thread."""
+        import asyncio
 
-        mine = _Pending((actor, action, subject, _canonical_fast(detail)), threading.Event())
-        group = self.__dict__.get("_audit_group")
-        if group is None:  # setdefault is atomic: racing threads get the same one
-            group = self.__dict__.setdefault("_audit_group", _AuditGroup())
-        with group.lock:
-            group.queue.append(mine)
-            if not group.busy:
-                group.busy = mine.lead = True
-        if not mine.lead:
-            mine.done.wait()
-            if not mine.lead:  # written (or failed) in another caller's transaction
-                if mine.error is not None:
-                    raise LedgerError(mine.error)
-                return
-        # this caller writes everything queued so far, then hands the turn on
-        with group.lock:
-            batch, group.queue = group.queue, []
-        failed = "the audit entry was not written"
+        await asyncio.wrap_future(self.audit_later(actor, action, subject, detail))
+
+    def audit_later(self, actor: str, action: str, subject: str | None,
+                    detail: Mapping[str, Any]) -> Future[None]:
+        """Queue an audit entry; the future is done once the transaction holding it has
+        committed (or has failed, with the error).
+
+        Group commit: one writer thread per ledger writes everything queued since its last
+        transaction in the next one, in queue order, each entry chained to the one before; one
+        fsync then serves many requests. Nothing is acknowledged before it is durable. A
+        detail JSON cannot hold fails here, in its caller, before it joins a group."""
+        entry = (actor, action, subject, _canonical_fast(detail))
+        writer = self.__dict__.get("_audit_queue")
+        if writer is None:  # setdefault is atomic: racing threads get the same one
+            writer = self.__dict__.setdefault("_audit_queue", _AuditQueue(self._write_audit))
+        return writer.submit(entry)  # type: ignore[no-any-return]
+
+    def _write_audit(self, entries: list[tuple[str, str, str | None, str]]) -> None:
+        """One group's transaction, on the ledger's own connection when it has one."""
         try:
-            entries = [p.entry for p in batch]
             own = self._own("_audit_writer", write=True)
             if own.conn is None:
                 with self._writing() as conn:
                     self._audit_rows(conn, entries)
             else:
                 own.append_audit(lambda last: self._audit_chain(last, entries))
-            failed = ""
         except (OperationalError, DBAPIError) as e:
-            failed = _db_message(e)
-            raise LedgerError(failed) from None
-        except LedgerError as e:
-            failed = str(e)
-            raise
-        except Exception as e:
-            failed = f"the audit entry was not written: {e}"
-            raise
-        finally:
-            for p in batch:
-                if p is not mine:
-                    p.error = failed or None
-                    p.done.set()
-            with group.lock:
-                if group.queue:  # the first in line writes the next group
-                    group.queue[0].lead = True
-                    group.queue[0].done.set()
-                else:
-                    group.busy = False
+            raise LedgerError(_db_message(e)) from None
 
     def _audit(self, conn: Connection, actor: str, action: str, subject: str | None,
                detail: Mapping[str, Any]) -> None:
@@ -909,23 +889,48 @@ class Ledger:
         return due_state(self, [case.subject.id, *(s.id for s in case.related)], known_at)
 
 
-@dataclass
-class _Pending:
-    """An audit entry waiting for its group's transaction."""
+class _AuditQueue:
+    """Audit entries waiting for their transaction, and the thread that writes them. The
+    thread starts with the first entry and ends after two idle seconds."""
 
-    entry: tuple[str, str, str | None, str]
-    done: Any  # threading.Event: written, failed, or this caller's turn to write (lead)
-    lead: bool = False
-    error: str | None = None
-
-
-class _AuditGroup:
-    def __init__(self) -> None:
+    def __init__(self, write: Callable[[list[tuple[str, str, str | None, str]]], None]):
         import threading
 
-        self.lock = threading.Lock()
-        self.queue: list[_Pending] = []
-        self.busy = False
+        self.write = write
+        self.lock = threading.Condition()
+        self.queue: list[tuple[tuple[str, str, str | None, str], Future[None]]] = []
+        self.running = False
+
+    def submit(self, entry: tuple[str, str, str | None, str]) -> Future[None]:
+        import threading
+
+        done: Future[None] = Future()
+        with self.lock:
+            self.queue.append((entry, done))
+            if self.running:
+                self.lock.notify()
+            else:
+                self.running = True
+                threading.Thread(target=self._run, name="xinyong-audit", daemon=True).start()
+        return done
+
+    def _run(self) -> None:
+        while True:
+            with self.lock:
+                if not self.queue:
+                    self.lock.wait(timeout=2.0)
+                if not self.queue:
+                    self.running = False
+                    return
+                batch, self.queue = self.queue, []
+            try:
+                self.write([entry for entry, _ in batch])
+            except BaseException as e:  # every caller of the group gets the error
+                for _, done in batch:
+                    done.set_exception(e)
+            else:
+                for _, done in batch:
+                    done.set_result(None)
 
 
 def _plain_default(v: Any) -> Any:
