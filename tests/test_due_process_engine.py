@@ -346,7 +346,8 @@ def test_the_legal_representative_sees_the_firms_disputed_record(policy) -> None
 
 def test_a_disputed_grade_marks_the_rating_only(policy) -> None:  # type: ignore[no-untyped-def]
     f = firm("E1")
-    recs = [record("T1", "E1", "tax.late_payment", date(2024, 1, 10), agency="sat")]
+    # in the 2023 tax rating, published 1 Apr 2024, and in the appraisal's three years
+    recs = [record("T1", "E1", "tax.late_payment", date(2023, 1, 10), agency="sat")]
     due = DueProcess(disputed=frozenset({"grade:E1:sat.tax_credit", "grade:E2:sat.tax_credit"}))
     st_ = evaluate(policy, f, recs, [], [], ON, due=due)
     plain = evaluate(policy, f, recs, [], [], ON)

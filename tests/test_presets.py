@@ -165,6 +165,6 @@ def test_early_repair_changes_neither_lists_nor_grades(policy) -> None:  # type:
     ev = record("T1", "E1", "tax.evasion", date(2023, 3, 1), agency="sat",
                 tax_evaded=120000, tax_payable=1000000)
     early = event("F1", "T1", "repaired", date(2023, 6, 1))
-    st = evaluate(policy, f, [ev], [early], [], date(2024, 1, 1))
+    st = evaluate(policy, f, [ev], [early], [], date(2024, 6, 1))  # the 2023 rating
     assert st.ratings["sat.tax_credit"].grade == "D"
     assert "sat.grade_a" not in {e.list for e in st.active_entries}

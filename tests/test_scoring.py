@@ -63,9 +63,10 @@ def test_tax_evasion_of_120000_at_12_percent_is_d_whatever_the_points_for_two_ye
     assert r.score == Decimal(100) and r.band_grade == "A"
     assert r.grade == "D"
     assert any(a.rule == "direct_d" and a.records == ("T1",) for a in r.adjustments)
-    # still D the day before two years are up, no longer from then on
-    assert _tax(policy, f, [ev], as_of=date(2025, 2, 28)).grade == "D"
-    assert _tax(policy, f, [ev], as_of=date(2025, 3, 1)).grade == "A"
+    # D for the rating years 2023 and 2024 (two years on, 1 Mar 2025, is after 31 Dec 2024),
+    # published 1 Apr 2024 and 1 Apr 2025; the 2025 rating, published 1 Apr 2026, is A again
+    assert _tax(policy, f, [ev], as_of=date(2026, 3, 31)).grade == "D"
+    assert _tax(policy, f, [ev], as_of=date(2026, 4, 1)).grade == "A"
 
 
 def test_tax_evasion_thresholds_both_apply(policy) -> None:  # type: ignore[no-untyped-def]

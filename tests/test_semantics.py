@@ -193,7 +193,8 @@ def test_corrections_at_the_same_instant_do_not_depend_on_input_order(policy) ->
                      amounts={"tax_evaded": Decimal(50000)})
     c2 = RecordEvent("C2", "T1", EventKind.CORRECTED, date(2023, 4, 1), when,
                      amounts={"tax_evaded": Decimal(150000)})
-    grades = {evaluate(policy, f, [ev], order, [], date(2023, 6, 1)).ratings[
+    # the 2023 rating, published 1 Apr 2024, carries the corrections of 1 Apr 2023
+    grades = {evaluate(policy, f, [ev], order, [], date(2024, 6, 1)).ratings[
         "sat.tax_credit"].grade for order in ([c1, c2], [c2, c1])}
     assert grades == {"D"}  # ties are broken by event id: C2's 150,000 is applied last
 
@@ -214,15 +215,16 @@ def test_revoked_record_leaves_no_trace_in_grades(policy) -> None:  # type: igno
     f = firm("E1")
     ev = record("T1", "E1", "tax.evasion", date(2023, 3, 1), agency="sat",
                 tax_evaded=120000, tax_payable=1000000)
-    gone = event("X1", "T1", "revoked", date(2023, 5, 1))
-    assert evaluate(policy, f, [ev], [gone], [], date(2023, 4, 30)).ratings[
+    # D in the 2023 rating, published 1 Apr 2024; revoked on 1 May 2024, gone from that day
+    gone = event("X1", "T1", "revoked", date(2024, 5, 1))
+    assert evaluate(policy, f, [ev], [gone], [], date(2024, 4, 30)).ratings[
         "sat.tax_credit"].grade == "D"
-    r = evaluate(policy, f, [ev], [gone], [], date(2023, 5, 1)).ratings["sat.tax_credit"]
+    r = evaluate(policy, f, [ev], [gone], [], date(2024, 5, 1)).ratings["sat.tax_credit"]
     assert r.grade == "A" and r.adjustments == ()
 
 
 def test_a_record_handed_in_twice_counts_once(policy) -> None:  # type: ignore[no-untyped-def]
     f = firm("E1")
     late = record("T1", "E1", "tax.late_filing", date(2023, 5, 1), agency="sat")
-    r = evaluate(policy, f, [late, late], [], [], date(2023, 6, 1)).ratings["sat.tax_credit"]
-    assert r.score == 95  # 100 − 5, once
+    r = evaluate(policy, f, [late, late], [], [], date(2024, 6, 1)).ratings["sat.tax_credit"]
+    assert r.score == 95  # 100 − 5, once, in the 2023 rating published 1 Apr 2024

@@ -225,6 +225,12 @@ class Rating:
     public: bool = True
     disputed: bool = False
     """The grade, or a record behind a contribution or adjustment, is under objection."""
+    period_end: date | None = None
+    """For a rating published once a year: the last day of the rated year."""
+    assessed_on: date | None = None
+    """For a published rating: the publication or re-evaluation day it is valid from."""
+    reassessed_by: str | None = None
+    """The record granting the re-evaluation the rating comes from, if any."""
 
 
 class AppliedMeasure(NamedTuple):

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 from xinyong.model import (
     AppliedMeasure,
@@ -64,6 +65,18 @@ class _Match:
     via: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class _Inputs:
+    """The facts known by ``known``, each record once: what every dated view is built from."""
+
+    records: tuple[Record, ...]
+    """In (effective, id) order."""
+    events: Mapping[str, tuple[RecordEvent, ...]]
+    """Per record, in (effective, recorded_at, id) order."""
+    links: tuple[Link, ...]
+    known: datetime
+
+
 @dataclass
 class _Context:
     policy: Policy
@@ -74,10 +87,24 @@ class _Context:
     org_links: Mapping[str, list[Link]]
     party_links: Mapping[str, list[Link]]
     warnings: list[str]
+    inputs: _Inputs
     confirmed: frozenset[str] | None = None
     """Entries confirmed by a reviewer; None without due process (nothing is pending)."""
+    period_end: date | None = None
+    """Set in the view of a published rating's year: ratings inside it are computed plainly."""
     entries: dict[str, tuple[ListEntry, ...]] = field(default_factory=dict)
     ratings: dict[str, dict[str, Rating]] = field(default_factory=dict)
+    runs: dict[tuple[str, str], list[_Run]] = field(default_factory=dict)
+    by_category: dict[str, dict[str, list[_RecordState]]] = field(default_factory=dict)
+
+
+class _Run(NamedTuple):
+    """A maximal interval over which a subject's grade under a scheme stayed in one set."""
+
+    start: date
+    end: date | None
+    grade: str
+    records: tuple[str, ...]
 
 
 def evaluate(
@@ -104,54 +131,13 @@ def evaluate(
     :func:`~xinyong.engine.decide.reason`) its reasons. Disputes change no outcome.
     """
     known = known_at or datetime.combine(as_of, time.max)
-    view = policy.at(as_of)
     subjects = {s.id: s for s in related}
     subjects[subject.id] = subject
-
-    by_record: dict[str, list[RecordEvent]] = defaultdict(list)
-    for ev in events:
-        if ev.recorded_at <= known and ev.effective <= as_of:
-            by_record[ev.record].append(ev)
-
-    states: dict[str, list[_RecordState]] = defaultdict(list)
-    all_known: dict[str, Record] = {}
     warnings: list[str] = []
-    for r in sorted(records, key=lambda r: (r.recorded_at, r.id)):
-        if r.recorded_at > known or r.effective > as_of or r.subject not in subjects:
-            continue
-        if r.id in all_known:  # the same record handed in twice counts once
-            if all_known[r.id] != r:
-                warnings.append(f"record {r.id} given twice with different content; "
-                                "the first recorded is used")
-            continue
-        all_known[r.id] = r
-        st = _RecordState(r, r.amounts)
-        evs = sorted(by_record.get(r.id, ()), key=lambda e: (e.effective, e.recorded_at, e.id))
-        for ev in evs:
-            if ev.kind is EventKind.REVOKED:
-                st.revoked = st.revoked or ev.effective
-            elif ev.kind is EventKind.RECTIFIED:
-                st.rectified = st.rectified or ev.effective
-            elif ev.kind is EventKind.REPAIRED:
-                st.repairs.append(ev.effective)
-            elif ev.kind is EventKind.CORRECTED and ev.amounts:
-                st.amounts = {**st.amounts, **ev.amounts}
-        if st.revoked is None:
-            if st.repairs:
-                st.repaired = _valid_repair(policy, subjects[r.subject], st)
-            states[r.subject].append(st)
-
-    for lst in states.values():
-        lst.sort(key=lambda st: (st.record.effective, st.record.id))  # input order never matters
-    org_links: dict[str, list[Link]] = defaultdict(list)
-    party_links: dict[str, list[Link]] = defaultdict(list)
-    for link in links:
-        if link.holds_on(as_of) and (link.recorded_at is None or link.recorded_at <= known):
-            org_links[link.organisation].append(link)
-            party_links[link.party].append(link)
-
-    ctx = _Context(policy, view, as_of, subjects, states, org_links, party_links, warnings,
-                   due.confirmed if due is not None else None)
+    inputs = _known_inputs(records, events, links, subjects, known, warnings)
+    all_known = {r.id: r for r in inputs.records if r.effective <= as_of}
+    ctx = _context(policy, subjects, inputs, as_of, warnings=warnings,
+                   confirmed=due.confirmed if due is not None else None)
     ratings = _ratings(ctx, subject.id)
     entries = _entries(ctx, subject.id)
     measures = _measures(ctx, subject.id, entries)
@@ -160,6 +146,7 @@ def evaluate(
         ratings = {k: _mark_rating(r, subject.id, due.disputed) for k, r in ratings.items()}
         disputed = _bearing(due.disputed, subject.id, all_known, measures, ratings)
     unnoticed: frozenset[str] = frozenset()
+    view = ctx.view
     if due is not None and due.noticed is not None:
         unnoticed = frozenset(
             e.key for e in entries if e.subject == subject.id and e.key not in due.noticed
@@ -174,7 +161,9 @@ def evaluate(
         entries=entries,
         measures=measures,
         records=all_known,
-        events={k: tuple(v) for k, v in by_record.items() if k in all_known},
+        events={k: tuple(ev for ev in v if ev.effective <= as_of)
+                for k, v in inputs.events.items()
+                if k in all_known and any(ev.effective <= as_of for ev in v)},
         displayed=_displayed(ctx, subject),
         by_action=_by_action(measures),
         actions=frozenset(policy.actions),
@@ -182,6 +171,78 @@ def evaluate(
         disputed=disputed,
         unnoticed=unnoticed,
     )
+
+
+def _known_inputs(records: Iterable[Record], events: Iterable[RecordEvent],
+                  links: Iterable[Link], subjects: Mapping[str, Subject], known: datetime,
+                  warnings: list[str]) -> _Inputs:
+    first: dict[str, Record] = {}
+    for r in sorted(records, key=lambda r: (r.recorded_at, r.id)):
+        if r.recorded_at > known or r.subject not in subjects:
+            continue
+        if r.id in first:  # the same record handed in twice counts once
+            if first[r.id] != r:
+                warnings.append(f"record {r.id} given twice with different content; "
+                                "the first recorded is used")
+            continue
+        first[r.id] = r
+    by_record: dict[str, list[RecordEvent]] = defaultdict(list)
+    for ev in events:
+        if ev.recorded_at <= known and ev.record in first:
+            by_record[ev.record].append(ev)
+    return _Inputs(
+        records=tuple(sorted(first.values(), key=lambda r: (r.effective, r.id))),
+        events={k: tuple(sorted(v, key=lambda e: (e.effective, e.recorded_at, e.id)))
+                for k, v in by_record.items()},
+        links=tuple(lk for lk in links if lk.recorded_at is None or lk.recorded_at <= known),
+        known=known,
+    )
+
+
+def _context(policy: Policy, subjects: Mapping[str, Subject], inputs: _Inputs, on: date, *,
+             warnings: list[str], confirmed: frozenset[str] | None = None,
+             events_on: date | None = None, revoked_on: date | None = None,
+             cut: datetime | None = None, period_end: date | None = None,
+             categories: frozenset[str] | None = None) -> _Context:
+    """The view of the facts on ``on``: records in effect by then, events by ``events_on``
+    (default ``on``), revocations by ``revoked_on`` (default ``on``; a record revoked by then
+    is treated as never having existed), everything recorded by ``cut`` (default: all), and
+    only records of ``categories`` if given (a view for one rating needs no others)."""
+    events_on = events_on or on
+    revoked_on = revoked_on or on
+    states: dict[str, list[_RecordState]] = defaultdict(list)
+    for r in inputs.records:
+        if r.effective > on:
+            break  # records are in effective order
+        if (cut is not None and r.recorded_at > cut) or (
+                categories is not None and r.category not in categories):
+            continue
+        st = _RecordState(r, r.amounts)
+        for ev in inputs.events.get(r.id, ()):
+            if ev.kind is EventKind.REVOKED:
+                if ev.effective <= revoked_on:
+                    st.revoked = st.revoked or ev.effective
+            elif ev.effective > events_on or (cut is not None and ev.recorded_at > cut):
+                continue
+            elif ev.kind is EventKind.RECTIFIED:
+                st.rectified = st.rectified or ev.effective
+            elif ev.kind is EventKind.REPAIRED:
+                st.repairs.append(ev.effective)
+            elif ev.kind is EventKind.CORRECTED and ev.amounts:
+                st.amounts = {**st.amounts, **ev.amounts}
+        if st.revoked is None:
+            if st.repairs:
+                st.repaired = _valid_repair(policy, subjects[r.subject], st)
+            states[r.subject].append(st)
+    org_links: dict[str, list[Link]] = defaultdict(list)
+    party_links: dict[str, list[Link]] = defaultdict(list)
+    for link in inputs.links:
+        if link.holds_on(on) and (cut is None or link.recorded_at is None
+                                  or link.recorded_at <= cut):
+            org_links[link.organisation].append(link)
+            party_links[link.party].append(link)
+    return _Context(policy, policy.at(on), on, subjects, states, org_links, party_links,
+                    warnings, inputs, confirmed, period_end)
 
 
 # --- due process -----------------------------------------------------------------------
@@ -308,6 +369,20 @@ def _within(effective: date, window: Period | None, as_of: date) -> bool:
     return as_of < end
 
 
+def _of_categories(ctx: _Context, subject: str, categories: Iterable[str]) -> list[_RecordState]:
+    """The subject's record states of these categories, in (effective, id) order."""
+    index = ctx.by_category.get(subject)
+    if index is None:
+        index = ctx.by_category[subject] = defaultdict(list)
+        for st in ctx.states.get(subject, ()):
+            index[st.record.category].append(st)
+    found = [lst for c in dict.fromkeys(categories) if (lst := index.get(c))]
+    if len(found) == 1:
+        return found[0]
+    return sorted((st for lst in found for st in lst),
+                  key=lambda st: (st.record.effective, st.record.id))
+
+
 def _matching(
     ctx: _Context,
     subject: str,
@@ -317,15 +392,12 @@ def _matching(
     *,
     for_score: bool,
 ) -> list[_RecordState]:
-    cats = set(categories)
     tests = tuple(tests)
     out = []
     as_of = ctx.as_of
     windows = tuple(w for w in windows if w is not None)
-    for st in ctx.states.get(subject, ()):
+    for st in _of_categories(ctx, subject, categories):
         r = st.record
-        if r.category not in cats:
-            continue
         if windows and not all(_within(r.effective, w, as_of) for w in windows):
             continue
         if for_score and st.repaired is not None:
@@ -358,7 +430,7 @@ def _holds(
         if scheme is None or s is None or not _applies(ctx, scheme, s):
             return None
         rating = _own_rating(ctx, scheme, subject)
-        if rating.grade not in c.grade.grades:
+        if rating is None or rating.grade not in c.grade.grades:
             return None
         found.records += tuple(dict.fromkeys(
             [r for x in rating.contributions for r in x.records]
@@ -411,6 +483,8 @@ def in_regions(subject: Subject, regions: tuple[str, ...]) -> bool:
 def _applies(ctx: _Context, scheme: Scheme, subject: Subject) -> bool:
     if subject.kind not in scheme.subject_kinds or not in_regions(subject, scheme.regions):
         return False
+    if subject.registered is not None and subject.registered > ctx.as_of:
+        return False  # no rating before the subject exists
     preset = ctx.policy.preset_of("scheme", scheme)
     p = ctx.policy.presets.get(preset)
     return not (p is not None and p.voluntary and not subject.opted_in(preset, ctx.as_of))
@@ -421,13 +495,45 @@ def _ratings(ctx: _Context, subject_id: str) -> dict[str, Rating]:
     if cached is not None:
         return cached
     subject = ctx.subjects[subject_id]
-    out = {
-        s.id: rate(ctx, s, subject_id)
-        for s in ctx.view.schemes.values()
-        if _applies(ctx, s, subject)
-    }
+    out: dict[str, Rating] = {}
+    for s in ctx.view.schemes.values():
+        if s.publication is not None and ctx.period_end is None:
+            r = _published(ctx, s, subject_id)
+            if r is not None:
+                out[s.id] = r
+        elif _applies(ctx, s, subject):
+            out[s.id] = rate(ctx, s, subject_id)
     ctx.ratings[subject_id] = out
     return out
+
+
+def _published(ctx: _Context, scheme: Scheme, subject: str, follow_links: bool = True,
+               on: date | None = None) -> Rating | None:
+    """The rating in force on ``on`` (default as-of) under a yearly published scheme: the one
+    determined on the last publication day (or a later granted re-evaluation) for the calendar
+    year before, under the rules of that year, on what was known by the end of that day. A
+    revocation by as-of takes the revoked record out, as everywhere."""
+    on = on or ctx.as_of
+    pub = scheme.publication
+    assert pub is not None
+    published = pub.latest(on)
+    year_end = date(published.year - 1, 12, 31)
+    assessed, by = published, None
+    for st in ctx.states.get(subject, ()):
+        rec = st.record
+        if rec.category in pub.reassessment and published < rec.effective <= on:
+            assessed, by = rec.effective, rec.id  # states are in effective order: last wins
+    version = ctx.policy.at(year_end).schemes.get(scheme.id)
+    if version is None:
+        return None
+    cut = min(ctx.inputs.known, datetime.combine(assessed, time.max))
+    year = _context(ctx.policy, ctx.subjects, ctx.inputs, year_end, warnings=[],
+                    events_on=assessed, revoked_on=ctx.as_of, cut=cut, period_end=year_end,
+                    categories=_reads(ctx.policy, scheme.id).categories)
+    if not _applies(year, version, ctx.subjects[subject]):
+        return None
+    rating = rate(year, version, subject, follow_links)
+    return replace(rating, period_end=year_end, assessed_on=assessed, reassessed_by=by)
 
 
 def _indicator(ctx: _Context, scheme: Scheme, ind: Indicator, subject: str) -> Contribution:
@@ -464,12 +570,18 @@ def _worse(scheme: Scheme, a: str, b: str) -> str:
     return a if order.index(a) >= order.index(b) else b
 
 
-def _own_rating(ctx: _Context, scheme: Scheme, subject: str) -> Rating:
+def _own_rating(ctx: _Context, scheme: Scheme, subject: str) -> Rating | None:
     """The rating on the subject's own records, links not followed (for linked conditions)."""
     key = f"{subject}\x00own"
     cache = ctx.ratings.setdefault(key, {})
     if scheme.id not in cache:
-        cache[scheme.id] = rate(ctx, scheme, subject, follow_links=False)
+        if scheme.publication is not None and ctx.period_end is None:
+            r = _published(ctx, scheme, subject, follow_links=False)
+            if r is None:
+                return None
+            cache[scheme.id] = r
+        else:
+            cache[scheme.id] = rate(ctx, scheme, subject, follow_links=False)
     return cache[scheme.id]
 
 
@@ -544,34 +656,27 @@ def rate(ctx: _Context, scheme: Scheme, subject: str, follow_links: bool = True)
 # --- lists ---------------------------------------------------------------------------
 
 
-def _entries(ctx: _Context, subject_id: str) -> tuple[ListEntry, ...]:
-    cached = ctx.entries.get(subject_id)
+def _entries(ctx: _Context, subject_id: str,
+             lists: frozenset[str] | None = None) -> tuple[ListEntry, ...]:
+    """The subject's entries on every list, or on ``lists`` (and the lists feeding them)."""
+    key = subject_id if lists is None else f"{subject_id}\x00{'+'.join(sorted(lists))}"
+    cached = ctx.entries.get(key)
     if cached is not None:
         return cached
     subject = ctx.subjects.get(subject_id)
     out: list[ListEntry] = []
+    wanted = None if lists is None else _feeding(ctx.view, lists)
     if subject is not None:
         for rule in ctx.view.list_rules.values():
             if subject.kind not in rule.subject_kinds or not in_regions(subject, rule.regions):
+                continue
+            if wanted is not None and rule.list_id not in wanted:
                 continue
             t = rule.trigger
             if t.categories:
                 out.extend(_record_entries(ctx, rule, subject_id))
             elif t.scheme is not None:
-                rating = _ratings(ctx, subject_id).get(t.scheme)
-                if rating is not None and rating.grade in t.grades:
-                    recs = tuple(dict.fromkeys(
-                        [r for c in rating.contributions for r in c.records]
-                        + [r for a in rating.adjustments for r in a.records]
-                    ))
-                    out.append(ListEntry(
-                        list=rule.list_id, rule=rule.id, subject=subject_id, listed_on=ctx.as_of,
-                        start=ctx.as_of, planned_end=None, end=None, status=EntryStatus.ACTIVE,
-                        end_reason=None, records=recs, basis=f"grade {rating.grade} in {t.scheme}",
-                        lift=(f"ends when the grade under {t.scheme} is no longer "
-                              f"{' or '.join(t.grades)}",),
-                        legal_basis=_with_record_basis(ctx, rule.legal_basis, subject_id, recs),
-                    ))
+                out.extend(_grade_entries(ctx, rule, subject_id))
             elif t.list is not None and t.held_for is not None:
                 for src in [e for e in out if e.list == t.list]:
                     reached = t.held_for.after(src.start)
@@ -586,8 +691,261 @@ def _entries(ctx: _Context, subject_id: str) -> tuple[ListEntry, ...]:
                         out.append(_entry(ctx, gov, subject_id, reached, src.records,
                                           None, repairs, 0, basis=f"{t.held_for} on {t.list}"))
     result = tuple(out)
-    ctx.entries[subject_id] = result
+    ctx.entries[key] = result
     return result
+
+
+def _feeding(view: PolicyView, lists: frozenset[str]) -> set[str]:
+    """``lists`` and every list whose entries lead to them (``held_for`` chains)."""
+    out = set(lists)
+    grew = True
+    while grew:
+        grew = False
+        for rule in view.list_rules.values():
+            src = rule.trigger.list
+            if rule.list_id in out and src is not None and src not in out:
+                out.add(src)
+                grew = True
+    return out
+
+
+def _grade_entries(ctx: _Context, rule: ListRule, subject: str) -> list[ListEntry]:
+    """One entry per unbroken run of a triggering grade: it starts on the run's first day (or
+    the day the rule came into force, if later) and ends when the run ends, so its key, its
+    notice and a reviewer's confirmation stay the same from day to day."""
+    t = rule.trigger
+    assert t.scheme is not None
+    out = []
+    for run in _grade_runs(ctx, t.scheme, subject):
+        if run.grade not in t.grades:
+            continue
+        listed_on = _rule_start(ctx.policy, rule.id, run.start, run.end)
+        if listed_on is None:
+            continue
+        gov = ctx.policy.at(listed_on).list_rules.get(rule.id)
+        assert gov is not None
+        e = _entry(ctx, gov, subject, listed_on, run.records, None, (), 0,
+                   basis=f"grade {run.grade} in {t.scheme}")
+        e = e._replace(lift=(f"ends when the grade under {t.scheme} is no longer "
+                             f"{' or '.join(t.grades)}", *e.lift))
+        if run.end is not None and (e.end is None or run.end < e.end):
+            ended = ctx.as_of >= run.end
+            e = e._replace(
+                end=run.end,
+                status=EntryStatus.ENDED if ended else e.status,
+                end_reason=(f"grade under {t.scheme} no longer {' or '.join(t.grades)} "
+                            f"from {run.end}") if ended else None)
+        out.append(e)
+    return out
+
+
+def _rule_start(policy: Policy, rule_id: str, start: date, end: date | None) -> date | None:
+    """The first day in [start, end) on which some version of the rule is in force."""
+    days = [max(start, v.effective_from) for v in policy.versions["list_rule"].get(rule_id, ())
+            if v.effective_to is None or v.effective_to > start]
+    days = [d for d in days if end is None or d < end]
+    return min(days, default=None)
+
+
+def _grade_runs(ctx: _Context, scheme_id: str, subject: str) -> list[_Run]:
+    """The subject's grade under a scheme from its first turning point to as-of, as runs of
+    one grade. Between two turning points nothing the grade reads can change, so it is
+    computed once per turning point, in a view of the facts as known now (a record revoked
+    by as-of never existed, on any day)."""
+    key = (subject, scheme_id)
+    cached = ctx.runs.get(key)
+    if cached is not None:
+        return cached
+    runs: list[_Run] = []
+    reads = _reads(ctx.policy, scheme_id)
+    points = _turning_points(ctx, reads, subject)
+    last: tuple[object, ...] | None = None
+    for n, day in enumerate(points):
+        if n == len(points) - 1:
+            rating = _ratings(ctx, subject).get(scheme_id)  # the last segment holds on as-of
+        else:
+            if reads.publications:
+                # most years look alike: the same inputs give the same grade, skip them
+                sig = _year_inputs(ctx, reads, scheme_id, subject, day)
+                if sig is not None and sig == last:
+                    continue
+                last = sig
+            rating = _rating_on(ctx, reads, scheme_id, subject, day)
+        grade = rating.grade if rating is not None else ""
+        if runs and runs[-1].grade == grade:
+            continue
+        if runs:
+            runs[-1] = runs[-1]._replace(end=day)
+        recs = _rating_records(rating) if rating is not None else ()
+        runs.append(_Run(day, None, grade, recs))
+    ctx.runs[key] = runs
+    return runs
+
+
+def _rating_on(ctx: _Context, reads: _Reads, scheme_id: str, subject: str,
+               day: date) -> Rating | None:
+    """The subject's rating under one scheme on an earlier day, as known at as-of."""
+    scheme = ctx.policy.at(day).schemes.get(scheme_id)
+    if scheme is None:
+        return None
+    if scheme.publication is not None:
+        return _published(ctx, scheme, subject, on=day)
+    view = _context(ctx.policy, ctx.subjects, ctx.inputs, day, warnings=[],
+                    revoked_on=ctx.as_of, categories=reads.categories)
+    return rate(view, scheme, subject) if _applies(view, scheme, ctx.subjects[subject]) else None
+
+
+def _year_inputs(ctx: _Context, reads: _Reads, scheme_id: str, subject: str,
+                 day: date) -> tuple[object, ...] | None:
+    """Everything a published rating in force on ``day`` reads (see :func:`_published`), as a
+    value: two days with equal values have the same rating."""
+    version = ctx.policy.at(day).schemes.get(scheme_id)
+    if version is None or version.publication is None:
+        return None
+    pub = version.publication
+    published = pub.latest(day)
+    year_end = date(published.year - 1, 12, 31)
+    assessed = max((st.record.effective for st in ctx.states.get(subject, ())
+                    if st.record.category in pub.reassessment
+                    and published < st.record.effective <= day), default=published)
+    cut = min(ctx.inputs.known, datetime.combine(assessed, time.max))
+    windows = sorted(reads.windows, key=str)
+    who = set(ctx.subjects) if reads.links else {subject}
+    recs = tuple(
+        (r.id, tuple(year_end < w.after(r.effective) for w in windows),
+         tuple(ev.id for ev in ctx.inputs.events.get(r.id, ())
+               if ev.effective <= (ctx.as_of if ev.kind is EventKind.REVOKED else assessed)
+               and (ev.kind is EventKind.REVOKED or ev.recorded_at <= cut)))
+        for r in ctx.inputs.records
+        if r.effective <= year_end and r.subject in who and r.category in reads.categories
+        and r.recorded_at <= cut)
+    subjects = tuple(
+        (s.id, s.opt_ins, s.registered is None or s.registered <= year_end,
+         tuple(s.registered is not None and year_end < w.after(s.registered) for w in windows))
+        for i in sorted(who) if (s := ctx.subjects[i]))
+    links = tuple(lk for lk in ctx.inputs.links if lk.holds_on(year_end) and (
+        lk.recorded_at is None or lk.recorded_at <= cut)) if reads.links else ()
+    return (id(ctx.policy.at(year_end).schemes.get(scheme_id)), recs, subjects, links)
+
+
+def _rating_records(rating: Rating) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(
+        [r for c in rating.contributions for r in c.records]
+        + [r for a in rating.adjustments for r in a.records]
+        + ([rating.reassessed_by] if rating.reassessed_by else [])))
+
+
+class _Reads(NamedTuple):
+    """What a scheme's grade reads, over all its versions and the schemes its conditions
+    read: it can change only on days these change."""
+
+    schemes: frozenset[str]
+    categories: frozenset[str]
+    windows: frozenset[Period]
+    links: bool
+    first: date
+    """The first day of the scheme's first version."""
+    publications: tuple[Scheme, ...]
+    """The scheme's published versions."""
+
+
+_READS: dict[tuple[str, str], _Reads] = {}
+
+
+def _reads(policy: Policy, scheme_id: str) -> _Reads:
+    key = (policy.digest, scheme_id)
+    found = _READS.get(key)
+    if found is not None:
+        return found
+    schemes: set[str] = set()
+    cats: set[str] = set()
+    windows: set[Period] = set()
+    links = False
+
+    def cond(c: Condition) -> None:
+        nonlocal links
+        cats.update(c.categories)
+        windows.update(w for w in (c.window, c.registered_within) if w is not None)
+        if c.grade is not None:
+            scheme(c.grade.scheme)
+        if c.linked is not None:
+            links = True
+            cond(c.linked.when)
+        for sub in (*c.any, *c.all):
+            cond(sub)
+
+    def scheme(ident: str) -> None:
+        if ident in schemes:
+            return
+        schemes.add(ident)
+        for v in policy.versions["scheme"].get(ident, ()):
+            windows.update(w for w in (v.window, *(i.window for i in v.indicator))
+                           if w is not None)
+            for ind in v.indicator:
+                cats.update(ind.categories)
+            for o in v.override:
+                cond(o.when)
+            for c in v.conditional:
+                cond(c.when)
+            if v.publication is not None:
+                cats.update(v.publication.reassessment)
+
+    scheme(scheme_id)
+    mine = policy.versions["scheme"].get(scheme_id, ())
+    first = min((v.effective_from for v in mine), default=date.max)
+    found = _Reads(frozenset(schemes), frozenset(cats), frozenset(windows), links, first,
+                   tuple(v for v in mine if v.publication is not None))
+    if len(_READS) > 1000:
+        _READS.clear()
+    _READS[key] = found
+    return found
+
+
+def _turning_points(ctx: _Context, reads: _Reads, subject: str) -> list[date]:
+    """Every day up to as-of on which the subject's grade can change: a version of a scheme it
+    reads starts or ends, a record it reads takes effect or leaves a window, an event on one
+    takes effect, a link starts or ends (if it follows links), the subject registers or joins;
+    for a published scheme, only its publication and re-evaluation days (and versions)."""
+    policy, as_of = ctx.policy, ctx.as_of
+    days: set[date] = {as_of}
+    for ident in reads.schemes:
+        for v in policy.versions["scheme"].get(ident, ()):
+            days.add(v.effective_from)
+            if v.effective_to is not None:
+                days.add(v.effective_to)
+    if reads.publications:
+        for version in reads.publications:
+            pub = version.publication
+            assert pub is not None
+            year = version.effective_from.year
+            while (day := date(year, pub.month, pub.day)) <= as_of:
+                if version.effective_from <= day:
+                    days.add(day)
+                year += 1
+        days.update(st.record.effective for st in ctx.states.get(subject, ())
+                    if st.record.category in reads.categories)
+        return sorted(d for d in days if reads.first <= d <= as_of)
+    who = set(ctx.subjects) if reads.links else {subject}
+    for r in ctx.inputs.records:
+        if r.effective > as_of:
+            break
+        if r.subject not in who or r.category not in reads.categories:
+            continue
+        days.add(r.effective)
+        days.update(w.after(r.effective) for w in reads.windows)
+        days.update(ev.effective for ev in ctx.inputs.events.get(r.id, ()))
+    if reads.links:
+        for lk in ctx.inputs.links:
+            days.add(lk.start)
+            if lk.end is not None:
+                days.add(lk.end)
+    for ident in who:
+        s = ctx.subjects[ident]
+        if s.registered is not None:
+            days.add(s.registered)
+            days.update(w.after(s.registered) for w in reads.windows)
+        days.update(d for _, d in s.opt_ins)
+    return sorted(d for d in days if reads.first <= d <= as_of)
 
 
 def _record_entries(ctx: _Context, rule: ListRule, subject: str) -> list[ListEntry]:
@@ -697,8 +1055,9 @@ def _measures(ctx: _Context, subject: str, entries: tuple[ListEntry, ...]) -> tu
                        for b in view.bindings_by_list.get(e.list, ()))
     # measures reaching this subject from subjects it is linked to, where a clause says so
     for path, bound in view.extensions.items():
+        lists = frozenset(lst for lst, _ in bound)
         for other in sorted(reachable(ctx, subject, reverse_path(path))):
-            active = [e for e in _entries(ctx, other) if e.status is EntryStatus.ACTIVE]
+            active = [e for e in _entries(ctx, other, lists) if e.status is EntryStatus.ACTIVE]
             for lst, b in bound:
                 out.extend(_applied(b, e, (path,), other, confirmed)
                            for e in active if e.list == lst)

@@ -155,6 +155,9 @@ def explain(policy: Policy, standing: Standing, action: str | None = None) -> di
                 ],
                 "principal_reasons": list(r.principal_reasons),
                 "disputed": r.disputed,
+                "period_end": r.period_end.isoformat() if r.period_end else None,
+                "assessed_on": r.assessed_on.isoformat() if r.assessed_on else None,
+                "reassessed_by": r.reassessed_by,
             }
             for r in standing.ratings.values()
         ],
@@ -214,6 +217,11 @@ def render(data: dict[str, Any]) -> str:
         out.append(f"  {r['title']} [{r['scheme']}]: score {r['score']}, grade {r['grade']}"
                    + (f" (band {r['band_grade']})" if r["band_grade"] != r["grade"] else "")
                    + (" [disputed]" if r.get("disputed") else ""))
+        if r.get("period_end"):
+            out.append(f"    rating for the year ending {r['period_end']}, valid from "
+                       f"{r['assessed_on']}"
+                       + (f" (re-evaluated: record {r['reassessed_by']})"
+                          if r.get("reassessed_by") else " (publication)"))
         for c in r["contributions"]:
             out.append(f"    {c['indicator']}: value {c['value']} → {c['points']} points"
                        + (f"  ← {', '.join(c['records'])}" if c["records"] else ""))

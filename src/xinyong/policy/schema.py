@@ -468,6 +468,25 @@ class Scale(Strict):
     max: Decimal
 
 
+class Publication(Strict):
+    """A rating determined once a year for the calendar year before (e.g. the tax credit
+    rating, 纳税信用评价: determined each April for the prior year). The grade in force from
+    the publication day is the one computed as of the last day of the rated year, on what was
+    known by the publication day; a granted re-evaluation (复评) — a record of one of
+    ``reassessment`` — recomputes that year's rating from its own effective day."""
+
+    month: int = Field(ge=1, le=12, description="Month of the yearly publication")
+    day: int = Field(default=1, ge=1, le=28, description="Day of that month")
+    reassessment: tuple[Id, ...] = Field(
+        default=(), description="Categories of records that grant a re-evaluation on "
+        "application; the rating is recomputed from the record's effective day")
+
+    def latest(self, on: date) -> date:
+        """The last publication day on or before ``on``."""
+        this_year = date(on.year, self.month, self.day)
+        return this_year if this_year <= on else date(on.year - 1, self.month, self.day)
+
+
 class SchemeForm(StrEnum):
     POINTS = "points"
     DEDUCTION = "deduction"
@@ -501,6 +520,9 @@ class Scheme(Versioned):
     scale: Scale | None = None
     max_reasons: int = Field(default=4, ge=0, le=4, description="Principal reasons (Reg B: 4)")
     public: bool = Field(default=True, description="Grades shown in the public view")
+    publication: Publication | None = Field(
+        default=None, description="Rated once a year for the year before and published "
+        "(absent: the grade is computed continuously as of any day)")
 
     @model_validator(mode="after")
     def _consistent(self) -> Scheme:
