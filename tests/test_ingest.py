@@ -112,8 +112,7 @@ def test_each_format_is_ingested(policy: Policy, ledger: Ledger, tmp_path: Path,
     report = ingest(ledger, policy, path)
 
     assert (report.rows, report.written, report.already_recorded, report.new_subjects,
-            report.linked_by_name, report.queued_for_review, report.already_ingested) == (
-        3, 3, 0, 2, 0, 0, False)
+            report.queued_for_review, report.already_ingested) == (3, 3, 0, 2, 0, False)
     assert report.feed == "courts.dishonest-debtors"
 
     records = {r.pop("id"): r for r in table(ledger, t.records, t.records.c.id)}
@@ -161,7 +160,8 @@ def test_ingest_verify_checkpoint_prove_through_the_cli(ledger_url: str, tmp_pat
     assert r.exit_code == 0, r.output
     assert r.output.strip() == (
         f"{path}: 3 rows via feed courts.dishonest-debtors: 3 records written, 0 already "
-        "recorded, 2 new subjects, 0 linked by exact name and region, 0 queued for review")
+        "recorded, 2 new subjects, 0 queued for review (no identifier: a person links them, "
+        "`xinyong review list`)")
     r = cli("ingest", "--agency", "courts", "--database", ledger_url, str(path))
     assert (r.exit_code, r.output.strip()) == (
         0, f"{path}: already ingested (3 rows); nothing new written")
@@ -488,32 +488,40 @@ def _known_subjects(ledger: Ledger, policy: Policy, tmp_path: Path) -> None:
 
 def _nameless_rows() -> list[dict[str, Any]]:
     return [
-        court_row("N-1", "", JIA, "110101", owed="5000"),          # exact and unique
+        court_row("N-1", "", JIA, "110101", owed="5000"),          # one firm of that name there
         court_row("N-2", "", "北京甲乙科枝有限公司", "110101", owed="8000"),  # 技 → 枝
         court_row("N-3", "", BING, "110105"),                     # two firms of that name
         court_row("N-4", "", JIA, "320102"),                      # no one of that name there
     ]
 
 
-def test_rows_without_identifier_link_only_an_exact_unique_match(
+def test_rows_without_identifier_are_never_linked_by_name(
         policy: Policy, ledger: Ledger, tmp_path: Path) -> None:
+    """Identity is never guessed: even N-1, whose name and district match exactly one known
+    firm, waits for a person. Candidates are ranked same district, same province, elsewhere,
+    then by name similarity (rapidfuzz's Indel ratio, from 50)."""
     _known_subjects(ledger, policy, tmp_path)
     report = ingest(ledger, policy, write_csv(tmp_path / "nameless.csv", _nameless_rows()))
-    assert (report.written, report.linked_by_name, report.queued_for_review,
-            report.new_subjects) == (1, 1, 3, 0)
+    assert (report.written, report.queued_for_review, report.new_subjects) == (0, 4, 0)
     records = {r["id"]: r["subject"] for r in table(ledger, t.records)}
-    assert records == {"K-A": A, "K-A2": A2, "K-B1": B1, "K-B2": B2, "N-1": A}
+    assert records == {"K-A": A, "K-A2": A2, "K-B1": B1, "K-B2": B2}
     queue = [(q.line, q.name, q.region, q.status) for q in open_reviews(ledger)]
-    assert queue == [(3, "北京甲乙科枝有限公司", "110101", "open"), (4, BING, "110105", "open"),
-                     (5, JIA, "320102", "open")]
-    cands = [q.candidates for q in open_reviews(ledger)]
-    # one substitution in ten characters: Indel ratio 1 - 2/20 = 90.0; only 110101 is searched
-    assert cands[0] == [{"subject": A, "score": 90.0}]
-    assert sorted(cands[1], key=lambda c: c["subject"]) == [
-        {"subject": B1, "score": 100.0}, {"subject": B2, "score": 100.0}]
-    assert cands[2] == []
+    assert queue == [(2, JIA, "110101", "open"), (3, "北京甲乙科枝有限公司", "110101", "open"),
+                     (4, BING, "110105", "open"), (5, JIA, "320102", "open")]
+    cands = [[(c["subject"], c["score"]) for c in q.candidates] for q in open_reviews(ledger)]
+    # 甲乙科技 vs 丙丁贸易 (ten characters each) share 北京 and 有限公司: Indel distance
+    # 20 - 2×6 = 8, ratio 60.0; one substituted character of ten: 20 - 2×9 = 2, ratio 90.0
+    assert cands == [
+        [(A, 100.0), (B1, 60.0), (B2, 60.0), (A2, 100.0)],   # N-1 in 110101
+        [(A, 90.0), (B1, 60.0), (B2, 60.0), (A2, 90.0)],     # N-2 in 110101
+        [(B1, 100.0), (B2, 100.0), (A, 60.0), (A2, 60.0)],   # N-3 in 110105
+        [(A, 100.0), (A2, 100.0), (B1, 60.0), (B2, 60.0)],   # N-4 in 320102: no one there
+    ]
+    first = open_reviews(ledger)[0].candidates[0]
+    assert (first["name"], first["region"], first["why"]) == (
+        JIA, "110101", "name 100% alike, same district")
     v = ledger.verify()
-    assert v.ok and v.entries == 4 + 4 + 4 + 1
+    assert v.ok and v.entries == 4 + 4 + 4
 
 
 def test_a_reviewer_links_or_rejects_queued_rows(policy: Policy, ledger: Ledger, tmp_path: Path,
@@ -521,14 +529,14 @@ def test_a_reviewer_links_or_rejects_queued_rows(policy: Policy, ledger: Ledger,
                                                  cli: Callable[..., Any]) -> None:
     _known_subjects(ledger, policy, tmp_path)
     ingest(ledger, policy, write_csv(tmp_path / "nameless.csv", _nameless_rows()))
-    near, twins, elsewhere = (q.id for q in open_reviews(ledger))
+    exact, near, twins, elsewhere = (q.id for q in open_reviews(ledger))
     before = state(ledger)
 
     r = cli("review", "list", "--database", ledger_url)
     assert r.exit_code == 0
-    assert f"#{near} courts line 3: '北京甲乙科枝有限公司' in 110101; candidates: {A} (90.0)" \
-        in r.output
-    assert "3 open item(s)" in r.output
+    assert (f"#{near} courts line 3: '北京甲乙科枝有限公司' in 110101; candidates: {A} "
+            "北京甲乙科技有限公司 (name 90% alike, same district); ") in r.output
+    assert "4 open item(s)" in r.output
 
     r = cli("review", "link", str(near), A, "--reviewer", "审核员王", "--database", ledger_url)
     assert (r.exit_code, r.output.strip()) == (
@@ -558,13 +566,14 @@ def test_a_reviewer_links_or_rejects_queued_rows(policy: Policy, ledger: Ledger,
         near: ("linked", "审核员王", {"subject": A, "record": "N-2"}),
         twins: ("rejected", "审核员李", {"reason": "同名企业两家，无法确认"}),
         elsewhere: ("open", None, None),
+        exact: ("open", None, None),
     }
 
     r = cli("review", "link", str(near), A, "--database", ledger_url)
     assert r.exit_code == 2 and f"review item {near} is already linked" in r.output
     r = cli("review", "link", str(elsewhere), "NOPE", "--database", ledger_url)
     assert r.exit_code == 2 and "no subject 'NOPE'" in r.output
-    assert [q.id for q in open_reviews(ledger)] == [elsewhere]
+    assert [q.id for q in open_reviews(ledger)] == [exact, elsewhere]
     assert ledger.verify().ok
 
 
@@ -674,14 +683,17 @@ def test_a_row_with_neither_identifier_nor_name_is_refused(policy: Policy, ledge
     assert state(ledger) == EMPTY
 
 
-def test_a_row_without_identifier_matches_a_subject_new_in_the_same_file(
+def test_a_row_without_identifier_waits_even_for_a_subject_new_in_the_same_file(
         policy: Policy, ledger: Ledger, tmp_path: Path) -> None:
     """The firm is introduced by row M-1 (region from its code: 440300). M-2 names it exactly
-    and is linked; M-3's shorter name is not exact, so it waits, with the firm as candidate."""
+    and M-3 by a shorter name: both wait for a person, with the firm as first candidate
+    (M-3: 深圳某某科技公司 vs 深圳某某科技有限公司 share 8 characters, Indel 18 - 16 = 2,
+    ratio 1 - 2/18 = 88.9)."""
     rows = [court_row("M-1", U1, "深圳某某科技有限公司"),
             court_row("M-2", "", "深圳某某科技有限公司", "440300"),
             court_row("M-3", "", "深圳某某科技公司", "440300")]
     report = ingest(ledger, policy, write_feed(tmp_path / "same.csv", rows))
-    assert (report.written, report.linked_by_name, report.queued_for_review) == (2, 1, 1)
-    [item] = table(ledger, t.review_queue, t.review_queue.c.id)
-    assert item["line"] == 4 and item["candidates"][0]["subject"] == U1
+    assert (report.written, report.queued_for_review) == (1, 2)
+    items = table(ledger, t.review_queue, t.review_queue.c.id)
+    assert [(i["line"], i["candidates"][0]["subject"], i["candidates"][0]["score"])
+            for i in items] == [(3, U1, 100.0), (4, U1, 88.9)]

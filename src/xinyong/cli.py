@@ -495,8 +495,8 @@ def ingest(
         return
     out.print(f"{file}: {report.rows} rows via feed {report.feed}: {report.written} records "
               f"written, {report.already_recorded} already recorded, {report.new_subjects} new "
-              f"subjects, {report.linked_by_name} linked by exact name and region, "
-              f"{report.queued_for_review} queued for review", highlight=False)
+              f"subjects, {report.queued_for_review} queued for review (no identifier: a "
+              f"person links them, `xinyong review list`)", highlight=False)
 
 
 @app.command(epilog="Exit codes: 0 the ledger verifies; 1 a problem was found (named); 2 the "
@@ -579,7 +579,8 @@ def review_list(database: LedgerOpt = None) -> None:
 
     items = open_reviews(_ledger(database, must_exist=True))
     for i in items:
-        cands = ", ".join(f"{c['subject']} ({c['score']})" for c in i.candidates) or "none"
+        cands = "; ".join(f"{c['subject']} {c.get('name', '')} ({c.get('why', c['score'])})"
+                          for c in i.candidates) or "none"
         out.print(f"#{i.id} {i.agency} line {i.line}: {i.name!r} in {i.region}; "
                   f"candidates: {cands}", highlight=False, markup=False)
     out.print(f"{len(items)} open item(s)")

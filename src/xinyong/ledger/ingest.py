@@ -2,8 +2,9 @@
 
 A file is atomic: one bad row and nothing is written; the report lists every bad row with
 its line, field and reason. Resubmitting a file, or records already recorded, adds nothing.
-Rows without an identifier are matched by name and region: only an exact, unique match is
-linked; everything else waits in the review queue for a person. Nothing is guessed.
+Identity is never guessed: the only automatic link is by a valid identifier. A row without
+one always waits in the review queue for a person, with the closest known subjects ranked as
+candidates (rapidfuzz); a store that knows one 张三 in the district does not make it this one.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -73,7 +73,6 @@ class IngestReport:
     written: int
     already_recorded: int
     new_subjects: int
-    linked_by_name: int
     queued_for_review: int
     ingest_id: str
     already_ingested: bool = False
@@ -265,10 +264,10 @@ class Ingest:
         with self.ledger.engine.connect() as conn:
             done = conn.execute(select(t.ingests.c.id).where(t.ingests.c.id == ingest_id)).first()
         if done is not None:
-            return IngestReport(str(self.path), self.agency, feed.id, n, 0, n, 0, 0, 0,
+            return IngestReport(str(self.path), self.agency, feed.id, n, 0, n, 0, 0,
                                 ingest_id, already_ingested=True)
         check = _Check(self, feed, table, ingest_id, lines)
-        records, subjects, queue, errors, linked = check.run()
+        records, subjects, queue, errors = check.run()
         if errors:
             at = check.lines()
             raise IngestError(str(self.path), [
@@ -283,11 +282,11 @@ class Ingest:
                        {"file": self.path.name, "sha256": digest, "rows": n,
                         "queued": len(queue)}))
         except AlreadyIngested:
-            return IngestReport(str(self.path), self.agency, feed.id, n, 0, n, 0, 0, 0,
+            return IngestReport(str(self.path), self.agency, feed.id, n, 0, n, 0, 0,
                                 ingest_id, already_ingested=True)
         return IngestReport(str(self.path), self.agency, feed.id, n,
                             result.written["record"], result.unchanged["record"],
-                            result.written["subject"], linked, len(queue), ingest_id,
+                            result.written["subject"], len(queue), ingest_id,
                             result=result)
 
     def _check_columns(self, feed: Feed, table: pa.Table) -> None:
@@ -436,12 +435,12 @@ class _Check:
                               f"repeats line {self.lines()[seen[v]]}")
                 seen[v] = r
 
-        subjects, new_subjects, queue, linked = self.subjects(pair_i, cats)
+        subjects, new_subjects, queue = self.subjects(pair_i, cats)
         if self.errors:
             failed = {e[0] for e in self.errors}
             queue = [q for q in queue if q["_row"] not in failed]
             self.errors.sort(key=lambda e: (e[0], e[1]))
-            return {}, {}, [], self.errors, 0
+            return {}, {}, [], self.errors
         keep = [r for r in range(n) if subjects[r] is not None] if queue else None
         eff_rows = [effs[i] for i in eff_i.to_pylist()]
         act_rows = [acts[i] for i in act_i.to_pylist()]
@@ -455,7 +454,7 @@ class _Check:
             out = {k: [v[r] for r in keep] for k, v in out.items()}
         for q in queue:
             del q["_row"]
-        return out, new_subjects, queue, self.errors, linked
+        return out, new_subjects, queue, self.errors
 
     def lines(self) -> list[int]:
         """Each row's file line; read again only when a report needs them."""
@@ -507,8 +506,8 @@ class _Check:
 
     def subjects(self, pair_i: pa.Array, cats: list[Any]) -> tuple[
             list[str | None], dict[str, Subject], list[dict[str, Any]], int]:
-        """Each row's subject: by identifier (checked once per distinct value), else by an exact,
-        unique name and region; otherwise the row waits for review."""
+        """Each row's subject, by its identifier (checked once per distinct value); a row
+        without one waits for review, never linked by name."""
         n = self.n
         ident = self.column("identifier")
         ident = self.blank() if ident is None else pc.utf8_upper(ident)
@@ -583,39 +582,25 @@ class _Check:
                       f"{kinds_list[k].value}")
         rows: list[str | None] = [sid[i] for i in idx_rows]
         queue: list[dict[str, Any]] = []
-        linked = 0
         unnamed = [r for r in range(n) if not vals[idx_rows[r]].partition("\x00")[0]]
-        by_name = self._by_name() if unnamed else {}
+        pool = self._names() if unnamed else {}
         for s in new_subjects.values() if unnamed else ():  # subjects this file introduces
-            by_name.setdefault((_norm(s.name), s.region), []).append(s.id)
+            pool[s.id] = (s.name, s.region)
         for r in unnamed:
             if not names[r]:
                 self.fail([r], "identifier", "identifier", "no identifier and no name to match on")
                 continue
-            exact = by_name.get((_norm(names[r]), regions[r]), [])
-            if len(exact) == 1:
-                rows[r] = exact[0]
-                linked += 1
-                continue
             queue.append({"_row": r, "ingest": self.ingest_id, "agency": self.agency,
                           "line": 0, "row": self.table.slice(r, 1).to_pylist()[0],
                           "name": names[r], "region": regions[r],
-                          "candidates": self._candidates(names[r], regions[r], by_name),
-                          "reason": "no identifier and no exact, unique match by name and "
-                          "region", "status": "open"})
+                          "candidates": candidates(names[r], regions[r], pool),
+                          "reason": "no identifier: identity is never guessed from a name, "
+                          "a person links the row", "status": "open"})
         if queue:
             lines = self.lines()
             for q in queue:
                 q["line"] = lines[q["_row"]]
-        return rows, new_subjects, queue, linked
-
-    def _candidates(self, name: str, region: str,
-                    names: Mapping[tuple[str, str], list[str]]) -> list[dict[str, Any]]:
-        from rapidfuzz import fuzz, process
-
-        pool = {sid: n for (n, r), sids in names.items() if r == region for sid in sids}
-        found = process.extract(_norm(name), pool, scorer=fuzz.ratio, limit=5)
-        return [{"subject": sid, "score": round(score, 1)} for _, score, sid in found]
+        return rows, new_subjects, queue
 
     def _known(self, values: list[str]) -> tuple[dict[str, str], dict[str, SubjectKind]]:
         """Identifier → subject for identifiers already in the store, and those subjects' kinds."""
@@ -631,12 +616,32 @@ class _Check:
                     kinds[r.subject] = SubjectKind(r.kind)
         return out, kinds
 
-    def _by_name(self) -> dict[tuple[str, str], list[str]]:
-        out: dict[tuple[str, str], list[str]] = defaultdict(list)
+    def _names(self) -> dict[str, tuple[str, str]]:
         with self.ingest.ledger.engine.connect() as conn:
-            for r in conn.execute(select(t.subjects.c.id, t.subjects.c.name, t.subjects.c.region)):
-                out[(_norm(r.name), r.region)].append(r.id)
-        return out
+            return {r.id: (r.name, r.region) for r in conn.execute(
+                select(t.subjects.c.id, t.subjects.c.name, t.subjects.c.region))}
+
+
+def candidates(name: str, region: str, pool: Mapping[str, tuple[str, str]],
+               limit: int = 5) -> list[dict[str, Any]]:
+    """The known subjects closest to a name, ranked: same region (district, then province)
+    first, then name similarity (rapidfuzz ratio on normalised names). Each says why."""
+    from rapidfuzz import fuzz, process
+
+    names = {sid: _norm(n) for sid, (n, _) in pool.items()}
+    found = process.extract(_norm(name), names, scorer=fuzz.ratio, limit=None,
+                            score_cutoff=50)
+
+    def place(sid: str) -> int:
+        other = pool[sid][1]
+        return 2 if region and other == region else 1 if region and other[:2] == region[:2] else 0
+
+    ranked = sorted(found, key=lambda f: (-place(f[2]), -f[1], f[2]))[:limit]
+    where = {2: "same district", 1: "same province", 0: "other region"}
+    return [{"subject": sid, "name": pool[sid][0], "region": pool[sid][1],
+             "score": round(score, 1),
+             "why": f"name {round(score)}% alike, {where[place(sid)]}"}
+            for _, score, sid in ranked]
 
 
 # --- the review queue ------------------------------------------------------------------
