@@ -60,7 +60,10 @@ def test_every_historical_pilot_fails_under_eu_ai_act(policy) -> None:  # type: 
     historical = {p for p, v in policy.presets.items() if v.profile is Profile.HISTORICAL}
     assert historical >= {"suining", "rongcheng", "suqian", "suzhou", "xiamen-fuzhou",
                           "jiakuang-majia", "honest-shanghai", "sesame", "covid-2020"}
-    assert {f.preset for f in found} == historical
+    # Art. 5(1)(c) needs treatment or published grades: Rongcheng's and Suqian's grades are
+    # neither published (no source says so) nor tied to a modelled measure, and Zhengzhou lists
+    # for judicial conduct, not social behaviour
+    assert {f.preset for f in found} == historical - {"rongcheng", "suqian", "zhengzhou"}
 
 
 def test_every_historical_pilot_fails_under_cn_2021(policy) -> None:  # type: ignore[no-untyped-def]

@@ -88,20 +88,22 @@ def test_abnormal_operations_for_three_years_moves_to_serious_illegal_list(polic
     assert decide(after, "procurement.bid").effect.value == "deny"
 
 
-def test_covid_temporary_grace_for_firms(policy) -> None:  # type: ignore[no-untyped-def]
+def test_covid_temporary_grace_for_firms_in_difficulty(policy) -> None:  # type: ignore[no-untyped-def]
     f = firm("E1")
 
-    def entry(recorded: date, as_of: date):  # type: ignore[no-untyped-def]
+    def entry(recorded: date, as_of: date, certified: date | None = None):  # type: ignore[no-untyped-def]
         r = record("A1", "E1", "commercial.annual_report.missing", recorded, agency="samr")
-        st = evaluate(policy, f, [r], [], [], as_of)
+        cert = [record("C1", "E1", "commercial.covid.difficulty_certified", certified,
+                       agency="covid.relief-authorities")] if certified else []
+        st = evaluate(policy, f, [r, *cert], [], [], as_of)
         return next(e for e in st.entries if e.list == "samr.abnormal_operations")
 
     normal = entry(date(2019, 7, 1), date(2019, 7, 1))
     assert normal.start == date(2019, 7, 1) and normal.status is EntryStatus.ACTIVE
-    covid = entry(date(2020, 7, 1), date(2020, 12, 31))
+    covid = entry(date(2020, 7, 1), date(2020, 12, 31), certified=date(2020, 3, 1))
     assert covid.status is EntryStatus.PENDING and covid.start == date(2021, 1, 1)
     # the grace given in the window is kept after it (the version of the listing date governs)
-    late = entry(date(2022, 12, 1), date(2023, 5, 31))
+    late = entry(date(2022, 12, 1), date(2023, 5, 31), certified=date(2022, 6, 1))
     assert late.start == date(2023, 6, 1) and late.status is EntryStatus.PENDING
     assert entry(date(2023, 1, 2), date(2023, 1, 2)).status is EntryStatus.ACTIVE
 

@@ -167,23 +167,29 @@ def repair(
     target: Annotated[str, typer.Option("--target", help="record:ID (a displayed penalty) or "
                                         "list:LIST")],
     reason: Annotated[str, typer.Option("--reason", help="What has been put right")] = "",
+    commitment: Annotated[str, typer.Option(
+        "--commitment", help="The credit commitment letter (信用承诺书): its text or reference; "
+        "required where the repair rule in force asks for it (NDRC Order 36, from 2026-04-01)")
+    ] = "",
     database: LedgerOpt = None,
     policies: PoliciesOpt = None,
 ) -> None:
     """Apply for credit repair (信用修复) once the minimum publicity period has passed; a
-    reviewer then decides (`xinyong resolve REP-… granted|refused`)."""
+    reviewer then decides (`xinyong resolve REP-… granted|refused`). Under the repair rule in
+    force the application gets a deadline in working days (Credit China: 10)."""
     from xinyong.process.workflow import apply_for_repair
 
     policy = _policy(policies)
     ledger = _ledger(database, must_exist=True)
     who = _run(lambda: ledger.resolve(subject, policy))
-    case = _run(lambda: apply_for_repair(ledger, policy, who, target, reason))
+    case = _run(lambda: apply_for_repair(ledger, policy, who, target, reason, commitment))
     if case.status == "refused":
         out.print(f"{case.id} refused: too early; credit repair of {case.target} is possible "
                   f"from {case.detail['possible_from']}", highlight=False)
         raise typer.Exit(1)
-    out.print(f"{case.id} filed: a reviewer decides (`xinyong resolve {case.id} granted` or "
-              "`refused`)", highlight=False)
+    due = f", answer due by {case.deadline}" if case.deadline else ""
+    out.print(f"{case.id} filed{due}: a reviewer decides (`xinyong resolve {case.id} granted` "
+              "or `refused`)", highlight=False)
 
 
 @app.command(epilog="Exit codes: 0 listed; 2 bad input.")

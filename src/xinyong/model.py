@@ -198,6 +198,10 @@ class Contribution(NamedTuple):
     points: Decimal
     records: tuple[str, ...]
     shortfall: Decimal = Decimal(0)
+    waived: tuple[str, ...] = ()
+    """Records of the indicator a relief covered: they count nothing."""
+    relieved_by: tuple[str, ...] = ()
+    """The records that declared the relief (e.g. a certification of difficulty)."""
 
 
 class GradeAdjustment(NamedTuple):

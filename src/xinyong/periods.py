@@ -69,10 +69,32 @@ class WorkingCalendar:
 
     holidays: frozenset[date] = frozenset()
     workdays: frozenset[date] = frozenset()
+    first: date | None = None
+    """First day the published notices cover (None: none covered)."""
+    last: date | None = None
+    """Last day the published notices cover: the State Council publishes one year at a time."""
 
     @classmethod
-    def of(cls, holidays: Iterable[date] = (), workdays: Iterable[date] = ()) -> WorkingCalendar:
-        return cls(frozenset(holidays), frozenset(workdays))
+    def of(cls, holidays: Iterable[date] = (), workdays: Iterable[date] = (),
+           first: date | None = None, last: date | None = None) -> WorkingCalendar:
+        return cls(frozenset(holidays), frozenset(workdays), first, last)
+
+    def covers(self, day: date) -> bool:
+        return self.first is not None and self.last is not None and self.first <= day <= self.last
+
+    def beyond(self, start: date, end: date) -> str | None:
+        """Why working days counted over [start, end] are only a weekday count, or None.
+
+        Past the last published year the make-up days and moved holidays are unknown, so the
+        answer may be wrong; callers show this as a warning, never silently."""
+        if self.covers(start) and self.covers(end):
+            return None
+        if self.first is None or self.last is None:
+            return (f"working days from {start} to {end} are a plain weekday count: "
+                    "the calendar has no published holidays")
+        return (f"working days from {start} to {end} are a plain weekday count past the "
+                f"published calendar ({self.first} to {self.last}): holidays and make-up days "
+                "are not yet published; check the result by hand")
 
     def is_working_day(self, day: date) -> bool:
         if day in self.workdays:

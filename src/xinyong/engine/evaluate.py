@@ -15,6 +15,7 @@ from datetime import date, datetime, time
 
 from xinyong.engine.facts import (
     Context,
+    grace_of,
     in_regions,
     known_inputs,
     reachable,
@@ -240,7 +241,8 @@ def _record_entries(ctx: Context, rule: ListRule, subject: str) -> list[ListEntr
 def _entry(ctx: Context, rule: ListRule, subject: str, listed_on: date, records: tuple[str, ...],
            rectified: date | None, repairs: Iterable[date], earlier: int,
            basis: str = "records") -> ListEntry:
-    start = rule.grace.after(listed_on) if rule.grace else listed_on
+    grace = grace_of(rule, ctx.states.get(subject, ()), listed_on)
+    start = grace.after(listed_on) if grace else listed_on
     planned = rule.duration.after(start) if rule.duration else None
     if planned is not None and rule.extension is not None and earlier:
         longest = rule.extension.max.after(planned)
@@ -260,8 +262,10 @@ def _entry(ctx: Context, rule: ListRule, subject: str, listed_on: date, records:
                     f"{rem.rectification_working_days} working days")
         if rectified is not None:
             cal = ctx.policy.calendar(rule.calendar)
-            ends.append((cal.add_working_days(rectified, rem.rectification_working_days),
-                         f"obligation performed on {rectified}"))
+            due = cal.add_working_days(rectified, rem.rectification_working_days)
+            if (gap := cal.beyond(rectified, due)) is not None:
+                ctx.warnings.append(f"{rule.id}: {gap}")
+            ends.append((due, f"obligation performed on {rectified}"))
     earliest = rem.application_after.after(start) if rem.application_after else None
     if earliest is not None:
         lift.append(f"apply for credit repair from {earliest}")

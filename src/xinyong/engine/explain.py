@@ -138,9 +138,11 @@ def explain(policy: Policy, standing: Standing, action: str | None = None) -> di
                         "value": str(c.value),
                         "points": str(c.points),
                         "records": list(c.records),
+                        **({"waived": list(c.waived), "relieved_by": list(c.relieved_by)}
+                           if c.waived else {}),
                     }
                     for c in r.contributions
-                    if c.records or c.points
+                    if c.records or c.points or c.waived
                 ],
                 "adjustments": [
                     {
@@ -225,6 +227,9 @@ def render(data: dict[str, Any]) -> str:
         for c in r["contributions"]:
             out.append(f"    {c['indicator']}: value {c['value']} → {c['points']} points"
                        + (f"  ← {', '.join(c['records'])}" if c["records"] else ""))
+            if c.get("waived"):
+                out.append(f"      not counted: {', '.join(c['waived'])} (relief declared by "
+                           f"{', '.join(c['relieved_by'])})")
         for a in r["adjustments"]:
             out.append(f"    {a['kind']} {a['grade']} by {a['rule']}  ← {', '.join(a['records'])}"
                        + (f" via {', '.join(a['via'])}" if a["via"] else ""))

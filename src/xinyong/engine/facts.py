@@ -15,7 +15,7 @@ from typing import NamedTuple
 from xinyong.model import EventKind, Link, ListEntry, Rating, Record, RecordEvent, Subject
 from xinyong.periods import Period
 from xinyong.policy.model import Policy, PolicyView
-from xinyong.policy.schema import AmountTest
+from xinyong.policy.schema import AmountTest, ListRule, Relief
 
 
 @dataclass(slots=True)
@@ -131,9 +131,11 @@ def view_on(policy: Policy, subjects: Mapping[str, Subject], inputs: Inputs, on:
             elif ev.kind is EventKind.CORRECTED and ev.amounts:
                 st.amounts = {**st.amounts, **ev.amounts}
         if st.revoked is None:
-            if st.repairs:
-                st.repaired = _valid_repair(policy, subjects[r.subject], st)
             states[r.subject].append(st)
+    for sid, lst in states.items():
+        for st in lst:  # after every record is known: a relief may change a rule's grace
+            if st.repairs:
+                st.repaired = _valid_repair(policy, subjects[sid], st, lst)
     org_links: dict[str, list[Link]] = defaultdict(list)
     party_links: dict[str, list[Link]] = defaultdict(list)
     for link in inputs.links:
@@ -198,7 +200,24 @@ def amounts_pass(tests: Iterable[AmountTest], amounts: Mapping[str, Decimal]) ->
     return True
 
 
-def _valid_repair(policy: Policy, subject: Subject, st: RecordState) -> date | None:
+def covered(states: Iterable[RecordState], relief: Relief, day: date) -> tuple[str, ...]:
+    """The records declaring a relief that covers their subject on ``day`` (from their
+    effective date, for ``relief.within``); a revoked declaration covers nothing."""
+    cats = set(relief.categories)
+    return tuple(st.record.id for st in states
+                 if st.record.category in cats and st.record.effective <= day
+                 and within(st.record.effective, relief.within, day))
+
+
+def grace_of(rule: ListRule, states: Iterable[RecordState], listed_on: date) -> Period | None:
+    """The rule's grace, if it applies to this subject (``grace_for``: only if covered)."""
+    if rule.grace is None or rule.grace_for is None:
+        return rule.grace
+    return rule.grace if covered(states, rule.grace_for, listed_on) else None
+
+
+def _valid_repair(policy: Policy, subject: Subject, st: RecordState,
+                  states: Iterable[RecordState] = ()) -> date | None:
     """The first repair on or after the record's earliest repair date, if it can be repaired.
 
     The earliest date is the latest of the category's minimum display period and the
@@ -219,7 +238,8 @@ def _valid_repair(policy: Policy, subject: Subject, st: RecordState) -> date | N
             continue
         if rule.removal.application_after is None:
             return None
-        start = rule.grace.after(r.effective) if rule.grace else r.effective
+        grace = grace_of(rule, states, r.effective)
+        start = grace.after(r.effective) if grace else r.effective
         earliest = max(earliest, rule.removal.application_after.after(start))
     return next((d for d in st.repairs if d >= earliest), None)
 

@@ -14,6 +14,7 @@ from xinyong.engine.facts import (
     Context,
     RecordState,
     amounts_pass,
+    covered,
     in_regions,
     reachable,
     view_on,
@@ -193,6 +194,19 @@ def published_rating(ctx: Context, scheme: Scheme, subject: str, follow_links: b
 def _indicator(ctx: Context, scheme: Scheme, ind: Indicator, subject: str) -> Contribution:
     hits = matching(ctx, subject, ind.categories, ind.amounts, (ind.window, scheme.window),
                      for_score=True)
+    waived: list[str] = []
+    relieved_by: dict[str, None] = {}
+    if ind.relief is not None:
+        counted = []
+        own = ctx.states.get(subject, ())
+        for st in hits:
+            cover = covered(own, ind.relief, st.record.effective)
+            if cover:
+                waived.append(st.record.id)
+                relieved_by.update(dict.fromkeys(cover))
+            else:
+                counted.append(st)
+        hits = counted
     if ind.aggregate == "count":
         value = Decimal(len(hits))
     elif ind.aggregate == "exists":
@@ -216,6 +230,8 @@ def _indicator(ctx: Context, scheme: Scheme, ind: Indicator, subject: str) -> Co
         points=points,
         records=tuple(st.record.id for st in hits),
         shortfall=(best - points) * weight,
+        waived=tuple(waived),
+        relieved_by=tuple(relieved_by),
     )
 
 
@@ -355,6 +371,10 @@ def reads_of(policy: Policy, scheme_id: str) -> Reads:
                            if w is not None)
             for ind in v.indicator:
                 cats.update(ind.categories)
+                if ind.relief is not None:  # the declarations waiving records count too
+                    cats.update(ind.relief.categories)
+                    if ind.relief.within is not None:
+                        windows.add(ind.relief.within)
             for o in v.override:
                 cond(o.when)
             for c in v.conditional:

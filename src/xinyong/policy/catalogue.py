@@ -13,6 +13,7 @@ SECTIONS = (
     ("memorandum", "Memoranda"),
     ("measure", "Measures"),
     ("category", "Categories"),
+    ("repair_rule", "Credit repair procedure"),
 )
 
 

@@ -166,7 +166,7 @@ def _cn_2021(policy: Policy) -> Iterator[_Raw]:
     for memo in policy.all("memorandum"):
         for clause in memo.clause:
             m = measures.get(clause.measure)
-            if m is not None and m.kind is MeasureKind.RESTRICT and not m.basic_list:
+            if m is not None and _punishes(m) and not m.basic_list:
                 yield ("memorandum", memo, "basic-list-only",
                        f"clause {clause.id!r} applies {m.id!r} ({m.title}), which is not in the "
                        "National Basic List of Punishment Measures")
@@ -192,12 +192,18 @@ def _publicity(c: Category) -> Iterator[_Raw]:
                "individuals' administrative penalties are in principle not displayed publicly")
 
 
+def _punishes(m: Any) -> bool:
+    """A restriction, or a notice significant enough to need a person's confirmation (it names
+    the subject to others: Zhengzhou's message to callers, Shenzhen's display)."""
+    return bool(m.kind is MeasureKind.RESTRICT or (m.kind is MeasureKind.NOTICE and m.significant))
+
+
 def _restricting_clauses(policy: Policy, list_id: str, measures: dict[str, Any]) -> set[str]:
     out = set()
     for memo in policy.all("memorandum"):
         for clause in memo.clause:
             m = measures.get(clause.measure)
-            if clause.list == list_id and m is not None and m.kind is MeasureKind.RESTRICT:
+            if clause.list == list_id and m is not None and _punishes(m):
                 out.add(m.id)
     return out
 

@@ -344,6 +344,9 @@ def _check_scheme(s: Scheme, origin: Origin, key: str, add: Any, ref: Any, cond:
                                                             amounts=ind.amounts))
         if ind.field and forbidden_in(ind.field):
             add(origin, f"{key}.indicator[{ind.id}].field", "refers to forbidden data")
+        if ind.relief is not None:
+            cond(origin, f"{key}.indicator[{ind.id}].relief",
+                 Condition(categories=ind.relief.categories))
     for o in s.override:
         cond(origin, f"{key}.override[{o.id}].when", o.when)
         basis(origin, f"{key}.override[{o.id}]", o.legal_basis)
@@ -362,6 +365,8 @@ def _check_list(r: ListRule, origin: Origin, key: str, add: Any, ref: Any, basis
         ref(origin, f"{key}.trigger.categories[{i}]", c, categories, "category")
     for i, a in enumerate(t.amounts):
         amount_fields(origin, f"{key}.trigger.amounts[{i}]", a, t.categories)
+    for i, c in enumerate(r.grace_for.categories if r.grace_for else ()):
+        ref(origin, f"{key}.grace_for.categories[{i}]", c, categories, "category")
     if t.scheme is not None:
         ref(origin, f"{key}.trigger.scheme", t.scheme, schemes, "scheme")
         for g in t.grades:

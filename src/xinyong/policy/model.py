@@ -22,11 +22,13 @@ from xinyong.policy.schema import (
     Measure,
     Memorandum,
     Preset,
+    RepairRule,
     Scheme,
     Versioned,
 )
 
-VERSIONED = ("agency", "category", "measure", "list_rule", "memorandum", "scheme", "feed")
+VERSIONED = ("agency", "category", "measure", "list_rule", "memorandum", "scheme", "feed",
+             "repair_rule")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +109,8 @@ class Policy:
             for obj, origin in objects.get(section, []):
                 origins[(section, obj.id, None)] = origin
         cals = {
-            c.id: WorkingCalendar.of(c.holidays, c.workdays) for c, _ in objects.get("calendar", [])
+            c.id: WorkingCalendar.of(c.holidays, c.workdays, c.published_from, c.published_to)
+            for c, _ in objects.get("calendar", [])
         }
         exceptions = tuple(
             ChecksumException(IdScheme(e.scheme), e.value, e.reason, e.approved_by)
@@ -150,6 +153,11 @@ class Policy:
 
     def all(self, section: str) -> list[Any]:
         return [v for vs in self.versions.get(section, {}).values() for v in vs]
+
+    def repair_rule(self, day: date) -> RepairRule | None:
+        """The credit-repair procedure in force on ``day``, if a preset declares one."""
+        rules = self._pick("repair_rule", day)
+        return rules[min(rules)] if rules else None
 
     def calendar(self, ident: str) -> WorkingCalendar:
         return self.calendars.get(ident) or WorkingCalendar()

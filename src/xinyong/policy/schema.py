@@ -399,6 +399,15 @@ class Bin(Strict):
     points: Decimal
 
 
+class Relief(Strict):
+    """Relief for subjects in a situation an agency declared (纾困, e.g. a firm certified in
+    difficulty in 2020): a record of one of ``categories`` covers its subject from its
+    effective date for ``within``. Explained by the record that declared it."""
+
+    categories: tuple[Id, ...] = Field(min_length=1)
+    within: PeriodField
+
+
 class Indicator(Strict):
     id: Id
     title: str = ""
@@ -413,6 +422,9 @@ class Indicator(Strict):
     )
     bins: tuple[Bin, ...] = ()
     weight: Decimal | None = None
+    relief: Relief | None = Field(
+        default=None, description="Records that took effect while the subject was covered by "
+        "this relief count nothing (e.g. late filings by a firm certified in difficulty)")
 
     @model_validator(mode="after")
     def _shape(self) -> Indicator:
@@ -519,7 +531,9 @@ class Scheme(Versioned):
     conditional: tuple[Conditional, ...] = ()
     scale: Scale | None = None
     max_reasons: int = Field(default=4, ge=0, le=4, description="Principal reasons (Reg B: 4)")
-    public: bool = Field(default=True, description="Grades shown in the public view")
+    public: bool = Field(
+        default=False, description="Grades shown in the public view; off unless a source says "
+        "the grades were published (a person's grade is personal information, PIPL Art. 13)")
     publication: Publication | None = Field(
         default=None, description="Rated once a year for the year before and published "
         "(absent: the grade is computed continuously as of any day)")
@@ -620,6 +634,9 @@ class ListRule(Versioned):
     )
     trigger: Trigger
     grace: PeriodField | None = Field(default=None, description="Before publication (宽限期)")
+    grace_for: Relief | None = Field(
+        default=None, description="The grace applies only to subjects covered by this relief "
+        "on the listing date; others are listed at once")
     duration: PeriodField | None = Field(default=None, description="Absent: until removed")
     extension: Extension | None = None
     removal: Removal = Removal()
@@ -661,6 +678,23 @@ class Memorandum(Versioned):
         if len(ids) != len(set(ids)):
             raise ValueError("clause ids must be unique within a memorandum")
         return self
+
+
+class RepairRule(Versioned):
+    """How credit repair applications (信用修复申请) are handled: the channel, the working days
+    to an answer and to the listing agency's decision, and what an application must include."""
+
+    title: str
+    channel: str = Field(description="Where objections and repair applications are filed")
+    answer_working_days: int | None = Field(
+        default=None, ge=1, description="The channel answers the applicant within N working days")
+    decision_working_days: int | None = Field(
+        default=None, ge=1, description="The agency that made the listing decides within N "
+        "working days of receiving the application from the channel")
+    commitment_required: bool = Field(
+        default=False, description="An application must include a credit commitment letter "
+        "(信用承诺书)")
+    calendar: Id = "cn"
 
 
 FEED_FIELDS = (
@@ -711,6 +745,22 @@ class Calendar(Strict):
     holidays: tuple[date, ...] = ()
     workdays: tuple[date, ...] = ()
     source: str = ""
+    published_from: date | None = Field(
+        default=None, description="First day the holiday notices cover")
+    published_to: date | None = Field(
+        default=None, description="Last day the published notices cover (the end of the last "
+        "year the State Council has published); working days past it are flagged")
+
+    @model_validator(mode="after")
+    def _covered(self) -> Calendar:
+        lo, hi = self.published_from, self.published_to
+        if (lo is None) != (hi is None) or (lo is not None and hi is not None and hi < lo):
+            raise ValueError("give published_from and published_to together, in order")
+        outside = [d for d in (*self.holidays, *self.workdays)
+                   if lo is None or hi is None or not lo <= d <= hi]
+        if lo is not None and outside:
+            raise ValueError(f"{outside[0]} lies outside published_from..published_to")
+        return self
 
 
 class IdentifierException(Strict):
@@ -736,6 +786,7 @@ class PolicyFile(Strict):
     scheme: tuple[Scheme, ...] = ()
     calendar: tuple[Calendar, ...] = ()
     feed: tuple[Feed, ...] = ()
+    repair_rule: tuple[RepairRule, ...] = ()
     identifier_exception: tuple[IdentifierException, ...] = ()
 
 

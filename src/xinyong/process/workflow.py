@@ -267,12 +267,23 @@ def rectify(ledger: Ledger, record_id: str, agency: str, on: date, note: str = "
 
 
 def apply_for_repair(ledger: Ledger, policy: Policy, subject: Subject, target: str,
-                     reason: str) -> Case:
+                     reason: str, commitment: str = "") -> Case:
     """Apply for credit repair of a displayed record (``record:ID``) or a list entry
     (``list:LIST``). Too early, the application is refused at once, with the date from which
-    it is possible; the refusal is recorded like any decision."""
+    it is possible; the refusal is recorded like any decision. Where the repair rule in force
+    asks for it, the application needs a credit commitment letter (``commitment``: its text or
+    reference), and its deadline is the rule's working days to an answer."""
     now = ledger.clock()
     today = now.date()
+    procedure = policy.repair_rule(today)
+    if procedure is not None and procedure.commitment_required and not commitment.strip():
+        raise CaseError(f"a repair application needs a credit commitment letter (信用承诺书) "
+                        f"under {procedure.title} ({', '.join(procedure.legal_basis)}); give its "
+                        "text or reference with --commitment")
+    deadline = None
+    if procedure is not None and procedure.answer_working_days is not None:
+        deadline = policy.calendar(procedure.calendar).add_working_days(
+            today, procedure.answer_working_days)
     st = ledger.standing(policy, subject, today)
     kind, _, ref = target.partition(":")
     if kind == "record":
@@ -295,9 +306,13 @@ def apply_for_repair(ledger: Ledger, policy: Policy, subject: Subject, target: s
     by = f"subject:{subject.id}"
     too_early = today < earliest
     with ledger._writing() as conn:
+        detail: dict[str, Any] = {"records": records, "possible_from": earliest.isoformat()}
+        if procedure is not None:
+            detail |= {"procedure": procedure.id, "channel": procedure.channel,
+                       "decision_working_days": procedure.decision_working_days,
+                       **({"commitment": commitment.strip()} if commitment.strip() else {})}
         case_id = open_case(conn, "repair", subject.id, key, by, now, reason or "repair",
-                            None, "applied", {"records": records,
-                                              "possible_from": earliest.isoformat()})
+                            deadline, "applied", detail)
         if too_early:
             add_event(conn, case_id, "refused", now, "platform",
                       f"too early: credit repair is possible from {earliest}")

@@ -385,12 +385,14 @@ class Service:
                               days=OBJECTION_DAYS[rules]).as_dict()
 
     @audited("repairs.apply")
-    def repair(self, who: Principal, target: str, reason: str) -> dict[str, Any]:
+    def repair(self, who: Principal, target: str, reason: str,
+               commitment: str = "") -> dict[str, Any]:
         from xinyong.process.workflow import apply_for_repair
 
         self.authorize(who, "repairs.apply")
         me = self._subject(who.subject or "")
-        return apply_for_repair(self.ledger, self.policy, me, target, reason).as_dict()
+        return apply_for_repair(self.ledger, self.policy, me, target, reason,
+                                commitment).as_dict()
 
     @audited("cases.list")
     def cases(self, who: Principal, kind: str | None, on: date) -> list[dict[str, Any]]:
