@@ -23,15 +23,16 @@ def test_object_review_uphold_notify(tmp_path: Path) -> None:
     db = ("--database", f"sqlite:///{tmp_path}/ledger.db")
     pol = ("--policies", POLICIES)
     r = run("ingest", str(ROOT / "examples" / "debtors.csv"), "--agency", "courts", *db, *pol)
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 4, r.output  # written, but R125 has no identifier: a person links it
+    assert "1 queued for review" in r.output
     r = run("tick", *db, *pol)
     assert r.exit_code == 0 and "review(s) opened" in r.output
     again = run("tick", *db, *pol)
     assert "0 listing notice(s), 0 removal notice(s), 0 review(s) opened" in again.output
 
-    # the person's air-ticket ban waits for a reviewer (significant measure): exit 0, refer
+    # the person's air-ticket ban waits for a reviewer (significant measure): exit 4, never 0
     r = run("decide", PERSON, "transport.air.ticket", *db, *pol)
-    assert r.exit_code == 0 and "REFER_TO_REVIEWER" in r.output
+    assert r.exit_code == 4 and "REFER_TO_REVIEWER" in r.output
     r = run("objections", "--kind", "review", "--subject", PERSON, *db, *pol)
     [case] = [w for w in r.output.split() if w.startswith("REV-")]
     r = run("resolve", case, "confirmed", "--by", "reviewer:王芳", *db, *pol)
@@ -68,7 +69,7 @@ def test_bad_requests_are_clear_errors(tmp_path: Path) -> None:
     db = ("--database", f"sqlite:///{tmp_path}/ledger.db")
     pol = ("--policies", POLICIES)
     assert run("ingest", str(ROOT / "examples" / "debtors.csv"), "--agency", "courts", *db,
-               *pol).exit_code == 0
+               *pol).exit_code == 4  # R125 waits in the review queue
     r = run("rectify", "R121", "--agency", "sat", *db)
     assert r.exit_code == 2 and "made by 'courts'" in r.output
     r = run("rectify", "R999", "--agency", "courts", *db)

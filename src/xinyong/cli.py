@@ -1,8 +1,7 @@
 """The ``xinyong`` command line. Commands are thin: parse, call the core, print.
 
-Exit codes (all commands): 0 success; 1 a negative result (lint errors found, a decision
-that denies); 2 bad input or usage (unreadable policy, unknown subject or action, invalid
-date); 3 ``decide`` allowed with conditions.
+Exit codes (all commands) are :class:`ExitCode`; a script can tell every outcome apart, and
+nothing that failed or waits for a person exits 0.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime
+from enum import IntEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -23,16 +23,53 @@ from xinyong.policy.loader import PolicyError
 from xinyong.policy.model import Policy
 from xinyong.policy.schema import Profile
 
+
+class ExitCode(IntEnum):
+    """What a command's exit status means, the same for every command."""
+
+    OK = 0
+    """Done; for ``decide``: allowed."""
+    NEGATIVE = 1
+    """A negative answer: denied, lint errors found, the ledger or a proof does not verify."""
+    BAD_INPUT = 2
+    """Refused, nothing done: bad input or usage, a busy port or store, a database error."""
+    CONDITIONS = 3
+    """``decide``: allowed with conditions (the conditions are printed)."""
+    WAITS = 4
+    """Waits for a person: ``decide`` refers to a reviewer; ``ingest`` queued rows for review."""
+
+
+EXIT_CODES = ("Exit codes: 0 done (decide: allowed); 1 negative (denied, lint errors, does "
+              "not verify); 2 refused: bad input, busy port or store, database error; 3 "
+              "allowed with conditions; 4 waits for a person (referred to a reviewer, rows "
+              "queued for review).")
+
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     rich_markup_mode=None,
     help="xinyong (信用): credit records, ratings, red and black lists and joint reward and "
-    "punishment, explainable down to the source record.\n\nExit codes: 0 success; 1 negative "
-    "result (lint errors, decision denied); 2 bad input; 3 allowed with conditions.",
+    "punishment, explainable down to the source record.\n\n" + EXIT_CODES,
 )
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from xinyong import __version__
+
+        out.print(f"xinyong {__version__}", highlight=False)
+        raise typer.Exit(ExitCode.OK)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True, help="Print the version and exit"
+    )] = False,
+) -> None:
+    pass
 
 DEFAULT_DATA = Path("xinyong-data")
 T = TypeVar("T")
@@ -65,7 +102,7 @@ LedgerOpt = Annotated[
 ]
 
 
-def fail(message: str, code: int = 2) -> NoReturn:
+def fail(message: str, code: int = ExitCode.BAD_INPUT) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}", highlight=False)
     raise typer.Exit(code)
 
@@ -82,7 +119,7 @@ def guarded(fn: Callable[[], T]) -> T:
                   highlight=False)
         for p in e.problems:
             err.print(f"  {p}", highlight=False, markup=False)
-        raise typer.Exit(2) from None
+        raise typer.Exit(ExitCode.BAD_INPUT) from None
     except (UnknownSubject, UnknownAction, FileNotFoundError) as e:
         fail(str(e).strip("'\""))
 
@@ -132,7 +169,7 @@ def _dataset(data: Path, policy: Policy) -> Any:
                   "evaluated:", highlight=False)
         for p in problems:
             err.print(f"  {p}", highlight=False, markup=False)
-        raise typer.Exit(2)
+        raise typer.Exit(ExitCode.BAD_INPUT)
     return Dataset(pop.subjects, pop.links, pop.records, pop.events)
 
 
@@ -243,7 +280,7 @@ def lint(
                   highlight=False)
     used = profile.value if profile else "each preset's own"
     out.print(f"{len(findings)} finding(s), {errors} error(s) under profile {used}")
-    raise typer.Exit(1 if errors else 0)
+    raise typer.Exit(ExitCode.NEGATIVE if errors else ExitCode.OK)
 
 
 @app.command(epilog="Exit codes: 0 written; 2 the policy does not load.")
@@ -302,8 +339,9 @@ def evaluate(
 
 
 @app.command(
-    epilog="Exit codes: 0 allow; 3 allow with conditions; 1 deny; 2 bad input (unknown "
-    "subject or action, invalid identifier or date, missing data)."
+    epilog="Exit codes: 0 allow; 1 deny; 2 bad input (unknown subject or action, invalid "
+    "identifier or date, missing data); 3 allow with conditions; 4 refer to a reviewer (a "
+    "significant measure waits for a person's confirmation: do not proceed yet)."
 )
 def decide(
     subject: Annotated[str, typer.Argument(help="Subject id or identifier")],
@@ -315,7 +353,8 @@ def decide(
     database: DatabaseOpt = None,
     policies: PoliciesOpt = None,
 ) -> None:
-    """May SUBJECT do ACTION on the date? Exit 0 allow, 3 allow with conditions, 1 deny."""
+    """May SUBJECT do ACTION on the date? Exit 0 allow, 1 deny, 3 allow with conditions,
+    4 refer to a reviewer."""
     from xinyong.engine import decide as run_decide
     from xinyong.engine.explain import decision_data
 
@@ -333,7 +372,13 @@ def decide(
                   highlight=False)
         out.print("\n".join(_render_reasons(body["reasons"])) or "  no measure applies",
                   highlight=False, markup=False)
-    raise typer.Exit({"deny": 1, "allow_with_conditions": 3}.get(d.effect.value, 0))
+    raise typer.Exit(EFFECT_EXIT[d.effect.value])
+
+
+EFFECT_EXIT = {"allow": ExitCode.OK, "deny": ExitCode.NEGATIVE,
+               "allow_with_conditions": ExitCode.CONDITIONS,
+               "refer_to_reviewer": ExitCode.WAITS}
+"""Each decision effect's exit code: a gate script proceeds only on 0."""
 
 
 @app.command(
@@ -462,7 +507,8 @@ def study(
 
 @app.command(
     epilog="Exit codes: 0 written (or already ingested); 2 refused: bad rows (all listed), "
-    "columns not matching the manifest, unreadable file or database. Nothing is written then."
+    "columns not matching the manifest, unreadable file or database, nothing written; 4 "
+    "written, but rows without a valid identifier wait in the review queue for a person."
 )
 def ingest(
     file: Annotated[Path, typer.Argument(help="CSV, JSON Lines or Parquet file")],
@@ -472,8 +518,8 @@ def ingest(
 ) -> None:
     """Ingest an agency's file into the ledger: every row validated against the agency's feed
     manifest and the catalog; the file is written whole or not at all; resubmitting adds
-    nothing; rows without an identifier go to the review queue unless an exact, unique name
-    and region match exists."""
+    nothing; an identifier's scheme is told by its structure; rows without a valid identifier
+    always go to the review queue (exit 4), where a person links them."""
     from xinyong.ledger.ingest import Ingest, IngestError
     from xinyong.ledger.store import LedgerError
 
@@ -486,7 +532,7 @@ def ingest(
         err.print(str(e), highlight=False, markup=False)
         for row in e.errors:
             err.print(f"  {row}", highlight=False, markup=False)
-        raise typer.Exit(2) from None
+        raise typer.Exit(ExitCode.BAD_INPUT) from None
     except LedgerError as e:
         fail(str(e))
     if report.already_ingested:
@@ -497,6 +543,8 @@ def ingest(
               f"written, {report.already_recorded} already recorded, {report.new_subjects} new "
               f"subjects, {report.queued_for_review} queued for review (no identifier: a "
               f"person links them, `xinyong review list`)", highlight=False)
+    if report.queued_for_review:
+        raise typer.Exit(ExitCode.WAITS)
 
 
 @app.command(epilog="Exit codes: 0 the ledger verifies; 1 a problem was found (named); 2 the "
@@ -511,7 +559,7 @@ def verify(database: LedgerOpt = None) -> None:
                   f"{report.audit_entries} audit entries verified", highlight=False)
         return
     err.print(f"[bold red]FAILED:[/] {report.problem}", highlight=False)
-    raise typer.Exit(1)
+    raise typer.Exit(ExitCode.NEGATIVE)
 
 
 @app.command(epilog="Exit codes: 0 a checkpoint was taken or none was needed; 2 database error.")
@@ -564,11 +612,11 @@ def check_proof(
                   f"{p['tree_size']} with root {root or p['root']}", highlight=False)
         return
     err.print("[bold red]FAILED:[/] the proof does not lead to the root", highlight=False)
-    raise typer.Exit(1)
+    raise typer.Exit(ExitCode.NEGATIVE)
 
 
-review_app = typer.Typer(help="The identity review queue: rows that named no identifier and "
-                         "matched no single subject exactly. A person links or rejects each.")
+review_app = typer.Typer(help="The identity review queue: rows without a valid identifier, "
+                         "with candidates ranked. A person links or rejects each.")
 app.add_typer(review_app, name="review")
 
 

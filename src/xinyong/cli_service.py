@@ -42,7 +42,8 @@ def users_add(
     out.print(token, highlight=False)
 
 
-@app.command(epilog="Exit codes: 0 stopped cleanly; 2 bad input (database, policies).")
+@app.command(epilog="Exit codes: 0 stopped cleanly; 2 refused: the port is taken, the store "
+             "is being recreated by a demo, bad database or policies.")
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port")] = 8000,
@@ -59,16 +60,31 @@ def serve(
     from xinyong.api.app import create_app
     from xinyong.cli import guarded
     from xinyong.files import default_policy_dir, read_policy_texts
+    from xinyong.ledger.holders import StoreBusy, StoreHold, sqlite_file
+    from xinyong.ledger.store import default_url
+    from xinyong.sim.demo import port_problem
 
+    if why := port_problem(host, port):  # before uvicorn, whose exit code 3 would mislead
+        fail(why)
     root = policies or default_policy_dir()
-    api = create_app(_ledger(database), _policy(root), tick_every or None,
+    ledger = _ledger(database)
+    store = sqlite_file(database or default_url())
+    try:
+        hold = StoreHold(store, exclusive=False) if store else None
+    except StoreBusy as e:
+        fail(str(e))
+    api = create_app(ledger, _policy(root), tick_every or None,
                      files=guarded(lambda: read_policy_texts(root)))
-    uvicorn.run(api, host=host, port=port, log_level="info")
+    try:
+        uvicorn.run(api, host=host, port=port, log_level="info")
+    finally:
+        _release(hold)
 
 
-@app.command(epilog="Exit codes: 0 set up (with --no-serve) or stopped with Ctrl-C; 2 bad "
-             "input (the port is taken, the database is not a SQLite file or holds a ledger "
-             "the demo did not make, the policy does not load).")
+@app.command(epilog="Exit codes: 0 set up (with --no-serve) or stopped with Ctrl-C; 2 "
+             "refused: the port is taken, another process holds the store, the database is "
+             "not a SQLite file or holds a ledger the demo did not make, the policy does not "
+             "load.")
 def demo(
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same population")] = 0,
     persons: Annotated[int, typer.Option(min=1, help="Number of persons")] = 2000,
@@ -85,7 +101,8 @@ def demo(
 ) -> None:
     """The platform with a year of synthetic history, served: create a fresh SQLite store
     (deleting the previous demo store; a ledger the demo did not make is never deleted: the
-    demo stops with an error), load every preset, generate a population whose
+    demo stops with an error, as it does while another process serves the store), load every
+    preset, generate a population whose
     history ends today and write it to the store day by day, run the time-driven process
     (`tick`: notices, human reviews), create one user per role and print its token with a
     ready-to-paste curl example, then serve the HTTP API until Ctrl-C."""
@@ -96,6 +113,7 @@ def demo(
     from xinyong.api.app import create_app
     from xinyong.cli import guarded
     from xinyong.files import default_policy_dir, read_policy_texts
+    from xinyong.ledger.holders import StoreBusy, StoreHold
     from xinyong.ledger.store import LedgerError
     from xinyong.process.workflow import tick
     from xinyong.sim import demo as d
@@ -111,11 +129,13 @@ def demo(
         out.print(f"[green]✓[/] {doing} [dim]({time.perf_counter() - t0:.1f} s)[/]",
                   highlight=False)
 
+    hold: StoreHold | None = None
     try:
         if not no_serve and (why := d.port_problem(host, port)):
             fail(why)
         today = date.today()
         with step("Creating the store"):
+            hold = StoreHold(d.store_path(database), exclusive=True)
             ledger, removed = d.fresh_store(database)
         path = d.store_path(database)
         for p in removed:
@@ -148,19 +168,32 @@ def demo(
             api = create_app(ledger, policy, None if no_serve else 3600.0, files=files)
             users = d.create_users(ledger, policy, d.cast(ledger, policy, pop, today), today,
                                    d.admin_paths(api))
-    except (d.DemoError, LedgerError) as e:
+    except (d.DemoError, LedgerError, StoreBusy) as e:
+        _release(hold)
         fail(str(e))
     except OSError as e:  # the store's folder cannot be made or written
+        _release(hold)
         fail(f"cannot make the demo store: {e.strerror or e}"
              + (f" ({e.filename})" if e.filename else ""))
     out.print(f"[bold]Set up in {time.perf_counter() - started:.1f} s.[/]", highlight=False)
     _print_users(users, f"http://{host}:{port}", path)
     if no_serve:
+        _release(hold)
         return
     import uvicorn
 
+    if hold:
+        hold.share()  # serving now: held against another demo's recreating it
     out.print(f"\n[bold]Serving on http://{host}:{port}[/] (Ctrl-C to stop)", highlight=False)
-    uvicorn.run(api, host=host, port=port, log_level="info")
+    try:
+        uvicorn.run(api, host=host, port=port, log_level="info")
+    finally:
+        _release(hold)
+
+
+def _release(hold: Any) -> None:
+    if hold is not None:
+        hold.release()
 
 
 def _print_users(users: list[Any], base: str, path: Any) -> None:

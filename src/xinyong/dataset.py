@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -10,7 +9,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 from xinyong.engine import evaluate
-from xinyong.ids import ChecksumException, InvalidIdentifier, validate
+from xinyong.ids import ChecksumException, InvalidIdentifier, readings
 from xinyong.model import Link, Record, RecordEvent, Standing, Subject
 from xinyong.policy.model import Policy
 
@@ -58,22 +57,17 @@ class Dataset:
             return self.subjects[key]
         if key in self.by_identifier:
             return self.subjects[self.by_identifier[key]]
-        if len(key.strip()) >= 15:
-            errors: list[InvalidIdentifier] = []
-            for scheme in ("cn-uscc", "cn-ric"):
-                try:
-                    ident = validate(scheme, key, exceptions)
-                except InvalidIdentifier as e:
-                    errors.append(e)
-                    continue
-                if ident.value in self.by_identifier:
-                    return self.subjects[self.by_identifier[ident.value]]
-            if len(errors) == 2:
-                # report the scheme the key looks like: 17 digits and a digit or X is a RIC
-                ric = re.fullmatch(r"\d{17}[\dXx]", key.strip()) is not None
-                checksum = [e for e in errors if e.expected_check]
-                best = checksum[0] if len(checksum) == 1 else errors[1 if ric else 0]
-                raise UnknownSubject(str(best))
+        if len(key.strip()) >= 15 or ":" in key:
+            try:
+                found = readings(key, exceptions)  # by structure; errors name the schemes tried
+            except InvalidIdentifier as e:
+                raise UnknownSubject(str(e)) from None
+            held = {self.by_identifier[i.value] for i in found if i.value in self.by_identifier}
+            if len(held) == 1:
+                return self.subjects[held.pop()]
+            if held:
+                raise UnknownSubject(f"{key!r} is valid as both cn-uscc and cn-ric and names "
+                                     "two subjects; give the subject id, or cn-ric:VALUE")
         raise UnknownSubject(
             f"no subject {key!r} in the data; give a subject id (e.g. P000001) or an identifier"
         )

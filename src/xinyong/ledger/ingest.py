@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import select
 
-from xinyong.ids import InvalidIdentifier
+from xinyong.ids import InvalidIdentifier, identify
 from xinyong.ledger import tables as t
 from xinyong.ledger.store import (
     AlreadyIngested,
@@ -148,22 +148,6 @@ def read_rows(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
 
 def _norm(name: str) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", name)).casefold()
-
-
-def _scheme_of(value: str, policy: Policy) -> str:
-    """The scheme an unlabelled identifier belongs to: the one it validates under, else the one
-    it looks like (so the error names the right check character)."""
-    if ":" in value:
-        return "passport"
-    if not re.fullmatch(r"\d{17}[\dXx]", value):
-        return "cn-uscc"
-    for scheme in ("cn-uscc", "cn-ric"):
-        try:
-            policy.identifier(scheme, value)
-            return scheme
-        except InvalidIdentifier:
-            continue
-    return "cn-ric"
 
 
 def _kind_of(scheme: str, value: str) -> SubjectKind:
@@ -531,9 +515,11 @@ class _Check:
             if not value:
                 checked.append(None)
                 continue
-            sch = sch or self.feed.id_scheme or _scheme_of(value, self.policy)
-            try:
-                checked.append((sch, self.policy.identifier(sch, value)))
+            sch = sch or self.feed.id_scheme or ""
+            try:  # an unlabelled value's scheme is told by its structure, never guessed
+                found = (self.policy.identifier(sch, value) if sch
+                         else identify(value, self.policy.exceptions))
+                checked.append((found.scheme.value, found))
             except InvalidIdentifier as e:
                 checked.append(str(e))
         known, kinds = self._known([c[1].value for c in checked if isinstance(c, tuple)])

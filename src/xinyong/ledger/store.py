@@ -740,12 +740,21 @@ class Ledger:
         if key in found:
             return found[key]
         from xinyong.dataset import Dataset
+        from xinyong.ids import InvalidIdentifier, readings
 
-        for scheme in ("cn-uscc", "cn-ric", "passport"):
+        for scheme in ("cn-uscc", "cn-ric", "passport"):  # a stored identifier, exactly
             sid = self.find_identifier(scheme, key.strip().upper())
             if sid is not None:
                 return self.subjects([sid])[sid]
-        # an empty dataset diagnoses the key: a wrong check character, or simply unknown
+        try:  # its readings by structure (labelled, spaced or hyphenated keys)
+            held = {sid for i in readings(key, policy.exceptions)
+                    if (sid := self.find_identifier(i.scheme, i.value)) is not None}
+        except InvalidIdentifier:
+            held = set()
+        if len(held) == 1:
+            sid = held.pop()
+            return self.subjects([sid])[sid]
+        # an empty dataset diagnoses the key: the check character expected, the schemes tried
         Dataset([], [], [], []).resolve(key, policy.exceptions)
         raise UnknownSubject(f"no subject {key!r} in the ledger")
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from xinyong.engine import decide
 from xinyong.engine.explain import public_view
+from xinyong.ledger.holders import sqlite_file
 from xinyong.ledger.store import Ledger, default_url
 from xinyong.model import Effect, LinkRole, Subject, SubjectKind
 from xinyong.policy.model import Policy
@@ -46,11 +47,11 @@ class DemoError(Exception):
 def store_path(url: str | None) -> Path:
     """The file of a ``sqlite:///PATH`` URL. The demo recreates its store, so it needs one."""
     url = url or default_url()
-    path = url.removeprefix("sqlite:///")
-    if not url.startswith("sqlite:///") or not path or path.startswith((":memory:", "file:")):
+    path = sqlite_file(url)
+    if path is None:
         raise DemoError(f"the demo recreates its store on every run, so it needs a SQLite "
                         f"file: use --database sqlite:///PATH (not {url!r})")
-    return Path(path)
+    return path
 
 
 def _companions(path: Path) -> list[Path]:
@@ -77,7 +78,8 @@ def is_demo_store(path: Path) -> bool:
 
 def fresh_store(url: str | None) -> tuple[Ledger, list[Path]]:
     """Delete the demo's previous store (only if it is the demo's) and create a new one.
-    Returns the ledger and the files deleted."""
+    Returns the ledger and the files deleted. The caller holds the store exclusively
+    (:class:`~xinyong.ledger.holders.StoreHold`), so no running server loses its file."""
     path = store_path(url)
     removed: list[Path] = []
     if path.exists():
