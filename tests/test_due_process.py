@@ -143,8 +143,10 @@ def test_credit_repair_one_day_early_is_refused_one_day_after_is_granted(
 
     assert shown(date(2024, 4, 15)) == {"A1", "A2"}
     assert shown(date(2024, 4, 16)) == {"A2"}  # repair ends display that day
-    # A2, never repaired, leaves display by itself after three years
-    assert shown(date(2027, 1, 14)) == {"A2"} and shown(date(2027, 1, 15)) == set()
+    # A2, never repaired: Order 58 shows it for up to three years, but from 1 Apr 2026 NDRC
+    # Order No. 36 shows general dishonesty information for at most one year, so the
+    # two-year-old A2 leaves display that day
+    assert shown(date(2026, 3, 31)) == {"A2"} and shown(date(2026, 4, 1)) == set()
 
 
 def test_objection_deadlines_and_overdue(policy: Policy, ledger: Ledger, clock: Clock) -> None:

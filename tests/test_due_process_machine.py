@@ -65,6 +65,7 @@ from xinyong.process.workflow import (
     tick,
 )
 
+COMMITMENT = "信用承诺书 2026-001"  # required from 1 Apr 2026 (NDRC Order No. 36)
 REFUSES = "judicial.debtor.refuses_to_perform"
 PENALTY = "admin.penalty.general"
 COURT = "spc.dishonest_debtors"
@@ -496,12 +497,14 @@ class DueProcessMachine(RuleBasedStateMachine):
         subject = CAST[rec.subject]
         if rid not in self.expected_display(rec.subject, self.today):
             with pytest.raises(CaseError):
-                apply_for_repair(self.ledger, self.policy, subject, f"record:{rid}", "paid")
+                apply_for_repair(self.ledger, self.policy, subject, f"record:{rid}", "paid",
+                                 COMMITMENT)
             return
         bounds = self.publicity(rec, self.today)
         assert bounds is not None
         earliest = bounds[0]
-        case = apply_for_repair(self.ledger, self.policy, subject, f"record:{rid}", "paid")
+        case = apply_for_repair(self.ledger, self.policy, subject, f"record:{rid}", "paid",
+                                COMMITMENT)
         too_early = self.today < earliest
         assert case.status == ("refused" if too_early else "applied")
         assert case.detail["possible_from"] == earliest.isoformat()
