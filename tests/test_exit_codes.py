@@ -148,12 +148,11 @@ def test_demo_refuses_a_store_another_process_serves(tmp_path: Path) -> None:
 
 def test_holds_share_but_recreating_needs_the_store_alone(tmp_path: Path) -> None:
     store = tmp_path / "x.db"
-    with StoreHold(store, exclusive=False), StoreHold(store, exclusive=False):
-        with pytest.raises(StoreBusy, match="in use by another process"):
-            StoreHold(store, exclusive=True)
-    with StoreHold(store, exclusive=True):
-        with pytest.raises(StoreBusy):
-            StoreHold(store, exclusive=False)
+    with (StoreHold(store, exclusive=False), StoreHold(store, exclusive=False),
+          pytest.raises(StoreBusy, match="in use by another process")):
+        StoreHold(store, exclusive=True)
+    with StoreHold(store, exclusive=True), pytest.raises(StoreBusy):
+        StoreHold(store, exclusive=False)
     StoreHold(store, exclusive=True).release()  # all released: free again
 
 
