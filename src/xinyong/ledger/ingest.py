@@ -36,8 +36,8 @@ from xinyong.ledger.store import (
     canonical_amount,
 )
 from xinyong.model import Record, Subject, SubjectKind
-from xinyong.policy.model import Policy
 from xinyong.policy.data_class import LABELS
+from xinyong.policy.model import Policy
 from xinyong.policy.schema import Feed
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",

@@ -116,7 +116,7 @@ class SensitiveClass(BaseModel):
     @model_validator(mode="after")
     def _scripts(self) -> SensitiveClass:
         if self.id not in SENSITIVE:
-            raise ValueError(f"{self.id!r} is not a sensitive class; terms are kept only for "
+            raise ValueError(f"{self.id.value!r} is not a sensitive class; terms are kept only for "
                              f"{', '.join(sorted(SENSITIVE))}")
         latin = [t for t in self.en if _CJK.search(t) or not _WORD.search(t.lower())]
         if latin:

@@ -29,8 +29,8 @@ from pydantic import (
 )
 
 from xinyong.model import LinkRole, SubjectKind
-from xinyong.policy.data_class import DataClass, SensitiveClass
 from xinyong.periods import Period
+from xinyong.policy.data_class import DataClass, SensitiveClass
 
 
 def _period(v: Any) -> Period:
