@@ -37,6 +37,7 @@ legal_basis = ["a-law"]
 id = "violation"
 title = "A violation"
 domain = "government"
+data_class = "penalty"
 severity = "serious"
 subject_kinds = ["enterprise"]
 agencies = ["regulator"]

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from xinyong.ids import InvalidIdentifier
 from xinyong.model import Link, Record, RecordEvent, Subject
 from xinyong.policy.model import Policy
-from xinyong.policy.schema import forbidden_in
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +64,7 @@ def check_population(policy: Policy, subjects: Iterable[Subject], links: Iterabl
                                   f"{r.agency!r} may not submit {r.category} (competent: "
                                   f"{', '.join(cat.agencies)})"))
         for name, value in r.amounts.items():
-            if name not in cat.amounts or forbidden_in(name):
+            if name not in cat.amounts or policy.sensitive.find(name):
                 out.append(RowProblem(f, i, r.id, f"amounts.{name}",
                                       f"not an amount of {r.category}"))
             elif value < 0:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from xinyong.policy.loader import PolicyError, Problem, build
+from xinyong.policy.loader import TERM_FILE, PolicyError, Problem, build
 from xinyong.policy.model import Policy
 
 
@@ -44,7 +45,19 @@ def read_policy_texts(root: Path, paths: Iterable[Path] = ()) -> dict[str, str]:
                 problems.append(Problem(name, "", f"cannot be read: {e.strerror}"))
     if problems:
         raise PolicyError(problems)
-    return files
+    return with_sensitive_terms(files)
+
+
+_TERMS_TABLE = re.compile(r"^\s*\[\[\s*sensitive_class\s*\]\]", re.M)
+
+
+def with_sensitive_terms(files: dict[str, str]) -> dict[str, str]:
+    """``files``, with the shipped sensitive-term list added if none of them has one: the
+    screen for forbidden data applies to every policy, however small."""
+    shipped = Path(__file__).resolve().parents[2] / TERM_FILE
+    if any(_TERMS_TABLE.search(t) for t in files.values()) or not shipped.is_file():
+        return files
+    return {**files, TERM_FILE: shipped.read_text(encoding="utf-8")}
 
 
 def load_policy(root: Path | None = None, presets: Iterable[str] | None = None) -> Policy:

@@ -36,8 +36,9 @@ from xinyong.ledger.store import (
     canonical_amount,
 )
 from xinyong.model import Record, Subject, SubjectKind
+from xinyong.policy.data_class import LABELS
 from xinyong.policy.model import Policy
-from xinyong.policy.schema import Feed, forbidden_in
+from xinyong.policy.schema import Feed
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
            ".parquet": "parquet"}
@@ -278,8 +279,9 @@ class Ingest:
         mapped = set(feed.columns.values()) | set(feed.ignore)
         errors = []
         for col in present:
-            kind = forbidden_in(col)
-            if kind:
+            hit = self.policy.sensitive.find(col)
+            if hit:
+                kind = LABELS[hit.data_class]
                 errors.append(RowError(1, col, f"column refers to {kind}, which may never be "
                                                "collected; remove it from the export"))
             elif col not in mapped:

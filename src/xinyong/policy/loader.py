@@ -6,6 +6,7 @@ Pure: the caller reads the files (see :mod:`xinyong.files`) and hands over
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import tomllib
@@ -17,6 +18,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from xinyong.ids import InvalidIdentifier, validate
+from xinyong.policy.data_class import (
+    CATALOG,
+    LABELS,
+    SENSITIVE,
+    STUDY,
+    DataClass,
+    SensitiveClass,
+    SensitiveTerms,
+)
 from xinyong.policy.model import Origin, Policy
 from xinyong.policy.schema import (
     SECTIONS,
@@ -27,8 +37,10 @@ from xinyong.policy.schema import (
     Preset,
     Scheme,
     Versioned,
-    forbidden_in,
 )
+
+TERM_FILE = "policies/national/sensitive_terms.toml"
+_PIPL = "PIPL Art. 28; Credit Reporting Regulation Art. 14"
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +137,9 @@ def parse_file(name: str, text: str) -> tuple[PolicyFile | None, list[Problem]]:
             msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 msg = "unknown key (check the spelling; `xinyong schema` lists the keys)"
+            elif err["type"] == "missing" and loc[-1] == "data_class":
+                msg = ("Field required: declare what the data is, right after `domain`: one of "
+                       f"{', '.join(sorted(CATALOG | STUDY))} (docs/policy-language.md)")
             problems.append(Problem(name, key, msg, _line_of(text, ident, nth)))
         return None, problems
 
@@ -158,6 +173,8 @@ def build(files: Mapping[str, str], presets: Iterable[str] | None = None) -> Pol
     no_preset = {_folder(n) for n in files if n.endswith("/preset.toml") and n not in parsed}
     for name in files:
         folder = _folder(name)
+        if name in parsed and _only_terms(parsed[name]):
+            continue  # the term list screens every preset and belongs to none
         if folder not in folder_preset and folder not in no_preset and name in parsed:
             problems.append(
                 Problem(name, "", "no preset.toml with a [preset] table in this folder")
@@ -175,6 +192,8 @@ def build(files: Mapping[str, str], presets: Iterable[str] | None = None) -> Pol
     texts: dict[str, str] = {}
     for name, pf in parsed.items():
         preset = folder_preset.get(_folder(name))
+        if _only_terms(pf):
+            texts[name] = files[name]  # part of the version: it decides what loads
         if preset is None or (wanted is not None and preset.id not in wanted):
             continue
         texts[name] = files[name]
@@ -192,12 +211,44 @@ def build(files: Mapping[str, str], presets: Iterable[str] | None = None) -> Pol
                 problems.append(Problem(_preset_file(folder_preset, preset), "preset.requires",
                                         f"requires unknown preset {req!r}"))
 
-    problems.extend(_check(objects, broken))
+    # the term list screens every preset, whichever are selected
+    terms, term_problems = _sensitive_terms(parsed, files)
+    problems.extend(term_problems)
+    problems.extend(_check(objects, broken, terms))
     if problems:
         raise PolicyError(problems)
     digest = hashlib.sha256("".join(k + texts[k] for k in sorted(texts)).encode()).hexdigest()
     used_presets = {p.id: p for p in folder_preset.values() if wanted is None or p.id in wanted}
-    return Policy.assemble(used_presets, objects, digest[:12])
+    return dataclasses.replace(Policy.assemble(used_presets, objects, digest[:12]),
+                               sensitive=terms)
+
+
+def _only_terms(pf: PolicyFile) -> bool:
+    return bool(pf.sensitive_class) and all(
+        not getattr(pf, s) for s in SECTIONS if s != "sensitive_class") and pf.preset is None
+
+
+def _sensitive_terms(parsed: Mapping[str, PolicyFile],
+                     files: Mapping[str, str]) -> tuple[SensitiveTerms, list[Problem]]:
+    """The bilingual term list (``[[sensitive_class]]``): one table for each sensitive class."""
+    problems: list[Problem] = []
+    found: dict[DataClass, tuple[SensitiveClass, str]] = {}
+    for name, pf in parsed.items():
+        for c in pf.sensitive_class:
+            if c.id in found:
+                problems.append(Problem(name, f"sensitive_class[{c.id}]",
+                                        f"declared twice (also in {found[c.id][1]}); keep one "
+                                        "list per class", _line_of(files[name], c.id)))
+            else:
+                found[c.id] = (c, name)
+    missing = sorted(SENSITIVE - found.keys())
+    if missing:
+        where = found[next(iter(found))][1] if found else TERM_FILE
+        problems.append(Problem(where, "sensitive_class",
+                                f"no term list for {', '.join(missing)}: every sensitive class "
+                                f"needs its [[sensitive_class]] table (see {TERM_FILE})"))
+    order = [found[d][0] for d in DataClass if d in found]
+    return SensitiveTerms(order), problems
 
 
 def _folder(name: str) -> str:
@@ -223,10 +274,12 @@ def _with_requirements(ids: set[str], by_id: Mapping[str, Preset]) -> set[str]:
 
 
 def _check(objects: Mapping[str, list[tuple[Any, Origin]]],
-           broken: Mapping[str, set[str]] | None = None) -> list[Problem]:
+           broken: Mapping[str, set[str]] | None = None,
+           terms: SensitiveTerms | None = None) -> list[Problem]:
     """Cross-references, forbidden data, version overlaps and trigger cycles."""
     problems: list[Problem] = []
     broken = broken or {}
+    screen = terms or SensitiveTerms()
 
     def ids(section: str) -> set[str]:
         return {o.id for o, _ in objects.get(section, [])} | broken.get(section, set())
@@ -244,6 +297,16 @@ def _check(objects: Mapping[str, list[tuple[Any, Origin]]],
 
     def add(origin: Origin, key: str, msg: str) -> None:
         problems.append(Problem(origin.file, key, msg, origin.line))
+
+    def sensitive(origin: Origin, key: str, texts: Iterable[str]) -> None:
+        for text in texts:
+            hit = screen.find(text)
+            if hit:
+                add(origin, key, f"{text!r} refers to {hit.describe()} (term {hit.term!r}): "
+                    f"sensitive personal information may never be recorded ({_PIPL}); remove "
+                    "it, or if this wording is lawful add the phrase to `allow` of "
+                    f"sensitive_class[{hit.data_class}] in {TERM_FILE}")
+                return
 
     def ref(origin: Origin, key: str, value: str, known: set[str], what: str) -> None:
         if value not in known:
@@ -287,14 +350,11 @@ def _check(objects: Mapping[str, list[tuple[Any, Origin]]],
             if section == "category":
                 for a in obj.agencies:
                     ref(origin, f"{key}.agencies", a, agencies, "agency")
-                names = [(obj.id, "id"), (obj.title, "title"),
-                         *((f, "amounts") for f in obj.amounts)]
-                for text, field in names:
-                    kind = forbidden_in(text)
-                    if kind:
-                        add(origin, f"{key}.{field}",
-                            f"forbidden category: {text!r} refers to {kind}, which may never be "
-                            "recorded (Credit Reporting Regulation Art. 14; PIPL Art. 28)")
+                _check_data_class(obj, origin, key, add)
+                for field in ("id", "title", "title_zh", "note"):
+                    sensitive(origin, f"{key}.{field}", [getattr(obj, field)])
+                for i, f in enumerate(obj.amounts):
+                    sensitive(origin, f"{key}.amounts[{i}]", [f])
                 if obj.publicity.min and obj.publicity.max and (
                     obj.publicity.min.approx_days() > obj.publicity.max.approx_days()
                 ):
@@ -304,6 +364,10 @@ def _check(objects: Mapping[str, list[tuple[Any, Origin]]],
                     ref(origin, f"{key}.actions[{i}]", a, actions, "action")
             elif section == "scheme":
                 _check_scheme(obj, origin, key, add, ref, cond, basis, agencies)
+                for ind in obj.indicator:
+                    for field in ("id", "title", "field"):
+                        sensitive(origin, f"{key}.indicator[{ind.id}].{field}",
+                                  [getattr(ind, field) or ""])
             elif section == "list_rule":
                 _check_list(obj, origin, key, add, ref, basis, agencies, categories, schemes,
                             lists, grades, calendars, _amount_fields)
@@ -315,9 +379,8 @@ def _check(objects: Mapping[str, list[tuple[Any, Origin]]],
                     if cid in cats and obj.agency not in cats[cid].agencies:
                         add(origin, f"{key}.categories[{i}]",
                             f"{obj.agency!r} is not competent for {cid!r} (see its agencies)")
-                for name in (*obj.columns, *obj.columns.values(), *obj.ignore):
-                    if forbidden_in(name):
-                        add(origin, f"{key}.columns", f"{name!r} refers to {forbidden_in(name)}")
+                sensitive(origin, f"{key}.columns", [*obj.columns, *obj.columns.values()])
+                sensitive(origin, f"{key}.ignore", obj.ignore)
             elif section == "memorandum":
                 _check_memo(obj, origin, key, ref, basis, agencies, lists, measures, add)
 
@@ -336,14 +399,26 @@ def _check(objects: Mapping[str, list[tuple[Any, Origin]]],
     return problems
 
 
+def _check_data_class(c: Any, origin: Origin, key: str, add: Any) -> None:
+    """A sensitive class may never be declared; a catalog category has a catalog class."""
+    d = c.data_class
+    if d in SENSITIVE:
+        add(origin, f"{key}.data_class",
+            f"{d.value!r} is {LABELS[d]}, sensitive personal information that may never be "
+            f"recorded ({_PIPL}); a category of it cannot exist: remove the category")
+    elif c.national_catalog and d not in CATALOG:
+        add(origin, f"{key}.data_class",
+            f"{d.value!r} is outside the National Basic Catalog, but national_catalog = true; "
+            f"choose a catalog heading ({', '.join(sorted(CATALOG))}) or set "
+            "national_catalog = false")
+
+
 def _check_scheme(s: Scheme, origin: Origin, key: str, add: Any, ref: Any, cond: Any,
                   basis: Any, agencies: set[str]) -> None:
     ref(origin, f"{key}.owner", s.owner, agencies, "agency")
     for ind in s.indicator:
         cond(origin, f"{key}.indicator[{ind.id}]", Condition(categories=ind.categories,
                                                             amounts=ind.amounts))
-        if ind.field and forbidden_in(ind.field):
-            add(origin, f"{key}.indicator[{ind.id}].field", "refers to forbidden data")
         if ind.relief is not None:
             cond(origin, f"{key}.indicator[{ind.id}].relief",
                  Condition(categories=ind.relief.categories))

@@ -11,6 +11,7 @@ from typing import Any
 
 from xinyong.ids import ChecksumException, Identifier, IdScheme, validate
 from xinyong.periods import WorkingCalendar
+from xinyong.policy.data_class import SensitiveTerms
 from xinyong.policy.schema import (
     Action,
     Agency,
@@ -84,6 +85,8 @@ class Policy:
     origins: Mapping[tuple[str, str, date | None], Origin]
     digest: str
     breaks: tuple[date, ...]
+    sensitive: SensitiveTerms = field(default_factory=SensitiveTerms, compare=False, repr=False)
+    """The bilingual sensitive-term list, for screening what arrives at run time."""
     _views: dict[int, PolicyView] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod

@@ -30,6 +30,7 @@ from pydantic import (
 
 from xinyong.model import LinkRole, SubjectKind
 from xinyong.periods import Period
+from xinyong.policy.data_class import DataClass, SensitiveClass
 
 
 def _period(v: Any) -> Period:
@@ -237,6 +238,10 @@ class Category(Versioned):
     title: str
     title_zh: str = ""
     domain: Domain
+    data_class: DataClass = Field(
+        description="What the data is: a heading of the 2021 National Basic Catalog, or "
+        "'historical' / 'private' for what presets keep for study; sensitive classes are refused"
+    )
     severity: Severity
     subject_kinds: tuple[SubjectKind, ...] = Field(min_length=1)
     agencies: tuple[Id, ...] = Field(min_length=1, description="Agencies that may submit it")
@@ -788,46 +793,10 @@ class PolicyFile(Strict):
     feed: tuple[Feed, ...] = ()
     repair_rule: tuple[RepairRule, ...] = ()
     identifier_exception: tuple[IdentifierException, ...] = ()
+    sensitive_class: tuple[SensitiveClass, ...] = ()
 
 
 SECTIONS = tuple(n for n in PolicyFile.model_fields if n != "preset")
-
-# Categories or fields that touch these are refused outright (DESIGN: never).
-FORBIDDEN_TERMS = {
-    "biometric": "biometric data",
-    "face": "biometric data (face)",
-    "facial": "biometric data (face)",
-    "fingerprint": "biometric data",
-    "iris": "biometric data",
-    "dna": "genetic data",
-    "gene": "genetic data",
-    "genetic": "genetic data",
-    "blood": "health data",
-    "health": "health data",
-    "medical": "health data",
-    "disease": "health data",
-    "religion": "religious belief",
-    "religious": "religious belief",
-    "faith": "religious belief",
-    "ethnic": "ethnicity",
-    "ethnicity": "ethnicity",
-    "race": "ethnicity",
-    "political": "political opinion",
-    "opinion": "political opinion",
-    "whereabouts": "whereabouts",
-    "location": "whereabouts",
-    "gps": "whereabouts",
-    "trajectory": "whereabouts",
-}
-
-
-def forbidden_in(text: str) -> str | None:
-    """The forbidden kind of data a name refers to, if any (whole words only)."""
-    for word in re.split(r"[^a-z]+", text.lower()):
-        if word in FORBIDDEN_TERMS:
-            return FORBIDDEN_TERMS[word]
-    return None
-
 
 Linked.model_rebuild()
 Condition.model_rebuild()
