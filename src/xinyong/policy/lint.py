@@ -1,7 +1,8 @@
 """Legality checks against a profile (DESIGN §5).
 
 ``cn-2021``: legal basis everywhere, catalog-only categories, no penalty triggered by a score
-alone, measures only from the basic list, publicity periods within bounds.
+alone (directly or through a chain of lists), measures only from the basic list and only on the
+targets their basis names, publicity periods within bounds.
 ``eu-ai-act``: no social scoring leading to detrimental treatment in unrelated contexts.
 ``historical``: both, as warnings — the pilots as they were, allowed for study.
 Scheme versions the loader derives from a profile rule are not linted: their authors wrote
