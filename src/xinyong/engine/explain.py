@@ -156,6 +156,7 @@ def explain(policy: Policy, standing: Standing, action: str | None = None) -> di
                     for a in r.adjustments
                 ],
                 "principal_reasons": list(r.principal_reasons),
+                "withdrawn": _withdrawn(policy, r.scheme, r.period_end or day),
                 "disputed": r.disputed,
                 "period_end": r.period_end.isoformat() if r.period_end else None,
                 "assessed_on": r.assessed_on.isoformat() if r.assessed_on else None,
@@ -198,6 +199,15 @@ def explain(policy: Policy, standing: Standing, action: str | None = None) -> di
     return data
 
 
+def _withdrawn(policy: Policy, scheme: str, day: Any) -> list[dict[str, Any]]:
+    """What a dated profile rule took out of the scheme version the rating was computed under."""
+    version = policy.at(day).schemes.get(scheme)
+    return [{"part": w.part, "id": w.id, "categories": list(w.categories),
+             "since": w.since.isoformat(), "rule": w.rule, "reason": w.reason,
+             "legal_basis": [cite(policy, b) for b in w.legal_basis]}
+            for w in (version.withdrawn if version is not None else ())]
+
+
 def _unique_reasons(standing: Standing) -> list[Reason]:
     return [reason(standing, m) for m in standing.measures]
 
@@ -237,6 +247,11 @@ def render(data: dict[str, Any]) -> str:
                 out.append(f"      basis: {b}")
         if r["principal_reasons"]:
             out.append(f"    principal reasons: {', '.join(r['principal_reasons'])}")
+        for w in r.get("withdrawn", ()):
+            out.append(f"    {w['part']} {w['id']} no longer counts {', '.join(w['categories'])} "
+                       f"since {w['since']}: {w['reason']} [{w['rule']}]")
+            for b in w["legal_basis"]:
+                out.append(f"      basis: {b}")
     out.append("\nList entries:" if data["list_entries"] else "\nList entries: none")
     for e in data["list_entries"]:
         end = e["end"] or e["planned_end"] or "open"

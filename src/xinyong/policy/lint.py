@@ -1,9 +1,12 @@
 """Legality checks against a profile (DESIGN §5).
 
 ``cn-2021``: legal basis everywhere, catalog-only categories, no penalty triggered by a score
-alone, measures only from the basic list, publicity periods within bounds.
+alone (directly or through a chain of lists), measures only from the basic list and only on the
+targets their basis names, publicity periods within bounds.
 ``eu-ai-act``: no social scoring leading to detrimental treatment in unrelated contexts.
 ``historical``: both, as warnings — the pilots as they were, allowed for study.
+Scheme versions the loader derives from a profile rule are not linted: their authors wrote
+only the version they come from.
 Without a profile, each preset is checked against the profile it declares.
 """
 
@@ -13,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from xinyong.model import SubjectKind
+from xinyong.model import LinkRole, SubjectKind
 from xinyong.periods import Period
 from xinyong.policy.model import Policy
 from xinyong.policy.schema import (
@@ -22,6 +25,7 @@ from xinyong.policy.schema import (
     LawRank,
     ListColour,
     ListRule,
+    Measure,
     MeasureKind,
     Memorandum,
     Profile,
@@ -43,6 +47,9 @@ SOURCES = {
     "when it takes effect",
     "listing-ends": "GuoBanFa (2020) No. 49 (proportionate punishment): every listing has an end "
     "or a way off",
+    "target-within-basis": "National Basic List of Punishment Measures (2021, rev. 2024): agencies "
+    "may not widen a measure's targets beyond its legal basis; GuoBanFa (2020) No. 49 (narrow "
+    "scope)",
     "social-scoring": "EU AI Act Art. 5(1)(c): social scoring of natural persons leading to "
     "detrimental or unfavourable treatment in unrelated contexts is prohibited",
     "social-behaviour-list": "EU AI Act Art. 5(1)(c): classification of natural persons by "
@@ -137,7 +144,7 @@ def _cn_2021(policy: Policy) -> Iterator[_Raw]:
         yield from _publicity(c)
 
     for section in ("agency", "category", "measure", "list_rule", "memorandum", "scheme"):
-        for obj in policy.all(section):
+        for obj in _authored(policy, section):
             dates = [law.issued for ref in obj.legal_basis
                      if (law := policy.laws.get(ref.split("#", 1)[0])) is not None]
             if dates and min(dates) > obj.effective_from:
@@ -155,6 +162,13 @@ def _cn_2021(policy: Policy) -> Iterator[_Raw]:
                        f"{r.colour.value} list triggered by grade {'/'.join(t.grades)} of scheme "
                        f"{t.scheme!r}{' (' + s.title + ')' if s else ''} carries punishment "
                        f"measures ({', '.join(sorted(restricts))})")
+        elif t.list is not None and restricts:
+            for chain in _score_chains(t.list, rules_by_list):
+                *lists, grade = chain
+                yield ("list_rule", r, "no-score-penalty",
+                       f"{r.colour.value} list {r.list_id!r} carries punishment measures "
+                       f"({', '.join(sorted(restricts))}) and is fed by a score through the "
+                       f"chain {' <- '.join([r.list_id, *lists, grade])}")
         if (r.colour is ListColour.BLACK or restricts) and r.duration is None \
                 and r.removal.maximum is None \
                 and r.removal.rectification_working_days is None \
@@ -170,6 +184,60 @@ def _cn_2021(policy: Policy) -> Iterator[_Raw]:
                 yield ("memorandum", memo, "basic-list-only",
                        f"clause {clause.id!r} applies {m.id!r} ({m.title}), which is not in the "
                        "National Basic List of Punishment Measures")
+            if m is not None and m.basic_list:
+                for path in clause.extend_to:
+                    why = _beyond_basis(m, path)
+                    if why:
+                        yield ("memorandum", memo, "target-within-basis",
+                               f"clause {clause.id!r} extends {m.id!r} ({m.title}) to {path!r}, "
+                               f"but {why}. Fix: remove {path!r} from the clause's extend_to, "
+                               "or, if the measure's legal basis names that target, declare it "
+                               f"in measure {m.id!r} (roles / subject_kinds)")
+
+
+def _authored(policy: Policy, section: str) -> list[Any]:
+    """The versions written in the files (not those derived from a profile rule)."""
+    return [o for o in policy.all(section) if not getattr(o, "withdrawn", ())]
+
+
+def _score_chains(list_id: str, rules_by_list: dict[str, list[ListRule]],
+                  seen: frozenset[str] = frozenset()) -> Iterator[list[str]]:
+    """Every chain of list triggers from ``list_id`` back to a grade: the lists, then
+    "grade G of scheme S". A list already on the chain is not followed again (a cycle)."""
+    if list_id in seen:
+        return
+    for rule in rules_by_list.get(list_id, ()):
+        t = rule.trigger
+        if t.scheme is not None:
+            yield [list_id, f"grade {'/'.join(t.grades)} of scheme {t.scheme!r}"]
+        elif t.list is not None:
+            for chain in _score_chains(t.list, rules_by_list, seen | {list_id}):
+                yield [list_id, *chain]
+
+
+def _path_kinds(path: str) -> set[SubjectKind]:
+    """Who a link path can end at: a legal representative or responsible person is a natural
+    person; a shareholder or actual controller a person or a firm; '_of' an organisation."""
+    last = path.rsplit("/", 1)[-1]
+    organisations = {SubjectKind.ENTERPRISE, SubjectKind.PUBLIC_BODY, SubjectKind.SOCIAL_ORG}
+    if last.endswith("_of"):
+        return organisations
+    if last in (LinkRole.LEGAL_REPRESENTATIVE.value, LinkRole.RESPONSIBLE_PERSON.value):
+        return {SubjectKind.PERSON}
+    return {SubjectKind.PERSON, SubjectKind.ENTERPRISE}
+
+
+def _beyond_basis(m: Measure, path: str) -> str:
+    """Why extending ``m`` along ``path`` goes beyond what its basis allows ('' if it does not)."""
+    if path not in m.roles:
+        allowed = ", ".join(repr(r) for r in m.roles) or "none: it reaches the listed subject only"
+        return (f"its legal basis ({', '.join(m.legal_basis)}) does not name that role "
+                f"(declared roles: {allowed})")
+    kinds = _path_kinds(path)
+    if m.subject_kinds and not kinds & set(m.subject_kinds):
+        return (f"the path reaches {'/'.join(sorted(k.value for k in kinds))} subjects and its "
+                f"legal basis allows only {', '.join(k.value for k in m.subject_kinds)}")
+    return ""
 
 
 def _strong_basis(policy: Policy, refs: Iterable[str]) -> bool:
@@ -214,7 +282,7 @@ def _restricting_clauses(policy: Policy, list_id: str, measures: dict[str, Any])
 def _eu_ai_act(policy: Policy) -> Iterator[_Raw]:
     measures = {m.id: m for m in policy.all("measure")}
     categories = {c.id: c for c in policy.all("category")}
-    for s in policy.all("scheme"):
+    for s in _authored(policy, "scheme"):
         if SubjectKind.PERSON not in s.subject_kinds:
             continue
         treatment = _grade_treatment(policy, s, measures)

@@ -28,6 +28,7 @@ from xinyong.policy.data_class import (
     SensitiveTerms,
 )
 from xinyong.policy.model import Origin, Policy
+from xinyong.policy.profiles import apply_profile_rules
 from xinyong.policy.schema import (
     SECTIONS,
     Condition,
@@ -219,6 +220,10 @@ def build(files: Mapping[str, str], presets: Iterable[str] | None = None) -> Pol
         raise PolicyError(problems)
     digest = hashlib.sha256("".join(k + texts[k] for k in sorted(texts)).encode()).hexdigest()
     used_presets = {p.id: p for p in folder_preset.values() if wanted is None or p.id in wanted}
+    # dated profile rules become versions of the schemes that claim the profile
+    objects["scheme"] = apply_profile_rules(
+        objects.get("scheme", []), [r for r, _ in objects.get("profile_rule", [])], by_id,
+        {c.id for c, _ in objects.get("category", []) if c.national_catalog})
     return dataclasses.replace(Policy.assemble(used_presets, objects, digest[:12]),
                                sensitive=terms)
 
@@ -416,6 +421,9 @@ def _check_data_class(c: Any, origin: Origin, key: str, add: Any) -> None:
 def _check_scheme(s: Scheme, origin: Origin, key: str, add: Any, ref: Any, cond: Any,
                   basis: Any, agencies: set[str]) -> None:
     ref(origin, f"{key}.owner", s.owner, agencies, "agency")
+    if s.withdrawn:
+        add(origin, f"{key}.withdrawn", "is set by the loader from [[profile_rule]] tables; "
+            "remove it (claim a profile with `profile` instead)")
     for ind in s.indicator:
         cond(origin, f"{key}.indicator[{ind.id}]", Condition(categories=ind.categories,
                                                             amounts=ind.amounts))

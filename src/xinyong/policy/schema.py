@@ -291,6 +291,14 @@ class Measure(Versioned):
         default=False, description="Significant effect: a person must confirm (PIPL Art. 24)"
     )
     condition: str = Field(default="", description="What 'allow with conditions' requires")
+    subject_kinds: tuple[SubjectKind, ...] = Field(
+        default=(), description="Kinds of subject its legal basis lets the measure reach, listed "
+        "or reached through a clause's extend_to (empty: not declared)")
+    roles: tuple[LinkPath, ...] = Field(
+        default=(), description="Link paths along which its legal basis lets the measure reach "
+        "beyond the listed subject: 'legal_representative' (法定代表人), 'responsible_person' "
+        "(主要负责人, 直接责任人员), 'actual_controller' (实际控制人), or a longer path such as "
+        "'responsible_person/responsible_person_of'; empty: the listed subject only")
 
     @model_validator(mode="after")
     def _kind_effect(self) -> Measure:
@@ -504,6 +512,20 @@ class Publication(Strict):
         return this_year if this_year <= on else date(on.year - 1, self.month, self.day)
 
 
+class Withdrawn(Strict):
+    """A part of a scheme that a dated profile rule takes out of this version: the categories
+    no longer counted by an indicator (all of them: the indicator is gone), or an override or
+    conditional that read them. Set by the loader (see :class:`ProfileRule`), never written."""
+
+    part: Literal["indicator", "override", "conditional"]
+    id: Id
+    categories: tuple[Id, ...] = Field(min_length=1)
+    since: date
+    rule: Id
+    reason: str
+    legal_basis: LegalBasis = Field(min_length=1)
+
+
 class SchemeForm(StrEnum):
     POINTS = "points"
     DEDUCTION = "deduction"
@@ -542,6 +564,13 @@ class Scheme(Versioned):
     publication: Publication | None = Field(
         default=None, description="Rated once a year for the year before and published "
         "(absent: the grade is computed continuously as of any day)")
+    profile: Profile | None = Field(
+        default=None, description="The profile whose dated rules bind this scheme (absent: its "
+        "preset's profile); a local pilot that claims cn-2021 stops counting non-catalog "
+        "behaviour from the 2021 catalog on (see [[profile_rule]])")
+    withdrawn: tuple[Withdrawn, ...] = Field(
+        default=(), description="Set by the loader, never written: what a profile rule took "
+        "out of this version")
 
     @model_validator(mode="after")
     def _consistent(self) -> Scheme:
@@ -566,6 +595,19 @@ class Scheme(Versioned):
         if len(ids) != len(set(ids)):
             raise ValueError("indicator ids must be unique within a scheme")
         return self
+
+
+class ProfileRule(Versioned):
+    """A dated rule of a profile that changes what claiming schemes count. ``count_only =
+    "national_catalog"``: from ``effective_from``, a scheme that claims ``profile`` counts only
+    categories in the National Basic Catalog (the 2021 catalog: behaviour outside it may not be
+    included). The loader applies it as a version of each claiming scheme from that day, with
+    the parts that read other categories withdrawn; explain says so."""
+
+    title: str
+    profile: Profile
+    count_only: Literal["national_catalog"] = Field(
+        description="Which categories a claiming scheme still counts")
 
 
 # --- lists and memoranda --------------------------------------------------------------
@@ -789,6 +831,7 @@ class PolicyFile(Strict):
     list_rule: tuple[ListRule, ...] = ()
     memorandum: tuple[Memorandum, ...] = ()
     scheme: tuple[Scheme, ...] = ()
+    profile_rule: tuple[ProfileRule, ...] = ()
     calendar: tuple[Calendar, ...] = ()
     feed: tuple[Feed, ...] = ()
     repair_rule: tuple[RepairRule, ...] = ()
@@ -799,4 +842,5 @@ class PolicyFile(Strict):
 SECTIONS = tuple(n for n in PolicyFile.model_fields if n != "preset")
 
 Linked.model_rebuild()
+Measure.model_rebuild()
 Condition.model_rebuild()
