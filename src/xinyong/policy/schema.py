@@ -270,7 +270,8 @@ class Law(Strict):
         day = self.issued.isoformat()
         if "issued" in self.illustrative:
             day += " (date illustrative)"
-        return _reference(self.title, self.title_zh, self.number, self.issuer, day, self.url)
+        number = self.number or ("number not verified" if "number" in self.illustrative else "")
+        return _reference(self.title, self.title_zh, number, self.issuer, day, self.url)
 
 
 def _reference(title: str, title_zh: str, number: str, by: str, day: str, url: str,
