@@ -83,6 +83,8 @@ def _key_path(raw: Any, loc: Sequence[int | str]) -> tuple[str, str | None, int]
         else:
             if part in {"function-after", "function-before", "function-plain"}:
                 continue
+            if part in {"citation", "inline"} and not (isinstance(node, dict) and part in node):
+                continue  # the tag of a preset source's form (schema.PresetSource)
             node = node.get(part) if isinstance(node, dict) else None
             out += f".{part}" if out else str(part)
     return out, last_id, nth

@@ -19,11 +19,14 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     PlainSerializer,
+    Tag,
     WithJsonSchema,
     model_validator,
 )
@@ -96,7 +99,7 @@ def _citation(v: Any) -> Any:
 
 Citation = Annotated[
     str,
-    BeforeValidator(_citation),
+    AfterValidator(_citation),
     WithJsonSchema({
         "type": "string",
         "pattern": r"^[a-z0-9][a-z0-9_.\-]*(#[^:]+)?: .+$",
@@ -219,6 +222,16 @@ class Document(Strict):
                           self.issuer if self.author else "")
 
 
+def _source_form(v: Any) -> str:
+    return "citation" if isinstance(v, str) else "inline"
+
+
+PresetSource = Annotated[
+    Annotated[Citation, Tag("citation")] | Annotated[Source, Tag("inline")],
+    Discriminator(_source_form),
+]
+
+
 class Preset(Strict):
     """One system: its sources and the profile it is meant to satisfy."""
 
@@ -230,7 +243,7 @@ class Preset(Strict):
         default=False, description="Opt-in programme: schemes apply only to subjects who joined"
     )
     requires: tuple[Id, ...] = ()
-    sources: tuple[Citation | Source, ...] = Field(
+    sources: tuple[PresetSource, ...] = Field(
         min_length=1, description="Citations of [[document]] or [[law]] ids (an inline "
         "[[preset.sources]] table is accepted for drafts)")
     illustrative: tuple[str, ...] = Field(
