@@ -53,7 +53,7 @@ def presets_markdown(policy: Policy) -> str:
         out.append("")
         out.extend(f"- {_source(policy, s)}" for s in p.sources)
         out.append("")
-        cited = _cited_by_rules(policy, owned[pid], p.sources)
+        cited = _cited_by_rules(policy, pid, p.sources)
         if cited:
             out.append("Also cited by its rules:")
             out.append("")
@@ -84,14 +84,18 @@ def _source(policy: Policy, s: str | Source) -> str:
     return f"{ref}{where} — {' '.join(supports.split())}"
 
 
-def _cited_by_rules(policy: Policy, sections: dict[str, list[Any]],
+def _cited_by_rules(policy: Policy, pid: str,
                     preset_sources: tuple[str | Source, ...]) -> list[tuple[str, Document | Law]]:
-    """Documents the preset's objects cite in ``sources`` that its own list does not name."""
+    """Documents that versions from this preset's files cite in ``sources`` and that its own
+    list does not name (a temporary amendment counts for the preset that adds it)."""
     named = {cited_document(s)[0] for s in preset_sources if isinstance(s, str)}
     found: dict[str, Document | Law] = {}
-    for section, _ in SECTIONS:
-        for obj in sections[section]:
-            for version in policy.versions.get(section, {}).get(obj.id, (obj,)):
+    for section, by_id in policy.versions.items():
+        for versions in by_id.values():
+            for version in versions:
+                origin = policy.origin(section, version)
+                if origin is None or origin.preset != pid:
+                    continue
                 for c in getattr(version, "sources", ()):
                     doc = policy.cited(c)
                     ident = cited_document(c)[0]
