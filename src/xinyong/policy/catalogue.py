@@ -6,6 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from xinyong.policy.model import Policy
+from xinyong.policy.schema import Document, Law, Source, cited_document
 
 SECTIONS = (
     ("scheme", "Schemes"),
@@ -50,9 +51,14 @@ def presets_markdown(policy: Policy) -> str:
             out.append("")
         out.append("Sources:")
         out.append("")
-        out.extend(f"- {s.title}" + (f" — {' '.join(s.note.split())}" if s.note else "")
-                   for s in p.sources)
+        out.extend(f"- {_source(policy, s)}" for s in p.sources)
         out.append("")
+        cited = _cited_by_rules(policy, pid, p.sources)
+        if cited:
+            out.append("Also cited by its rules:")
+            out.append("")
+            out.extend(f"- `{i}`: {policy_doc.citation()}" for i, policy_doc in cited)
+            out.append("")
         if p.illustrative:
             out.append("Illustrative (not documented):")
             out.append("")
@@ -65,3 +71,34 @@ def presets_markdown(policy: Policy) -> str:
                 out.append(f"{heading} ({len(objs)}): {names}")
                 out.append("")
     return "\n".join(out).rstrip() + "\n"
+
+
+def _source(policy: Policy, s: str | Source) -> str:
+    """A preset's source as a reader can follow it: the full reference, then what it supports."""
+    if isinstance(s, Source):  # an inline draft source
+        return s.title + (f" — {' '.join(s.note.split())}" if s.note else "")
+    ident, pinpoint, supports = cited_document(s)
+    doc = policy.cited(s)
+    ref = doc.citation() if doc is not None else f"`{ident}`"
+    where = f" ({pinpoint})" if pinpoint else ""
+    return f"{ref}{where} — {' '.join(supports.split())}"
+
+
+def _cited_by_rules(policy: Policy, pid: str,
+                    preset_sources: tuple[str | Source, ...]) -> list[tuple[str, Document | Law]]:
+    """Documents that versions from this preset's files cite in ``sources`` and that its own
+    list does not name (a temporary amendment counts for the preset that adds it)."""
+    named = {cited_document(s)[0] for s in preset_sources if isinstance(s, str)}
+    found: dict[str, Document | Law] = {}
+    for section, by_id in policy.versions.items():
+        for versions in by_id.values():
+            for version in versions:
+                origin = policy.origin(section, version)
+                if origin is None or origin.preset != pid:
+                    continue
+                for c in getattr(version, "sources", ()):
+                    doc = policy.cited(c)
+                    ident = cited_document(c)[0]
+                    if doc is not None and ident not in named:
+                        found.setdefault(ident, doc)
+    return sorted(found.items())

@@ -37,7 +37,9 @@ from xinyong.policy.schema import (
     PolicyFile,
     Preset,
     Scheme,
+    Source,
     Versioned,
+    cited_document,
 )
 
 TERM_FILE = "policies/national/sensitive_terms.toml"
@@ -94,6 +96,8 @@ def _key_path(raw: Any, loc: Sequence[int | str]) -> tuple[str, str | None, int]
         else:
             if part in {"function-after", "function-before", "function-plain"}:
                 continue
+            if part in {"citation", "inline"} and not (isinstance(node, dict) and part in node):
+                continue  # the tag of a preset source's form (schema.PresetSource)
             node = node.get(part) if isinstance(node, dict) else None
             out += f".{part}" if out else str(part)
     return out, last_id, nth
@@ -216,6 +220,7 @@ def build(files: Mapping[str, str], presets: Iterable[str] | None = None) -> Pol
     terms, term_problems = _sensitive_terms(parsed, files)
     problems.extend(term_problems)
     problems.extend(_check(objects, broken, terms))
+    problems.extend(_preset_citations(folder_preset, wanted, objects, broken))
     if problems:
         raise PolicyError(problems)
     digest = hashlib.sha256("".join(k + texts[k] for k in sorted(texts)).encode()).hexdigest()
@@ -267,6 +272,26 @@ def _preset_file(folder_preset: Mapping[str, Preset], preset: Preset) -> str:
     return "preset.toml"
 
 
+def _preset_citations(folder_preset: Mapping[str, Preset], wanted: set[str] | None,
+                      objects: Mapping[str, list[tuple[Any, Origin]]],
+                      broken: Mapping[str, set[str]]) -> list[Problem]:
+    """A preset's ``sources`` must name documents or laws that are loaded with it."""
+    known = {o.id for s in ("law", "document") for o, _ in objects.get(s, [])}
+    known |= broken.get("law", set()) | broken.get("document", set())
+    out = []
+    for folder, p in folder_preset.items():
+        if wanted is not None and p.id not in wanted:
+            continue
+        for i, c in enumerate(p.sources):
+            doc = cited_document(c)[0] if isinstance(c, str) else None
+            if doc is not None and doc not in known:
+                out.append(Problem(f"{folder}/preset.toml", f"preset.sources[{i}]",
+                                   f"unknown document {doc!r}: declare it in a [[document]] "
+                                   "table (policies/national/documents.toml) or a [[law]], "
+                                   "or cite a known id"))
+    return out
+
+
 def _with_requirements(ids: set[str], by_id: Mapping[str, Preset]) -> set[str]:
     out, todo = set(), list(ids)
     while todo:
@@ -290,6 +315,7 @@ def _check(objects: Mapping[str, list[tuple[Any, Origin]]],
         return {o.id for o, _ in objects.get(section, [])} | broken.get(section, set())
 
     laws, agencies, categories = ids("law"), ids("agency"), ids("category")
+    citable = laws | ids("document")
     actions, measures, schemes = ids("action"), ids("measure"), ids("scheme")
     lists = {r.list_id for r, _ in objects.get("list_rule", [])} | broken.get("list_rule", set())
     calendars = ids("calendar")
@@ -324,6 +350,14 @@ def _check(objects: Mapping[str, list[tuple[Any, Origin]]],
                 add(origin, f"{key}.legal_basis[{i}]",
                     f"unknown law {law!r} (declare it in a [[law]] table)")
 
+    def cites(origin: Origin, key: str, sources: Iterable[str | Source]) -> None:
+        for i, c in enumerate(sources):
+            doc = cited_document(c)[0] if isinstance(c, str) else None
+            if doc is not None and doc not in citable:
+                add(origin, f"{key}.sources[{i}]",
+                    f"unknown document {doc!r}: declare it in a [[document]] table "
+                    "(policies/national/documents.toml) or a [[law]], or cite a known id")
+
     def cond(origin: Origin, key: str, c: Condition) -> None:
         for i, cat in enumerate(c.categories):
             ref(origin, f"{key}.categories[{i}]", cat, categories, "category")
@@ -352,6 +386,7 @@ def _check(objects: Mapping[str, list[tuple[Any, Origin]]],
             key = f"{section}[{getattr(obj, 'id', '?')}]"
             if isinstance(obj, Versioned):
                 basis(origin, key, obj.legal_basis)
+                cites(origin, key, obj.sources)
             if section == "category":
                 for a in obj.agencies:
                     ref(origin, f"{key}.agencies", a, agencies, "agency")
@@ -481,7 +516,7 @@ def _overlaps(objects: Mapping[str, list[tuple[Any, Origin]]]) -> list[Problem]:
     for section, items in objects.items():
         versions: dict[str, list[tuple[Any, Origin]]] = defaultdict(list)
         for obj, origin in items:
-            if isinstance(obj, Versioned) or section in ("law", "action", "calendar"):
+            if isinstance(obj, Versioned) or section in ("law", "document", "action", "calendar"):
                 versions[obj.id].append((obj, origin))
         for ident, vs in versions.items():
             if len(vs) < 2:

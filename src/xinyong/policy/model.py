@@ -17,6 +17,7 @@ from xinyong.policy.schema import (
     Agency,
     Category,
     Clause,
+    Document,
     Feed,
     Law,
     ListRule,
@@ -26,6 +27,7 @@ from xinyong.policy.schema import (
     RepairRule,
     Scheme,
     Versioned,
+    cited_document,
 )
 
 VERSIONED = ("agency", "category", "measure", "list_rule", "memorandum", "scheme", "feed",
@@ -88,6 +90,8 @@ class Policy:
     sensitive: SensitiveTerms = field(default_factory=SensitiveTerms, compare=False, repr=False)
     """The bilingual sensitive-term list, for screening what arrives at run time."""
     _views: dict[int, PolicyView] = field(default_factory=dict, compare=False, repr=False)
+    documents: Mapping[str, Document] = field(default_factory=dict)
+    """The bibliography: documents that sources cite besides the laws."""
 
     @classmethod
     def assemble(
@@ -108,7 +112,7 @@ class Policy:
                     breaks.add(obj.effective_to)
         laws = {o.id: o for o, _ in objects.get("law", [])}
         breaks.update(law.issued for law in laws.values())  # citations change when laws appear
-        for section in ("law", "action", "calendar"):
+        for section in ("law", "document", "action", "calendar"):
             for obj, origin in objects.get(section, []):
                 origins[(section, obj.id, None)] = origin
         cals = {
@@ -127,6 +131,7 @@ class Policy:
             presets=dict(presets),
             versions=frozen,
             laws=laws,
+            documents={d.id: d for d, _ in objects.get("document", [])},
             actions={a.id: a for a, _ in objects.get("action", [])},
             calendars=cals,
             exceptions=exceptions,
@@ -134,6 +139,11 @@ class Policy:
             digest=digest,
             breaks=tuple(sorted(breaks)),
         )
+
+    def cited(self, citation: str) -> Document | Law | None:
+        """The document or law a ``sources`` citation names (None if unknown)."""
+        ident = cited_document(citation)[0]
+        return self.documents.get(ident) or self.laws.get(ident)
 
     def basis_on(self, refs: tuple[str, ...], day: date) -> tuple[str, ...]:
         """The references among ``refs`` to laws already issued on ``day``: a decision never

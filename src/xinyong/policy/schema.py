@@ -19,11 +19,14 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     PlainSerializer,
+    Tag,
     WithJsonSchema,
     model_validator,
 )
@@ -84,6 +87,36 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_CITATION = re.compile(r"^([a-z0-9][a-z0-9_.\-]*)(?:#([^:]+))?: (\S.*)$", re.S)
+
+
+def _citation(v: Any) -> Any:
+    if isinstance(v, str) and not _CITATION.match(v):
+        raise ValueError(
+            f"{v[:60]!r} is not a citation: write '<document-id>: what it supports' or "
+            "'<document-id>#Art. 3: what it supports', the id of a [[document]] or [[law]]")
+    return v
+
+
+Citation = Annotated[
+    str,
+    AfterValidator(_citation),
+    WithJsonSchema({
+        "type": "string",
+        "pattern": r"^[a-z0-9][a-z0-9_.\-]*(#[^:]+)?: .+$",
+        "description": "'<document-id>: what it supports' or '<document-id>#Art. 3: ...'",
+    }),
+]
+
+
+def cited_document(citation: str) -> tuple[str, str, str]:
+    """``(document id, pinpoint, what it supports)`` of a citation."""
+    m = _CITATION.match(citation)
+    if m is None:
+        return "", "", citation
+    return m.group(1), m.group(2) or "", m.group(3)
+
+
 class Versioned(Strict):
     """Common fields: identity, validity window, legal basis and honesty about numbers."""
 
@@ -102,8 +135,9 @@ class Versioned(Strict):
         default=(),
         description="Names of fields whose values are not documented and are illustrative",
     )
-    sources: tuple[str, ...] = Field(
-        default=(), description="Where the numbers come from (FACTS.md section, document)"
+    sources: tuple[Citation, ...] = Field(
+        default=(), description="Where the numbers come from: citations of [[document]] or "
+        "[[law]] ids, '<id>#<pinpoint>: what it supports'"
     )
     note: str = ""
 
@@ -132,12 +166,71 @@ class Profile(StrEnum):
 
 
 class Source(Strict):
+    """An inline source of a draft preset; presets in the repository cite documents instead."""
+
     id: Id
     title: str
     author: str = ""
     year: int | None = None
     url: str = ""
     note: str = ""
+
+
+class DocumentKind(StrEnum):
+    PRIMARY = "primary"
+    """The document itself: a law, rule, notice, standard, official page."""
+    SECONDARY = "secondary"
+    """A study or report about documents or practice: it is named for what it reports."""
+
+
+def _doc_date(v: Any) -> Any:
+    return v.isoformat() if isinstance(v, date) else v
+
+
+class Document(Strict):
+    """An entry of the bibliography (参考文献): a public document that sources cite.
+
+    A legal instrument that objects rest on is a ``[[law]]``; sources may cite either.
+    """
+
+    id: Id
+    title: str
+    title_zh: str = ""
+    kind: DocumentKind
+    number: str = Field(default="", description="Document number, e.g. 发改财金规〔2021〕1827号")
+    issuer: str = Field(default="", description="Issuing body, or the publisher of a study")
+    author: str = ""
+    date: Annotated[str, BeforeValidator(_doc_date),
+                    Field(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$",
+                          description="Date of issue or publication: YYYY-MM-DD, YYYY-MM or YYYY")]
+    url: str = ""
+    reports: tuple[Id, ...] = Field(
+        default=(), description="For a secondary source: the documents it reports on")
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _followable(self) -> Document:
+        if self.kind is DocumentKind.SECONDARY and not (self.author or self.issuer):
+            raise ValueError("a secondary source names its author or publisher (author, issuer)")
+        if self.kind is DocumentKind.PRIMARY and not (self.number or self.url):
+            raise ValueError("a primary document gives its number or its url, so it can be found")
+        return self
+
+    def citation(self) -> str:
+        """The full reference a reader can follow."""
+        return _reference(self.title, self.title_zh, self.number,
+                          self.author or self.issuer, self.date, self.url,
+                          self.issuer if self.author else "")
+
+
+def _source_form(v: Any) -> str:
+    return "citation" if isinstance(v, str) else "inline"
+
+
+PresetSource = Annotated[
+    Annotated[Citation, Tag("citation")] | Annotated[Source, Tag("inline")],
+    Discriminator(_source_form),
+]
 
 
 class Preset(Strict):
@@ -151,7 +244,9 @@ class Preset(Strict):
         default=False, description="Opt-in programme: schemes apply only to subjects who joined"
     )
     requires: tuple[Id, ...] = ()
-    sources: tuple[Source, ...] = Field(min_length=1)
+    sources: tuple[PresetSource, ...] = Field(
+        min_length=1, description="Citations of [[document]] or [[law]] ids (an inline "
+        "[[preset.sources]] table is accepted for drafts)")
     illustrative: tuple[str, ...] = Field(
         default=(), description="Plain-language list of the illustrative numbers in this preset"
     )
@@ -174,6 +269,7 @@ class Law(Strict):
 
     id: Id
     title: str
+    title_zh: str = ""
     number: str = ""
     issued: date
     rank: LawRank
@@ -182,6 +278,22 @@ class Law(Strict):
     note: str = ""
     illustrative: tuple[str, ...] = Field(
         default=(), description="Fields not documented, e.g. an issue date known only by year")
+
+    def citation(self) -> str:
+        """The full reference a reader can follow."""
+        day = self.issued.isoformat()
+        if "issued" in self.illustrative:
+            day += " (date illustrative)"
+        number = self.number or ("number not verified" if "number" in self.illustrative else "")
+        return _reference(self.title, self.title_zh, number, self.issuer, day, self.url)
+
+
+def _reference(title: str, title_zh: str, number: str, by: str, day: str, url: str,
+               publisher: str = "") -> str:
+    parts = [f"{by}, " if by else "", title, f" ({title_zh})" if title_zh else ""]
+    parts += [f", {number}" if number else "", f", {publisher}" if publisher else "", f", {day}"]
+    parts += [f". {url}" if url else ""]
+    return "".join(parts)
 
 
 # --- agencies, catalog, actions, measures ------------------------------------------
@@ -824,6 +936,7 @@ class PolicyFile(Strict):
 
     preset: Preset | None = None
     law: tuple[Law, ...] = ()
+    document: tuple[Document, ...] = ()
     agency: tuple[Agency, ...] = ()
     category: tuple[Category, ...] = ()
     action: tuple[Action, ...] = ()
