@@ -1,6 +1,7 @@
 """The court list of dishonest judgment debtors and the 2016 joint punishment memorandum.
 
-Worked by hand from FACTS.md: grace before publication (the preset grants 1 month, within
+Worked by hand from the SPC rules (Fa Shi (2017) No. 7, Fa Fa (2019) No. 35): grace before
+publication (the preset grants 1 month, within
 the documented 1–3), deletion within 3 working days of performance, spending restrictions
 (air yes, ordinary trains no), a unit's legal representative restricted only where a clause
 says so.

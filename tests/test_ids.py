@@ -1,4 +1,4 @@
-"""Identifier vectors from GB 32100-2015 / GB 11643 as given in FACTS.md."""
+"""Identifier vectors from GB 32100-2015 / GB 11643 (the standards' check-character rules)."""
 
 import pytest
 
@@ -32,7 +32,7 @@ def test_wrong_uscc_check_names_identifier_and_expected_character() -> None:
 
 
 def test_legacy_pilot_code_needs_an_explicit_exception() -> None:
-    legacy = "91350100M0001TGQXM"  # FACTS.md: fails the checksum, still legal
+    legacy = "91350100M0001TGQXM"  # an early Fuzhou pilot code: fails the checksum, still legal
     with pytest.raises(InvalidIdentifier):
         validate("cn-uscc", legacy)
     allowed = ChecksumException(IdScheme.USCC, legacy, "early Fuzhou pilot code", "registry")
@@ -97,7 +97,8 @@ def test_policy_carries_the_audited_exception_list(policy) -> None:  # type: ign
 
 
 def _documented_uscc_check(body: str) -> str:
-    """FACTS.md: 31 symbols 0-9A-Z minus I O S V Z; weights 3^i mod 31; check (31 − Σ) mod 31."""
+    """GB 32100-2015: 31 symbols 0-9A-Z minus I O S V Z; weights 3^i mod 31; check (31 − Σ)
+    mod 31."""
     alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
     total = sum(alphabet.index(c) * pow(3, i, 31) for i, c in enumerate(body))
     return alphabet[(31 - total % 31) % 31]

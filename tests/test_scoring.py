@@ -1,4 +1,4 @@
-"""Ratings worked by hand from FACTS.md (and the preset values marked illustrative)."""
+"""Ratings worked by hand from the documented rules (and the preset values marked illustrative)."""
 
 from __future__ import annotations
 
