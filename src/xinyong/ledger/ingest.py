@@ -646,7 +646,8 @@ class _Check:
                 self.fail([r], "identifier", "identifier", "no identifier and no name to match on")
                 continue
             queue.append({"_row": r, "ingest": self.ingest_id, "agency": self.agency,
-                          "feed": self.feed.id, "line": 0, "row": self.table.slice(r, 1).to_pylist()[0],
+                          "feed": self.feed.id, "line": 0,
+                          "row": self.table.slice(r, 1).to_pylist()[0],
                           "name": names[r], "region": regions[r],
                           "candidates": candidates(names[r], regions[r], pool),
                           "reason": "no identifier: identity is never guessed from a name, "

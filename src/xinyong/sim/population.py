@@ -25,6 +25,7 @@ from faker import Faker
 
 from xinyong.ids import IdScheme, make_ric, make_uscc, validate
 from xinyong.model import (
+    Channel,
     EventKind,
     Link,
     LinkRole,
@@ -598,6 +599,7 @@ class _Generator:
                 raw.append((rec.recorded_at, len(raw), rec, cat, court))
 
         raw.sort(key=lambda t: (t[0], t[1]))
+        channel = self._channels()
         numbers: dict[tuple[str, int], int] = {}
         region_of = {s.id: r for s, r in zip(self.subjects, self.subject_region, strict=True)}
         for i, (_, _, rec, cat, court) in enumerate(raw):
@@ -612,8 +614,29 @@ class _Generator:
                 key = (rec.agency, year)
                 n = numbers[key] = numbers.get(key, 0) + 1
                 doc = f"{rec.agency.upper()}-{year}-{n:05d}"
-            self.records.append(replace(rec, id=f"R{i + 1:07d}", document_no=doc))
+            self.records.append(replace(rec, id=f"R{i + 1:07d}", document_no=doc,
+                                        channel=channel(rec, court)))
             self.categories.append(cat)
+
+    def _channels(self) -> Callable[[Record, bool], Channel]:
+        """A record's channel: that of one of the feeds its agency sends the category through
+        (drawn from a stream of its own, so the other draws stay as they were), else judicial
+        for a court and administrative (the normal case) for the rest."""
+        rng = self.rng("channels")
+        feeds = list(self.policy.at(self.end).feeds.values())
+        memo: dict[tuple[str, str], list[Channel]] = {}
+
+        def channel(rec: Record, court: bool) -> Channel:
+            key = (rec.agency, rec.category)
+            if key not in memo:
+                memo[key] = [f.channels[0] for f in feeds
+                             if f.agency == rec.agency and rec.category in f.categories]
+            got = memo[key]
+            if not got:
+                return Channel.JUDICIAL if court else Channel.ADMINISTRATIVE
+            return got[0] if len(got) == 1 else rng.choice(got)
+
+        return channel
 
     # --- events --------------------------------------------------------------------
 
