@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,8 @@ from xinyong.engine.evaluate import evaluate
 from xinyong.engine.explain import explain, render
 from xinyong.ledger import tables as t
 from xinyong.ledger.ingest import Ingest, IngestError, IngestReport
-from xinyong.ledger.store import MIGRATIONS, Batch, Ledger, payload_of
-from xinyong.model import Channel
+from xinyong.ledger.store import MIGRATIONS, Batch, Conflict, Ledger, payload_of
+from xinyong.model import Channel, Record
 from xinyong.policy.model import Policy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -177,7 +178,7 @@ def test_an_agency_with_several_feeds_takes_the_named_one_or_says_which_exist(
                        r"\(samr.enterprise-lists, samr.random-inspections\); the columns fit "
                        "none of them: name one"):
         ingest(ledger, policy, path, "samr")
-    with pytest.raises(IngestError, match="agency 'samr' has no feed 'samr.nope' in force"):
+    with pytest.raises(IngestError, match=r"agency 'samr' has no feed 'samr\.nope' in force"):
         ingest(ledger, policy, EXAMPLES / "samr-inspections.csv", "samr", "samr.nope")
     # named, the inspection file under the lists feed is refused by its columns
     with pytest.raises(IngestError, match="the columns do not match the manifest") as e:
@@ -260,6 +261,26 @@ def test_a_store_from_before_channels_still_verifies_after_the_migration(
         led.dispose()
 
 
+def test_an_old_record_resubmitted_with_its_channel_is_already_recorded(
+        ledger_url: str) -> None:
+    # the same fact, now naming its channel: nothing new is said, nothing is rewritten
+    _store_before_channels(ledger_url)
+    led = Ledger.open(ledger_url, clock=Clock(NOW))
+    try:
+        again = Record("OLD", "E1", "judicial.debtor.refuses_to_perform", "courts",
+                       date(2024, 1, 2), date(2024, 1, 10), "(2024)京01执1号", "spc-2013-17",
+                       NOW, {"amount_owed": Decimal("150000")}, Channel.JUDICIAL)
+        result = led.write(Batch(records=[again]))
+        assert (result.written["record"], result.unchanged["record"]) == (0, 1)
+        assert channels(led) == {"OLD": "unrecorded"}
+        # a different fact under the same id is still a conflict
+        with pytest.raises(Conflict, match="record OLD is already recorded with different"):
+            led.write(Batch(records=[replace(again, document_no="(2024)京01执2号")]))
+        assert led.verify().ok
+    finally:
+        led.dispose()
+
+
 def test_the_payload_leaves_out_only_an_unrecorded_channel() -> None:
     row = {"id": "R", "subject": "S", "category": "c", "agency": "a",
            "act_date": date(2024, 1, 2), "effective": date(2024, 1, 3), "document_no": "D",
@@ -319,3 +340,34 @@ def test_explain_says_when_a_channel_was_never_recorded(policy: Policy) -> None:
                                            date(2024, 6, 1))))
     assert "(courts (channel not recorded), effective 2024-01-10)" in text
 
+
+
+def test_the_service_takes_a_records_channel_under_the_named_feed(
+        policy: Policy, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from xinyong.api.app import create_app
+    from xinyong.service import add_user
+
+    led = Ledger.open(f"sqlite:///{tmp_path}/ledger.db", clock=Clock(NOW))
+    try:
+        auth = {"Authorization": f"Bearer {add_user(led, 'sat-1', 'submitter', agency='sat')}"}
+        client = TestClient(create_app(led, policy))
+        rec = {"record_id": "M1", "identifier": uscc(30000001, "440305"),
+               "subject_name": "深圳某某电子有限公司", "category": "tax.late_payment",
+               "effective": "2024-04-20", "document_no": "N1", "channel": "monitoring"}
+        # sat has two feeds: unnamed, refused with both named
+        r = client.post("/records", json=rec, headers=auth)
+        assert r.status_code == 422 and "sat.tax-credit, sat.collection-monitoring" in \
+            r.json()["detail"]
+        r = client.post("/records?feed=sat.collection-monitoring",
+                        json={**rec, "record_id": "M2", "channel": "inspection"}, headers=auth)
+        assert r.status_code == 422 and r.json()["errors"] == [{
+            "pointer": "/body/records/0/channel",
+            "detail": "feed sat.collection-monitoring does not declare channel 'inspection': "
+                      "its rows come through monitoring, self_declared"}]
+        r = client.post("/records?feed=sat.collection-monitoring", json=rec, headers=auth)
+        assert r.status_code == 200 and r.json()["written"] == 1
+        assert channels(led) == {"M1": "monitoring"}
+    finally:
+        led.dispose()

@@ -262,7 +262,7 @@ class Ingest:
         how = ("the file's columns fit " + ", ".join(f.id for f in fits) if fits else
                "the columns fit none of them" if table is not None else "")
         raise IngestError(str(self.path), [], f"agency {self.agency!r} has several feeds ({ids})"
-                          f"{'; ' + how if how else ''}: name one (--feed)")
+                          f"{'; ' + how if how else ''}: name one (--feed; ?feed= in the API)")
 
     def run(self) -> IngestReport:
         """Ingest the file: its SHA-256 makes a resubmission a no-op."""
