@@ -371,3 +371,24 @@ def test_the_service_takes_a_records_channel_under_the_named_feed(
         assert channels(led) == {"M1": "monitoring"}
     finally:
         led.dispose()
+
+
+def test_the_simulator_gives_every_record_its_channel_and_parquet_keeps_it(
+        policy: Policy, tmp_path: Path) -> None:
+    from xinyong.sim.parquet import read_population, write_population
+    from xinyong.sim.population import generate
+
+    pop = generate(policy, seed=3, persons=600, enterprises=150, public_bodies=5,
+                   social_orgs=5, start=date(2019, 1, 1), end=date(2023, 12, 31))
+    by_agency: dict[str, set[Channel]] = {}
+    for r in pop.records:
+        by_agency.setdefault(r.agency, set()).add(r.channel)
+    # the courts' one feed is judicial; the village recorder's book is the recorder's;
+    # Sesame's own data has no feed and is a private scorer's monitoring
+    assert by_agency["courts"] == {Channel.JUDICIAL}
+    assert by_agency["jiakuang_majia.recorder"] == {Channel.RECORDER}
+    assert by_agency["sesame.operator"] == {Channel.MONITORING}
+    assert Channel.UNRECORDED not in {c for cs in by_agency.values() for c in cs}
+    write_population(pop, tmp_path / "pop")
+    back = read_population(tmp_path / "pop")
+    assert [r.channel for r in back.records] == [r.channel for r in pop.records]

@@ -36,7 +36,7 @@ from xinyong.model import (
 )
 from xinyong.periods import Period
 from xinyong.policy.model import Policy
-from xinyong.policy.schema import Category, Domain, Severity
+from xinyong.policy.schema import AgencyLevel, Category, Domain, Severity
 from xinyong.sim.regions import PROVINCE_ABBR, Region, county_regions
 
 GENERATOR_VERSION = "1"
@@ -620,10 +620,13 @@ class _Generator:
 
     def _channels(self) -> Callable[[Record, bool], Channel]:
         """A record's channel: that of one of the feeds its agency sends the category through
-        (drawn from a stream of its own, so the other draws stay as they were), else judicial
-        for a court and administrative (the normal case) for the rest."""
+        (drawn from a stream of its own, so the other draws stay as they were); without a
+        feed, judicial for a court, monitoring for a private scorer's own data (Sesame), the
+        recorder for a village's, and administrative (the normal case) for the rest."""
         rng = self.rng("channels")
-        feeds = list(self.policy.at(self.end).feeds.values())
+        view = self.policy.at(self.end)
+        feeds = list(view.feeds.values())
+        by_level = {AgencyLevel.PRIVATE: Channel.MONITORING, AgencyLevel.VILLAGE: Channel.RECORDER}
         memo: dict[tuple[str, str], list[Channel]] = {}
 
         def channel(rec: Record, court: bool) -> Channel:
@@ -633,7 +636,12 @@ class _Generator:
                              if f.agency == rec.agency and rec.category in f.categories]
             got = memo[key]
             if not got:
-                return Channel.JUDICIAL if court else Channel.ADMINISTRATIVE
+                agency = view.agencies.get(rec.agency)
+                if court:
+                    return Channel.JUDICIAL
+                if agency is not None and not agency.official:
+                    return by_level.get(agency.level, Channel.ADMINISTRATIVE)
+                return Channel.ADMINISTRATIVE
             return got[0] if len(got) == 1 else rng.choice(got)
 
         return channel
