@@ -88,19 +88,21 @@ def cli(monkeypatch: pytest.MonkeyPatch, policy: Policy) -> Callable[..., Any]:
 # --- 1. each format -----------------------------------------------------------------------
 
 # Worked out from the rows, the feed manifest and the catalog: an empty 法律依据 takes the
-# category's first legal basis (spc-2013-17); an empty amount is no amount.
+# category's first legal basis (spc-2013-17); an empty amount is no amount; the feed's one
+# channel is judicial.
 EXPECTED_RECORDS = {
     "R-1": {"subject": U1, "category": REFUSES, "agency": "courts", "act_date": date(2024, 1, 2),
             "effective": date(2024, 1, 10), "document_no": "(2024)京01执R-1号",
             "legal_basis": "spc-2013-17", "amounts": {"amount_owed": "150000"},
-            "recorded_at": NOW},
+            "recorded_at": NOW, "channel": "judicial"},
     "R-2": {"subject": U1, "category": EVADES, "agency": "courts", "act_date": date(2024, 2, 1),
             "effective": date(2024, 2, 5), "document_no": "(2024)京01执R-2号",
-            "legal_basis": "civil-procedure-law", "amounts": {}, "recorded_at": NOW},
+            "legal_basis": "civil-procedure-law", "amounts": {}, "recorded_at": NOW,
+            "channel": "judicial"},
     "R-3": {"subject": P1, "category": REFUSES, "agency": "courts", "act_date": date(2024, 3, 1),
             "effective": date(2024, 3, 4), "document_no": "(2024)京01执R-3号",
             "legal_basis": "spc-2013-17", "amounts": {"amount_owed": "2800"},
-            "recorded_at": NOW},
+            "recorded_at": NOW, "channel": "judicial"},
 }
 
 

@@ -513,20 +513,24 @@ def study(
 def ingest(
     file: Annotated[Path, typer.Argument(help="CSV, JSON Lines or Parquet file")],
     agency: Annotated[str, typer.Option("--agency", help="Submitting agency id")],
+    feed: Annotated[str | None, typer.Option(
+        "--feed", help="The agency's feed manifest, when it has several (default: the one "
+        "the file's columns fit)")] = None,
     database: LedgerOpt = None,
     policies: PoliciesOpt = None,
 ) -> None:
     """Ingest an agency's file into the ledger: every row validated against the agency's feed
-    manifest and the catalog; the file is written whole or not at all; resubmitting adds
-    nothing; an identifier's scheme is told by its structure; rows without a valid identifier
-    always go to the review queue (exit 4), where a person links them."""
+    manifest and the catalog, and carrying a channel the feed declares; the file is written
+    whole or not at all; resubmitting adds nothing; an identifier's scheme is told by its
+    structure; rows without a valid identifier always go to the review queue (exit 4), where a
+    person links them."""
     from xinyong.ledger.ingest import Ingest, IngestError
     from xinyong.ledger.store import LedgerError
 
     policy = _policy(policies)
     ledger = _ledger(database)
     try:
-        report = Ingest(ledger, policy, agency, file).run()
+        report = Ingest(ledger, policy, agency, file, feed).run()
     except IngestError as e:
         err.print("[bold red]error:[/] ", end="")
         err.print(str(e), highlight=False, markup=False)

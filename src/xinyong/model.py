@@ -91,9 +91,34 @@ class Link:
         return self.start <= day and (self.end is None or day < self.end)
 
 
+class Channel(StrEnum):
+    """How a record reached the shared platform (全国信用信息共享平台): the channel it was
+    collected through. A closed vocabulary; each feed manifest declares the channels its rows
+    come through (docs/decisions.md gives the documents behind each value)."""
+
+    ADMINISTRATIVE = "administrative"
+    """行政管理信息: an agency pushes its own decision (licence, penalty, compulsion, listing,
+    tax decision). The normal case, and the default."""
+    JUDICIAL = "judicial"
+    """司法裁判及执行信息: a court's judgment or enforcement decision."""
+    SELF_DECLARED = "self_declared"
+    """自主申报 / 信用承诺: the subject's own filing, report or credit commitment."""
+    INSPECTION = "inspection"
+    """监督检查: the result of an inspection, e.g. a 双随机、一公开 random check."""
+    MONITORING = "monitoring"
+    """信用监测: found by monitoring (collection systems, early warning), not by a decision
+    on a case."""
+    RECORDER = "recorder"
+    """A local pilot's designated recorder writes down deeds seen or reported (a village's
+    record keeper): no administrative decision stands behind the record."""
+    UNRECORDED = "unrecorded"
+    """Written before the ledger recorded channels (migration 0006): unknown, not guessed."""
+
+
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One piece of credit information from one agency about one subject (信用信息)."""
+    """One piece of credit information from one agency about one subject (信用信息), and the
+    channel it came through."""
 
     id: str
     subject: str
@@ -105,6 +130,7 @@ class Record:
     legal_basis: str
     recorded_at: datetime
     amounts: Mapping[str, Decimal] = field(default_factory=dict)
+    channel: Channel = Channel.ADMINISTRATIVE
 
 
 @dataclass(frozen=True, slots=True)

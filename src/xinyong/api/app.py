@@ -96,6 +96,13 @@ class RecordIn(BaseModel):
     document_no: str = Field(max_length=200)
     legal_basis: str | None = Field(default=None, max_length=120)
     amounts: dict[str, str] = Field(default_factory=dict)
+    channel: str | None = Field(
+        default=None, max_length=20, examples=["inspection"], description="The channel the "
+        "record came through, one the feed declares (default: the feed's only channel)")
+
+
+FeedQ = Annotated[str | None, Query(max_length=120, description="The agency's feed manifest "
+                                   "(needed when the agency has several)")]
 
 
 class RecordBatch(BaseModel):
@@ -255,16 +262,16 @@ def create_app(ledger: Ledger, policy: Policy, tick_every: float | None = None,
 
     @app.post("/records", tags=["agencies"])
     def submit_one(who: Who, record: RecordIn, idempotency_key: Annotated[
-            str | None, Header(max_length=120)] = None) -> dict[str, Any]:
+            str | None, Header(max_length=120)] = None, feed: FeedQ = None) -> dict[str, Any]:
         """Submit one record: validated as ingest validates a file."""
-        return service.submit(who, [_fields(record)], idempotency_key)
+        return service.submit(who, [_fields(record)], idempotency_key, feed)
 
     @app.post("/records/batch", tags=["agencies"])
     def submit(who: Who, batch: RecordBatch, idempotency_key: Annotated[
-            str | None, Header(max_length=120)] = None) -> dict[str, Any]:
+            str | None, Header(max_length=120)] = None, feed: FeedQ = None) -> dict[str, Any]:
         """Submit records, all or nothing; every bad record is listed. The same
         Idempotency-Key (or the same records) twice writes nothing the second time."""
-        return service.submit(who, [_fields(r) for r in batch.records], idempotency_key)
+        return service.submit(who, [_fields(r) for r in batch.records], idempotency_key, feed)
 
     @app.post("/objections", tags=["subjects"])
     def object_(who: Who, body: ObjectionIn) -> dict[str, Any]:

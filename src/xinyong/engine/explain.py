@@ -84,6 +84,7 @@ def record_data(policy: Policy, standing: Standing, rid: str) -> dict[str, Any]:
         "category": rec.category,
         "category_title": _title(policy, "category", rec.category, standing.as_of),
         "agency": rec.agency,
+        "channel": rec.channel.value,
         "document_no": rec.document_no,
         "act_date": rec.act_date.isoformat(),
         "effective": rec.effective.isoformat(),
@@ -261,7 +262,7 @@ def render(data: dict[str, Any]) -> str:
                    + (" [disputed]" if e.get("disputed") else ""))
         for rec in e["records"]:
             out.append(f"    ← record {rec['id']}: {rec.get('category_title', '')} "
-                       f"{rec.get('document_no', '')} ({rec.get('agency', '')}, "
+                       f"{rec.get('document_no', '')} ({rec.get('agency', '')}{_via(rec)}, "
                        f"effective {rec.get('effective', '')})"
                        + (" [disputed]" if rec.get("disputed") else ""))
         for b in e["legal_basis"]:
@@ -281,6 +282,14 @@ def render(data: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _via(rec: dict[str, Any]) -> str:
+    """How the record reached the platform: ' via inspection' (model.Channel)."""
+    channel = rec.get("channel")
+    if not channel:
+        return ""
+    return " (channel not recorded)" if channel == "unrecorded" else f" via {channel}"
+
+
 def _render_reasons(reasons: list[dict[str, Any]]) -> list[str]:
     out = []
     for r in reasons:
@@ -293,7 +302,7 @@ def _render_reasons(reasons: list[dict[str, Any]]) -> list[str]:
                    f"{' to ' + r['entry_end'] if r['entry_end'] else ''}{via}")
         for rec in r["records"]:
             out.append(f"    ← record {rec['id']}: {rec.get('category_title', '')} "
-                       f"{rec.get('document_no', '')}")
+                       f"{rec.get('document_no', '')}{_via(rec)}")
         for b in r["legal_basis"]:
             out.append(f"    basis: {b}")
         for lift in r["lift"]:

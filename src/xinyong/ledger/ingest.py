@@ -5,6 +5,8 @@ its line, field and reason. Resubmitting a file, or records already recorded, ad
 Identity is never guessed: the only automatic link is by a valid identifier. A row without
 one always waits in the review queue for a person, with the closest known subjects ranked as
 candidates (rapidfuzz); a store that knows one 张三 in the district does not make it this one.
+Every record carries the channel it came through (model.Channel), within its feed's declared
+channels.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from xinyong.ledger.store import (
     amount_text,
     canonical_amount,
 )
-from xinyong.model import Record, Subject, SubjectKind
+from xinyong.model import Channel, Record, Subject, SubjectKind
 from xinyong.policy.data_class import LABELS
 from xinyong.policy.model import Policy
 from xinyong.policy.schema import Feed
@@ -213,19 +215,39 @@ def _rows_with(idx: pa.Array, bad: Iterable[int]) -> list[int]:
 class Ingest:
     """One file from one agency, under the policy in force today."""
 
-    def __init__(self, ledger: Ledger, policy: Policy, agency: str, path: Path):
+    def __init__(self, ledger: Ledger, policy: Policy, agency: str, path: Path,
+                 feed: str | None = None):
         self.ledger, self.policy, self.agency, self.path = ledger, policy, agency, path
+        self.feed_id = feed
         self.now = ledger.clock()
         self.today = self.now.date()
 
-    def feed(self) -> Feed:
+    def feed(self, table: pa.Table | None = None) -> Feed:
+        """The agency's feed in force today: the one named, the only one, or else the one whose
+        manifest the file's columns fit (an agency may have several, e.g. decisions and
+        inspections). Anything else is refused: the feed is never guessed."""
         view = self.policy.at(self.today)
         feeds = [f for f in view.feeds.values() if f.agency == self.agency]
         if not feeds:
             known = sorted({f.agency for f in view.feeds.values()})
             raise IngestError(str(self.path), [], f"no feed manifest for agency {self.agency!r}"
                               f" in the policies; agencies with feeds: {', '.join(known)}")
-        return feeds[0]
+        ids = ", ".join(f.id for f in feeds)
+        if self.feed_id is not None:
+            named = [f for f in feeds if f.id == self.feed_id]
+            if not named:
+                raise IngestError(str(self.path), [], f"agency {self.agency!r} has no feed "
+                                  f"{self.feed_id!r} in force; its feeds: {ids}")
+            return named[0]
+        if len(feeds) == 1:
+            return feeds[0]
+        fits = [] if table is None else [f for f in feeds if _fits(f, table)]
+        if len(fits) == 1:
+            return fits[0]
+        how = ("the file's columns fit " + ", ".join(f.id for f in fits) if fits else
+               "the columns fit none of them" if table is not None else "")
+        raise IngestError(str(self.path), [], f"agency {self.agency!r} has several feeds ({ids})"
+                          f"{'; ' + how if how else ''}: name one (--feed; ?feed= in the API)")
 
     def run(self) -> IngestReport:
         """Ingest the file: its SHA-256 makes a resubmission a no-op."""
@@ -239,7 +261,7 @@ class Ingest:
                key: str) -> IngestReport:
         """Validate and write a table of the agency's rows (as from a file), atomically.
         ``key`` (the file's digest, or a client's idempotency key) makes a repeat a no-op."""
-        feed = self.feed()
+        feed = self.feed(table)
         ingest_id = hashlib.sha256(f"{self.agency}\x00{key}".encode()).hexdigest()[:32]
         self._check_columns(feed, table)
         n = table.num_rows
@@ -295,10 +317,17 @@ class Ingest:
                               "nothing was written")
 
 
+def _fits(feed: Feed, table: pa.Table) -> bool:
+    """The table has every column the feed maps and none it does not know."""
+    known = set(feed.columns.values()) | set(feed.ignore)
+    return set(table.column_names) <= known and set(feed.columns.values()) <= set(
+        table.column_names)
+
+
 # The order in which a row's problems are reported.
 _ORDER = {f: i for i, f in enumerate(("record_id", "effective", "act_date", "act_after",
-                                      "category", "document_no", "legal_basis", "amount",
-                                      "identifier"))}
+                                      "category", "channel", "document_no", "legal_basis",
+                                      "amount", "identifier"))}
 
 
 class _Check:
@@ -397,6 +426,8 @@ class _Check:
         cats = [c if c is not None and not isinstance(c, str) else None for c in cats]
         valid_pair = pa.array([c is not None for c in cats]).take(pair_i)
 
+        channels = self.channels()
+
         doc = self.column("document_no")
         doc = self.blank() if doc is None else doc
         self.fail(_rows_where(pc.equal(doc, "")), "document_no", "document_no",
@@ -435,12 +466,36 @@ class _Check:
             "agency": [self.agency] * n, "act_date": act_rows, "effective": eff_rows,
             "document_no": doc.to_pylist(), "legal_basis": basis.to_pylist(),
             "amounts": amounts, "recorded_at": [self.ingest.now] * n,
-            "ingest": [self.ingest_id] * n}
+            "ingest": [self.ingest_id] * n, "channel": channels}
         if keep is not None:
             out = {k: [v[r] for r in keep] for k, v in out.items()}
         for q in queue:
             del q["_row"]
         return out, new_subjects, queue, self.errors
+
+    def channels(self) -> list[str]:
+        """Each row's channel: the feed's one, or the row's own among the feed's declared
+        channels; any other is a bad row."""
+        declared = [c.value for c in self.feed.channels]
+        raw = self.column("channel")
+        if raw is None:
+            return [declared[0]] * self.n  # one channel (the manifest requires a column else)
+        vals, idx = _codes(raw)
+        got: list[str] = []
+        for i, v in enumerate(vals):
+            if v in declared or (not v and len(declared) == 1):
+                got.append(v or declared[0])
+                continue
+            if not v:
+                why = f"the channel is required: one of {', '.join(declared)}"
+            elif v in Channel.__members__.values():
+                why = (f"feed {self.feed.id} does not declare channel {v!r}: its rows come "
+                       f"through {', '.join(declared)}")
+            else:
+                why = f"{v!r} is not a channel; feed {self.feed.id} declares {', '.join(declared)}"
+            got.append("")
+            self.fail(_rows_with(idx, [i]), "channel", self.feed.columns["channel"], why)
+        return [got[i] for i in idx.to_pylist()]
 
     def lines(self) -> list[int]:
         """Each row's file line; read again only when a report needs them."""
@@ -579,7 +634,8 @@ class _Check:
                 self.fail([r], "identifier", "identifier", "no identifier and no name to match on")
                 continue
             queue.append({"_row": r, "ingest": self.ingest_id, "agency": self.agency,
-                          "line": 0, "row": self.table.slice(r, 1).to_pylist()[0],
+                          "feed": self.feed.id, "line": 0,
+                          "row": self.table.slice(r, 1).to_pylist()[0],
                           "name": names[r], "region": regions[r],
                           "candidates": candidates(names[r], regions[r], pool),
                           "reason": "no identifier: identity is never guessed from a name, "
@@ -658,7 +714,8 @@ def decide_review(ledger: Ledger, policy: Policy, item_id: int, reviewer: str,
     if subject not in ledger.subjects([subject]):
         raise LedgerError(f"no subject {subject!r}")
     row = dict(item.row)
-    feed = next(f for f in policy.at(now.date()).feeds.values() if f.agency == item.agency)
+    feed = next(f for f in policy.at(now.date()).feeds.values()
+                if f.agency == item.agency and (item.feed is None or f.id == item.feed))
     inv = {v: k for k, v in feed.columns.items()}
     mine = {inv[k]: v for k, v in row.items() if k in inv}
     cat = mine.get("category", "")
@@ -668,7 +725,8 @@ def decide_review(ledger: Ledger, policy: Policy, item_id: int, reviewer: str,
                  item.agency, date.fromisoformat(str(mine.get("act_date") or eff)[:10]), eff,
                  doc, mine.get("legal_basis") or policy.at(eff).categories[cat].legal_basis[0],
                  now, {k.split(".", 1)[1]: canonical_amount(str(v)) for k, v in mine.items()
-                       if k.startswith("amount.") and v not in (None, "")})
+                       if k.startswith("amount.") and v not in (None, "")},
+                 Channel(mine.get("channel") or feed.channels[0]))
     ledger.write(Batch(records=[rec]), now)
     ledger.close_review(item_id, "linked", reviewer, now, {"subject": subject, "record": rec.id})
     ledger.audit(reviewer, "review.link", subject, {"item": item_id, "record": rec.id})

@@ -30,6 +30,7 @@ from xinyong.dataset import Case, UnknownSubject, standing_of, standings_of
 from xinyong.ids import Identifier, IdScheme
 from xinyong.ledger import tables as t
 from xinyong.model import (
+    Channel,
     EventKind,
     Link,
     LinkRole,
@@ -100,11 +101,16 @@ FACTS: dict[str, tuple[Any, tuple[str, ...], tuple[str, ...]]] = {
                                 "recorded_at")),
     "record": (t.records, ("id",), ("id", "subject", "category", "agency", "act_date",
                                     "effective", "document_no", "legal_basis", "amounts",
-                                    "recorded_at", "ingest")),
+                                    "recorded_at", "ingest", "channel")),
     "event": (t.record_events, ("id",), ("id", "record", "kind", "effective", "recorded_at",
                                          "note", "amounts", "ingest")),
 }
 ORDER = ("subject", "identifier", "link", "record", "event")
+
+# Fields added after facts were first written, and the value that stands for "not recorded":
+# the payload leaves the field out when it holds that value (or nothing), so every fact written
+# before the field existed keeps its leaf hash, and each other value is hashed.
+ABSENT: dict[str, dict[str, str]] = {"record": {"channel": Channel.UNRECORDED.value}}
 
 
 _ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
@@ -131,8 +137,11 @@ def payload_of(kind: str, row: Mapping[str, Any]) -> str:
     """The canonical JSON of the fact's ledger fields. Dates become ISO strings; the rest is
     already plain (strings, numbers, and dicts or lists of them)."""
     out = {}
+    absent = ABSENT.get(kind, {})
     for k in FACTS[kind][2]:
         v = row.get(k)
+        if k in absent and (v is None or v == absent[k]):
+            continue
         t = type(v)  # exact types: isinstance against ABCs costs more than the encoding
         if t is date or t is datetime:
             v = _iso(v)
@@ -195,10 +204,18 @@ def payloads(kind: str, cols: Columns, n: int) -> list[bytes]:
 
     raw = _json_fields(kind)
     table = FACTS[kind][0]
+    absent = ABSENT.get(kind, {})
     pieces: list[Any] = []
     text = "{"
     for i, f in enumerate(sorted(FACTS[kind][2])):
         col = cols.get(f) or [None] * n
+        if f in absent:  # a later field: the key and its value, or nothing (never first)
+            assert i, "a field added later sorts after the first field"
+            memo = {v: "" if v is None or v == absent[f] else f",{_STR(f)}:{_STR(v)}"
+                    for v in set(col)}
+            pieces += [text, pa.array(list(map(memo.__getitem__, col)), pa.string())]
+            text = ""
+            continue
         enc: Callable[[Any], str] = _json_value
         if f in raw:  # already canonical text
             enc = lambda v: "null" if v is None else v  # noqa: E731
@@ -257,7 +274,7 @@ def record_row(r: Record, at: datetime, ingest: str | None = None) -> dict[str, 
             "act_date": r.act_date, "effective": r.effective, "document_no": r.document_no,
             "legal_basis": r.legal_basis,
             "amounts": {k: amount_text(v) for k, v in r.amounts.items()},
-            "recorded_at": at, "ingest": ingest}
+            "recorded_at": at, "ingest": ingest, "channel": r.channel.value}
 
 
 def event_row(e: RecordEvent, at: datetime, ingest: str | None = None) -> dict[str, Any]:
@@ -284,7 +301,7 @@ def _subject(row: Any, idents: Sequence[Any]) -> Subject:
 def _record(row: Any) -> Record:
     return Record(row.id, row.subject, row.category, row.agency, row.act_date, row.effective,
                   row.document_no, row.legal_basis, row.recorded_at,
-                  {k: Decimal(v) for k, v in row.amounts.items()})
+                  {k: Decimal(v) for k, v in row.amounts.items()}, Channel(row.channel))
 
 
 def _event(row: Any) -> RecordEvent:
@@ -485,7 +502,8 @@ class Ledger:
         mine = payloads(kind, cols, len(refs))
         stored = {ref_of(kind, row): payload_of(kind, row) for row in _facts(conn, kind, existing)}
         for i, ref in enumerate(refs):
-            if ref in existing and _content(stored[ref]) != _content(mine[i].decode()):
+            if ref in existing and _content(stored[ref]) != _content(mine[i].decode(), kind,
+                                                                     stored[ref]):
                 raise Conflict(f"{kind} {ref} is already recorded with different content; a "
                                "recorded fact never changes: submit a correction event instead")
         return ({k: [v[i] for i in keep] for k, v in cols.items()}, [refs[i] for i in keep],
@@ -1220,11 +1238,18 @@ def _facts(conn: Connection, kind: str, refs: set[str]) -> list[dict[str, Any]]:
     return out
 
 
-def _content(payload: str) -> dict[str, Any]:
-    """A payload without when and by which file it was recorded: what the fact says."""
+def _content(payload: str, kind: str = "", stored: str | None = None) -> dict[str, Any]:
+    """A payload without when and by which file it was recorded: what the fact says. Compared
+    with a ``stored`` fact that lacks a later field (a record from before channels were
+    recorded), that field is left out too: the resubmission says nothing new about it."""
     body: dict[str, Any] = json.loads(payload)
     body.pop("recorded_at", None)
     body.pop("ingest", None)
+    if stored is not None:
+        old = json.loads(stored)
+        for f in ABSENT.get(kind, {}):
+            if f not in old:
+                body.pop(f, None)
     return body
 
 

@@ -72,6 +72,9 @@ records = Table(
     Column("amounts", JSON, nullable=False),
     Column("recorded_at", DateTime, nullable=False),
     Column("ingest", String(64)),
+    # how the record reached the platform (model.Channel); rows written before migration 0006
+    # read "unrecorded", which the ledger payload leaves out, so their hashes still hold
+    Column("channel", String(20), nullable=False, server_default="unrecorded"),
 )
 
 record_events = Table(
@@ -133,6 +136,7 @@ review_queue = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("ingest", String(64), nullable=False, index=True),
     Column("agency", String(120), nullable=False),
+    Column("feed", String(120)),  # the feed manifest the row came under (None before 0006)
     Column("line", Integer, nullable=False),
     Column("row", JSON, nullable=False),
     Column("name", Text, nullable=False),

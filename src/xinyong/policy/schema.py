@@ -31,7 +31,7 @@ from pydantic import (
     model_validator,
 )
 
-from xinyong.model import LinkRole, SubjectKind
+from xinyong.model import Channel, LinkRole, SubjectKind
 from xinyong.periods import Period
 from xinyong.policy.data_class import DataClass, SensitiveClass
 
@@ -858,7 +858,7 @@ class RepairRule(Versioned):
 
 FEED_FIELDS = (
     "record_id", "identifier", "id_scheme", "subject_name", "subject_region", "category",
-    "act_date", "effective", "document_no", "legal_basis",
+    "act_date", "effective", "document_no", "legal_basis", "channel",
 )
 
 
@@ -867,9 +867,15 @@ class Feed(Versioned):
 
     ``columns`` maps our field names to the feed's own column names; amounts are mapped as
     ``"amount.tax_evaded" = "their_column"``. Count assertions make a broken feed fail at load.
+    ``channels`` are the channels its rows come through (归集渠道): with one, every row comes
+    through it; with several, each row names its own in the column mapped to ``channel``.
     """
 
     agency: Id
+    channels: tuple[Channel, ...] = Field(
+        min_length=1, description="Channels the rows come through: administrative, judicial, "
+        "self_declared, inspection, monitoring or recorder. With several, map 'channel' to the "
+        "column naming each row's")
     categories: tuple[Id, ...] = Field(min_length=1)
     columns: dict[str, str] = Field(min_length=1)
     ignore: tuple[str, ...] = Field(default=(), description="Feed columns deliberately unused")
@@ -891,6 +897,14 @@ class Feed(Versioned):
                 raise ValueError(f"columns must map {need!r}")
         if "identifier" not in self.columns and "subject_name" not in self.columns:
             raise ValueError("columns must map 'identifier' or 'subject_name'")
+        if Channel.UNRECORDED in self.channels:
+            raise ValueError("'unrecorded' marks records from before channels were recorded; "
+                             "name the channel the rows come through")
+        if len(set(self.channels)) != len(self.channels):
+            raise ValueError("channels repeats a channel")
+        if len(self.channels) > 1 and "channel" not in self.columns:
+            raise ValueError(f"with several channels ({', '.join(self.channels)}) the rows must "
+                             "say theirs: map 'channel' in columns")
         if self.max_rows is not None and self.max_rows < self.min_rows:
             raise ValueError("max_rows is below min_rows")
         return self

@@ -310,7 +310,7 @@ class Service:
 
     @audited("records.submit")
     def submit(self, who: Principal, records: list[dict[str, Any]],
-               key: str | None = None) -> dict[str, Any]:
+               key: str | None = None, feed_id: str | None = None) -> dict[str, Any]:
         """An agency's records, validated exactly as a file is by ``xinyong ingest``: all or
         nothing, every bad record listed; the same idempotency key (or the same records)
         twice writes nothing the second time."""
@@ -325,7 +325,7 @@ class Service:
         self.authorize(who, "records.submit")
         assert who.agency is not None
         name = f"api-{key or 'batch'}"
-        ingest = Ingest(self.ledger, self.policy, who.agency, Path(name))
+        ingest = Ingest(self.ledger, self.policy, who.agency, Path(name), feed_id)
         try:
             feed = ingest.feed()
         except IngestError as e:
@@ -345,6 +345,12 @@ class Service:
                             row[col] = None if v is None else str(v)
                 elif field in feed.columns and not field.startswith("amount."):
                     row[feed.columns[field]] = None if value is None else str(value)
+                elif field == "channel" and value != feed.channels[0]:
+                    errors.append({"pointer": f"/body/records/{i}/channel",
+                                   "detail": f"feed {feed.id}'s rows come through "
+                                   f"{feed.channels[0]}, not {value!r}"})
+                elif field == "channel":
+                    pass  # the feed's one channel, said again
                 else:
                     errors.append({"pointer": f"/body/records/{i}/{field}",
                                    "detail": f"not a field of feed {feed.id}"})

@@ -20,10 +20,19 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from xinyong.ids import Identifier, IdScheme
-from xinyong.model import EventKind, Link, LinkRole, Record, RecordEvent, Subject, SubjectKind
+from xinyong.model import (
+    Channel,
+    EventKind,
+    Link,
+    LinkRole,
+    Record,
+    RecordEvent,
+    Subject,
+    SubjectKind,
+)
 from xinyong.sim.population import AttributeTable, Population
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: records carry their channel
 
 _IDENT = pa.struct([("scheme", pa.string()), ("value", pa.string())])
 _OPT_IN = pa.struct([("programme", pa.string()), ("since", pa.date32())])
@@ -43,7 +52,7 @@ SCHEMAS: dict[str, Any] = {
         ("id", pa.string()), ("subject", pa.string()), ("category", pa.string()),
         ("agency", pa.string()), ("act_date", pa.date32()), ("effective", pa.date32()),
         ("document_no", pa.string()), ("legal_basis", pa.string()),
-        ("recorded_at", _TS), ("amounts", pa.string()),
+        ("recorded_at", _TS), ("amounts", pa.string()), ("channel", pa.string()),
     ]),
     "events": pa.schema([
         ("id", pa.string()), ("record", pa.string()), ("kind", pa.string()),
@@ -96,6 +105,7 @@ def _columns(pop: Population) -> dict[str, dict[str, list[Any]]]:
             "legal_basis": [x.legal_basis for x in r],
             "recorded_at": [x.recorded_at for x in r],
             "amounts": [_amounts_json(x.amounts) for x in r],
+            "channel": [x.channel.value for x in r],
         },
         "events": {
             "id": [x.id for x in e],
@@ -198,6 +208,7 @@ def read_population(directory: Path) -> Population:
             legal_basis=x["legal_basis"],
             recorded_at=x["recorded_at"],
             amounts=_amounts_of(x["amounts"]),
+            channel=Channel(x["channel"]),
         )
         for x in _read(directory, "records", manifest)
     )

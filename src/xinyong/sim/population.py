@@ -25,6 +25,7 @@ from faker import Faker
 
 from xinyong.ids import IdScheme, make_ric, make_uscc, validate
 from xinyong.model import (
+    Channel,
     EventKind,
     Link,
     LinkRole,
@@ -35,7 +36,7 @@ from xinyong.model import (
 )
 from xinyong.periods import Period
 from xinyong.policy.model import Policy
-from xinyong.policy.schema import Category, Domain, Severity
+from xinyong.policy.schema import AgencyLevel, Category, Domain, Severity
 from xinyong.sim.regions import PROVINCE_ABBR, Region, county_regions
 
 GENERATOR_VERSION = "1"
@@ -598,6 +599,7 @@ class _Generator:
                 raw.append((rec.recorded_at, len(raw), rec, cat, court))
 
         raw.sort(key=lambda t: (t[0], t[1]))
+        channel = self._channels()
         numbers: dict[tuple[str, int], int] = {}
         region_of = {s.id: r for s, r in zip(self.subjects, self.subject_region, strict=True)}
         for i, (_, _, rec, cat, court) in enumerate(raw):
@@ -612,8 +614,37 @@ class _Generator:
                 key = (rec.agency, year)
                 n = numbers[key] = numbers.get(key, 0) + 1
                 doc = f"{rec.agency.upper()}-{year}-{n:05d}"
-            self.records.append(replace(rec, id=f"R{i + 1:07d}", document_no=doc))
+            self.records.append(replace(rec, id=f"R{i + 1:07d}", document_no=doc,
+                                        channel=channel(rec, court)))
             self.categories.append(cat)
+
+    def _channels(self) -> Callable[[Record, bool], Channel]:
+        """A record's channel: that of one of the feeds its agency sends the category through
+        (drawn from a stream of its own, so the other draws stay as they were); without a
+        feed, judicial for a court, monitoring for a private scorer's own data (Sesame), the
+        recorder for a village's, and administrative (the normal case) for the rest."""
+        rng = self.rng("channels")
+        view = self.policy.at(self.end)
+        feeds = list(view.feeds.values())
+        by_level = {AgencyLevel.PRIVATE: Channel.MONITORING, AgencyLevel.VILLAGE: Channel.RECORDER}
+        memo: dict[tuple[str, str], list[Channel]] = {}
+
+        def channel(rec: Record, court: bool) -> Channel:
+            key = (rec.agency, rec.category)
+            if key not in memo:
+                memo[key] = [f.channels[0] for f in feeds
+                             if f.agency == rec.agency and rec.category in f.categories]
+            got = memo[key]
+            if not got:
+                agency = view.agencies.get(rec.agency)
+                if court:
+                    return Channel.JUDICIAL
+                if agency is not None and not agency.official:
+                    return by_level.get(agency.level, Channel.ADMINISTRATIVE)
+                return Channel.ADMINISTRATIVE
+            return got[0] if len(got) == 1 else rng.choice(got)
+
+        return channel
 
     # --- events --------------------------------------------------------------------
 
