@@ -27,16 +27,10 @@ from sqlalchemy import select
 
 from xinyong.ids import InvalidIdentifier, identify
 from xinyong.ledger import tables as t
-from xinyong.ledger.store import (
-    AlreadyIngested,
-    Batch,
-    Columns,
-    Ledger,
-    LedgerError,
-    WriteResult,
-    amount_text,
-    canonical_amount,
-)
+from xinyong.ledger.errors import AlreadyIngested, LedgerError
+from xinyong.ledger.payloads import Columns, amount_text, canonical_amount
+from xinyong.ledger.store import Ledger
+from xinyong.ledger.writes import Batch, WriteResult
 from xinyong.model import Channel, Record, Subject, SubjectKind
 from xinyong.policy.data_class import LABELS
 from xinyong.policy.model import Policy
