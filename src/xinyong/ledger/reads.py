@@ -49,7 +49,6 @@ class Reader(Connected):
         found = self.subjects([key])
         if key in found:
             return found[key]
-        from xinyong.dataset import Dataset
         from xinyong.ids import InvalidIdentifier, readings
 
         for scheme in ("cn-uscc", "cn-ric", "passport"):  # a stored identifier, exactly
@@ -59,14 +58,15 @@ class Reader(Connected):
         try:  # its readings by structure (labelled, spaced or hyphenated keys)
             held = {sid for i in readings(key, policy.exceptions)
                     if (sid := self.find_identifier(i.scheme, i.value)) is not None}
-        except InvalidIdentifier:
+        except InvalidIdentifier as e:
+            if len(key.strip()) >= 15 or ":" in key:  # an identifier: the schemes tried, the
+                raise UnknownSubject(str(e)) from None  # check character expected
             held = set()
         if len(held) == 1:
             sid = held.pop()
             return self.subjects([sid])[sid]
-        # an empty dataset diagnoses the key: the check character expected, the schemes tried
-        Dataset([], [], [], []).resolve(key, policy.exceptions)
-        raise UnknownSubject(f"no subject {key!r} in the ledger")
+        raise UnknownSubject(f"no subject {key!r} in the ledger; give a subject id (e.g. "
+                             "P000001) or an identifier")
 
     def case(self, subject: Subject, depth: int = 2) -> Case:
         """The subject, every subject linked to it within ``depth`` hops, their records,
