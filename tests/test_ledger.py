@@ -171,7 +171,7 @@ def test_as_of_replays_what_was_known_then(policy, ledger: Ledger, clock: Clock)
 
     def confirm_reviews(led: Ledger) -> None:
         tick(led, policy)
-        from xinyong.process.cases import load
+        from xinyong.ledger.cases import load
         for case in load(led, kind="review"):
             if case.open:
                 resolve(led, policy, case.id, "confirmed", "checked the court's decision",

@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from xinyong.dataset import Case, standing_of, standings_of
 from xinyong.ledger import tables as t
+from xinyong.ledger.cases import load
 from xinyong.ledger.connection import MIGRATIONS, default_url
 from xinyong.ledger.errors import AlreadyIngested, Conflict, LedgerError
 from xinyong.ledger.proofs import VerifyReport
@@ -53,7 +54,6 @@ class Ledger(Reader, Writer):
         """``due_process`` for many cases at once, by subject id: the same state, read for all
         their subjects in a few queries."""
         from xinyong.model import DueProcess
-        from xinyong.process.cases import load
 
         cases = list(cases)
         everyone = sorted({s for c in cases for s in (c.subject.id, *(r.id for r in c.related))})

@@ -14,18 +14,11 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 
 from xinyong.ledger import tables as t
+from xinyong.ledger.cases import Case, add_event, load, open_case
 from xinyong.ledger.store import Batch, Ledger
 from xinyong.model import DueProcess, EventKind, LinkRole, RecordEvent, Subject
 from xinyong.policy.model import Policy
-from xinyong.process.cases import (
-    NEEDS_REASONS,
-    TRANSITIONS,
-    Case,
-    CaseError,
-    add_event,
-    load,
-    open_case,
-)
+from xinyong.process.cases import NEEDS_REASONS, TRANSITIONS, CaseError
 
 OBJECTION_DAYS = {"credit-reporting": 20, "fcra": 30}
 """Days to answer an objection: 20 under the Credit Reporting Regulation (Order 631, 2013,

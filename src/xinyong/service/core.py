@@ -170,7 +170,7 @@ class Service:
     @audited("subject.file")
     def file(self, who: Principal, key: str, on: date) -> dict[str, Any]:
         """A subject's own full file: explanations, notices, cases and repair options."""
-        from xinyong.process.cases import load
+        from xinyong.ledger.cases import load
         from xinyong.process.workflow import notices
 
         s = self._subject(key)
@@ -403,7 +403,7 @@ class Service:
     @audited("cases.list")
     def cases(self, who: Principal, kind: str | None, on: date) -> list[dict[str, Any]]:
         """Cases with their state; a subject sees its own (those it filed or about it)."""
-        from xinyong.process.cases import load
+        from xinyong.ledger.cases import load
 
         self.authorize(who, "cases.list")
         found = load(self.ledger, kind=kind)
@@ -418,7 +418,7 @@ class Service:
     def resolve(self, who: Principal, case_id: str, outcome: str,
                 reasons: str) -> dict[str, Any]:
         """A reviewer decides a case; a subject may only withdraw its own objection."""
-        from xinyong.process.cases import load
+        from xinyong.ledger.cases import load
         from xinyong.process.workflow import resolve
 
         found = load(self.ledger, case_id=case_id)
