@@ -4,8 +4,9 @@ requests in one transaction (group commit)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -25,10 +26,21 @@ from xinyong.ledger.payloads import (
     canonical,
     chain,
 )
+from xinyong.ledger.transaction import Transaction
 
 
 class AuditLog(Connected):
     """Appending to the audit log and checking its chain."""
+
+    @contextlib.contextmanager
+    def transaction(self, actor: str, action: str, subject: str | None = None,
+                    detail: Mapping[str, Any] | None = None) -> Iterator[Transaction]:
+        """A write transaction under the write lock that ends with its audit entry (who,
+        what, about whom, ``tx.detail``): both commit, or neither (see ``transaction``)."""
+        with self._writing() as conn:
+            tx = Transaction(conn, dict(detail or {}))
+            yield tx
+            self._audit(conn, actor, action, subject, tx.detail)
 
     def audit(self, actor: str, action: str, subject: str | None,
               detail: Mapping[str, Any]) -> None:

@@ -118,3 +118,39 @@ def load(ledger: Ledger, *, case_id: str | None = None, subjects: list[str] | No
         return run(conn)
     with ledger.engine.connect() as c:
         return run(c)
+
+
+def targets(ledger: Ledger, kind: str) -> set[str]:
+    """What the cases of a kind were filed against (e.g. the entries already under review)."""
+    with ledger.engine.connect() as conn:
+        return {r.target for r in conn.execute(
+            select(t.cases.c.target).where(t.cases.c.kind == kind))}
+
+
+# --- notices -------------------------------------------------------------------------------
+
+
+def notices(ledger: Ledger, *, recipient: str | None = None,
+            subject: str | None = None) -> list[dict[str, Any]]:
+    q = select(t.notices).order_by(t.notices.c.created_at, t.notices.c.id)
+    if recipient is not None:
+        q = q.where(t.notices.c.recipient == recipient)
+    if subject is not None:
+        q = q.where(t.notices.c.subject == subject)
+    with ledger.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def notice_ids(ledger: Ledger) -> set[str]:
+    """The ids of every notice served (a notice is served once)."""
+    with ledger.engine.connect() as conn:
+        return {r.id for r in conn.execute(select(t.notices.c.id))}
+
+
+def listing_notices(ledger: Ledger, subjects: list[str], known_at: datetime) -> set[str]:
+    """The list entries of these subjects whose listing notice was served by ``known_at``."""
+    with ledger.engine.connect() as conn:
+        return {r.entry for r in conn.execute(
+            select(t.notices.c.entry).where(t.notices.c.kind == "listing",
+                                            t.notices.c.subject.in_(subjects),
+                                            t.notices.c.created_at <= known_at))}

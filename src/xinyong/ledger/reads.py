@@ -7,14 +7,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from xinyong.dataset import Case, UnknownSubject
 from xinyong.ledger import tables as t
 from xinyong.ledger.connection import Connected
 from xinyong.ledger.payloads import FACTS, ORDER
 from xinyong.ledger.rows import _event, _link, _record, _subject
-from xinyong.model import Record, RecordEvent, Subject
+from xinyong.model import Record, RecordEvent, Subject, SubjectKind
 from xinyong.policy.model import Policy
 
 
@@ -44,6 +44,63 @@ class Reader(Connected):
         with self.engine.connect() as conn:
             return conn.execute(select(t.identifiers.c.subject).where(
                 t.identifiers.c.scheme == scheme, t.identifiers.c.value == value)).scalar()
+
+    def find_subjects(self, q: str, limit: int = 20) -> list[str]:
+        """Ids of subjects whose name contains ``q``, or whose id or an identifier is ``q``."""
+        like = f"%{q.strip()}%"
+        with self.engine.connect() as conn:
+            return [r.id for r in conn.execute(
+                select(t.subjects.c.id).outerjoin(
+                    t.identifiers, t.identifiers.c.subject == t.subjects.c.id)
+                .where(or_(t.subjects.c.name.like(like), t.subjects.c.id == q.strip(),
+                           t.identifiers.c.value == q.strip().upper()))
+                .distinct().order_by(t.subjects.c.id).limit(limit))]
+
+    def identified(self, values: list[str]) -> tuple[dict[str, str], dict[str, SubjectKind]]:
+        """Identifier value → subject for the values already in the store, and those
+        subjects' kinds."""
+        out: dict[str, str] = {}
+        kinds: dict[str, SubjectKind] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(values), 500):
+                q = select(t.identifiers.c.value, t.identifiers.c.subject, t.subjects.c.kind) \
+                    .join(t.subjects, t.subjects.c.id == t.identifiers.c.subject) \
+                    .where(t.identifiers.c.value.in_(values[i:i + 500]))
+                for r in conn.execute(q):
+                    out[r.value] = r.subject
+                    kinds[r.subject] = SubjectKind(r.kind)
+        return out, kinds
+
+    def names(self) -> dict[str, tuple[str, str]]:
+        """Every subject's name and region, by id (the pool a review's candidates come from)."""
+        with self.engine.connect() as conn:
+            return {r.id: (r.name, r.region) for r in conn.execute(
+                select(t.subjects.c.id, t.subjects.c.name, t.subjects.c.region))}
+
+    def record(self, record_id: str) -> Record | None:
+        """A record by id, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.records).where(t.records.c.id == record_id)).first()
+        return None if row is None else _record(row)
+
+    def ingested(self, ingest_id: str) -> bool:
+        """Whether an ingest (a file, or an idempotency key) is already recorded."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(t.ingests.c.id)
+                                .where(t.ingests.c.id == ingest_id)).first() is not None
+
+    def review_items(self, status: str = "open") -> list[Any]:
+        """Review queue items with this status, in queue order."""
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(t.review_queue)
+                                     .where(t.review_queue.c.status == status)
+                                     .order_by(t.review_queue.c.id)))
+
+    def review_item(self, item_id: int) -> Any:
+        """A review queue item, or None."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(t.review_queue)
+                                .where(t.review_queue.c.id == item_id)).first()
 
     def resolve(self, key: str, policy: Policy) -> Subject:
         found = self.subjects([key])

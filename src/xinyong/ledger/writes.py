@@ -32,6 +32,7 @@ from xinyong.ledger.payloads import (
 )
 from xinyong.ledger.proofs import Checkpoints
 from xinyong.ledger.rows import _facts, event_row, link_row, record_row, subject_row
+from xinyong.ledger.transaction import Transaction
 from xinyong.model import Link, Record, RecordEvent, Subject
 
 
@@ -63,11 +64,11 @@ class Writer(Checkpoints):
               review: Sequence[Mapping[str, Any]] = (),
               audit: tuple[str, str, str | None, Mapping[str, Any]] | None = None,
               checkpoint: bool = False,
-              also: Callable[[Connection], None] | None = None) -> WriteResult:
+              also: Callable[[Transaction], None] | None = None) -> WriteResult:
         """Append a batch in one transaction. Facts already recorded with the same content are
         skipped (resubmission is idempotent); the same id with other content is a Conflict and
         nothing is written. ``also`` writes more (a case's event, notices) in the same
-        transaction."""
+        transaction, and may add to the audit entry's detail (``tx.detail``)."""
         at = at or self.clock()
         ingest = (batch.ingest or {}).get("id")
         records = columns_of("record", [record_row(r, at, ingest) for r in batch.records])
@@ -87,13 +88,14 @@ class Writer(Checkpoints):
                 result, leaves = self._append(conn, cols, at, batch.ingest)
                 if review:
                     conn.execute(insert(t.review_queue), list(review))
+                tx = Transaction(conn, dict(audit[3]) if audit is not None else None)
                 if also is not None:
-                    also(conn)
+                    also(tx)
                 # the file, its checkpoint and its audit entry stand or fall together
                 if checkpoint:
                     self._checkpoint(conn, (result.first_seq, leaves))
                 if audit is not None:
-                    detail = {**audit[3], "written": result.written}
+                    detail = {**tx.detail, "written": result.written}
                     self._audit(conn, audit[0], audit[1], audit[2], detail)
                 return result
         except (OperationalError, DBAPIError) as e:
