@@ -47,8 +47,8 @@ def percentile(xs: list[float], q: float) -> float:
 def build(folder: Path) -> tuple[str, str, list[str], list[str]]:
     """The ledger (url), the enforcer's token, subject ids and actions."""
     from xinyong.files import load_policy
+    from xinyong.ledger.cases import load
     from xinyong.ledger.store import Batch, Ledger
-    from xinyong.process.cases import load
     from xinyong.process.workflow import resolve, tick
     from xinyong.service import add_user
     from xinyong.sim.population import generate

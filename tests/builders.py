@@ -78,8 +78,8 @@ def listed_debtor(url: str, policy: Any, e1: Subject, p1: Subject, p2: Subject) 
     (R1, a refusal to perform effective 10 Jan, one month of grace), P1 its legal
     representative (the air-ticket ban reaches P1, confirmed by a reviewer) and P2 has
     nothing. The caller disposes of it."""
+    from xinyong.ledger.cases import load
     from xinyong.ledger.store import Batch, Ledger
-    from xinyong.process.cases import load
     from xinyong.process.workflow import resolve, tick
 
     led = Ledger.open(url, clock=lambda: datetime(2024, 2, 12, 9))

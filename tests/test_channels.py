@@ -24,7 +24,8 @@ from xinyong.engine.evaluate import evaluate
 from xinyong.engine.explain import explain, render
 from xinyong.ledger import tables as t
 from xinyong.ledger.ingest import Ingest, IngestError, IngestReport
-from xinyong.ledger.store import MIGRATIONS, Batch, Conflict, Ledger, payload_of
+from xinyong.ledger.payloads import payload_of
+from xinyong.ledger.store import MIGRATIONS, Batch, Conflict, Ledger
 from xinyong.model import Channel, Record
 from xinyong.policy.model import Policy
 

@@ -10,10 +10,11 @@ import pytest
 
 from builders import Clock, firm, link, person, record
 from xinyong.engine import decide
+from xinyong.ledger.cases import load
 from xinyong.ledger.store import Batch, Ledger
 from xinyong.model import Effect
 from xinyong.policy.model import Policy
-from xinyong.process.cases import CaseError, load
+from xinyong.process.cases import CaseError
 from xinyong.process.workflow import (
     apply_for_repair,
     file_objection,

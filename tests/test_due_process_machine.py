@@ -52,10 +52,11 @@ from hypothesis.stateful import (
 
 from builders import Clock, firm, link, person, record
 from xinyong.engine.explain import public_view
+from xinyong.ledger.cases import load
 from xinyong.ledger.store import Batch, Ledger
 from xinyong.model import EntryStatus, Standing, Subject
 from xinyong.policy.model import Policy
-from xinyong.process.cases import TRANSITIONS, CaseError, load
+from xinyong.process.cases import TRANSITIONS, CaseError
 from xinyong.process.workflow import (
     apply_for_repair,
     file_objection,

@@ -13,10 +13,10 @@ import pytest
 from builders import Clock, firm, person, record
 from xinyong.engine import decide, evaluate
 from xinyong.files import load_policy
+from xinyong.ledger.cases import load
 from xinyong.ledger.store import Batch, Ledger
 from xinyong.model import Effect, EntryStatus
 from xinyong.policy.model import Policy
-from xinyong.process.cases import load
 from xinyong.process.workflow import resolve, tick
 
 POLICY = """

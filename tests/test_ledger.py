@@ -171,7 +171,7 @@ def test_as_of_replays_what_was_known_then(policy, ledger: Ledger, clock: Clock)
 
     def confirm_reviews(led: Ledger) -> None:
         tick(led, policy)
-        from xinyong.process.cases import load
+        from xinyong.ledger.cases import load
         for case in load(led, kind="review"):
             if case.open:
                 resolve(led, policy, case.id, "confirmed", "checked the court's decision",
@@ -221,7 +221,7 @@ def test_columnar_payloads_are_the_canonical_payloads() -> None:
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from xinyong.ledger.store import columns_of, payload_of, payloads
+    from xinyong.ledger.payloads import columns_of, payload_of, payloads
 
     text = st.text(min_size=0, max_size=12)
     row = st.fixed_dictionaries({
@@ -249,9 +249,9 @@ def test_hashing_in_a_forked_child_gives_a_ledger_that_verifies(
     """Large writes hash in a forked child while the parent inserts; here every write does.
     verify recomputes every payload, leaf and chain hash inline, so it checks the child's work;
     the parent's connection is still usable afterwards (the child never closed it)."""
-    from xinyong.ledger import store
+    from xinyong.ledger import hasher
 
-    monkeypatch.setattr(store, "FORK_AT", 1)
+    monkeypatch.setattr(hasher, "FORK_AT", 1)
     seed(ledger)
     result = ledger.write(Batch(records=[record(f"F{i}", "E1", REFUSES, date(2024, 2, 1 + i))
                                          for i in range(20)]))
@@ -270,7 +270,8 @@ def test_a_failure_in_the_forked_child_is_raised_in_the_parent(
         monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
 
-    from xinyong.ledger.store import LedgerError, _Forked
+    from xinyong.ledger.errors import LedgerError
+    from xinyong.ledger.hasher import _Forked
 
     def boom() -> None:
         raise ValueError("no")

@@ -19,9 +19,10 @@ from xinyong.dataset import Dataset
 from xinyong.engine import decide
 from xinyong.engine.explain import decision_data
 from xinyong.ledger import tables as t
-from xinyong.ledger.store import Batch, Ledger, LedgerError, _canonical_fast, canonical
+from xinyong.ledger.cases import load
+from xinyong.ledger.payloads import _canonical_fast, canonical
+from xinyong.ledger.store import Batch, Ledger, LedgerError
 from xinyong.policy.model import Policy
-from xinyong.process.cases import load
 from xinyong.process.workflow import file_objection, resolve, tick
 from xinyong.service import Forbidden, NotFound, Principal, Service
 from xinyong.sim.population import generate

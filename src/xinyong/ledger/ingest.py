@@ -23,20 +23,12 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import select
 
 from xinyong.ids import InvalidIdentifier, identify
-from xinyong.ledger import tables as t
-from xinyong.ledger.store import (
-    AlreadyIngested,
-    Batch,
-    Columns,
-    Ledger,
-    LedgerError,
-    WriteResult,
-    amount_text,
-    canonical_amount,
-)
+from xinyong.ledger.errors import AlreadyIngested, LedgerError
+from xinyong.ledger.payloads import Columns, amount_text, canonical_amount
+from xinyong.ledger.store import Ledger
+from xinyong.ledger.writes import Batch, WriteResult
 from xinyong.model import Channel, Record, Subject, SubjectKind
 from xinyong.policy.data_class import LABELS
 from xinyong.policy.model import Policy
@@ -268,9 +260,7 @@ class Ingest:
         if n < feed.min_rows or (feed.max_rows is not None and n > feed.max_rows):
             raise IngestError(str(self.path), [], f"{n} rows, but feed {feed.id} "
                               f"expects {feed.min_rows}–{feed.max_rows or '∞'}: a broken export?")
-        with self.ledger.engine.connect() as conn:
-            done = conn.execute(select(t.ingests.c.id).where(t.ingests.c.id == ingest_id)).first()
-        if done is not None:
+        if self.ledger.ingested(ingest_id):
             return IngestReport(str(self.path), self.agency, feed.id, n, 0, n, 0, 0,
                                 ingest_id, already_ingested=True)
         check = _Check(self, feed, table, ingest_id, lines)
@@ -648,22 +638,10 @@ class _Check:
 
     def _known(self, values: list[str]) -> tuple[dict[str, str], dict[str, SubjectKind]]:
         """Identifier → subject for identifiers already in the store, and those subjects' kinds."""
-        out: dict[str, str] = {}
-        kinds: dict[str, SubjectKind] = {}
-        with self.ingest.ledger.engine.connect() as conn:
-            for i in range(0, len(values), 500):
-                q = select(t.identifiers.c.value, t.identifiers.c.subject, t.subjects.c.kind) \
-                    .join(t.subjects, t.subjects.c.id == t.identifiers.c.subject) \
-                    .where(t.identifiers.c.value.in_(values[i:i + 500]))
-                for r in conn.execute(q):
-                    out[r.value] = r.subject
-                    kinds[r.subject] = SubjectKind(r.kind)
-        return out, kinds
+        return self.ingest.ledger.identified(values)
 
     def _names(self) -> dict[str, tuple[str, str]]:
-        with self.ingest.ledger.engine.connect() as conn:
-            return {r.id: (r.name, r.region) for r in conn.execute(
-                select(t.subjects.c.id, t.subjects.c.name, t.subjects.c.region))}
+        return self.ingest.ledger.names()
 
 
 def candidates(name: str, region: str, pool: Mapping[str, tuple[str, str]],
@@ -692,16 +670,13 @@ def candidates(name: str, region: str, pool: Mapping[str, tuple[str, str]],
 
 
 def open_reviews(ledger: Ledger) -> list[Any]:
-    with ledger.engine.connect() as conn:
-        return list(conn.execute(select(t.review_queue).where(t.review_queue.c.status == "open")
-                                 .order_by(t.review_queue.c.id)))
+    return ledger.review_items("open")
 
 
 def decide_review(ledger: Ledger, policy: Policy, item_id: int, reviewer: str,
                   subject: str | None = None, reason: str = "") -> str:
     """Link a queued row to a subject (writing its record now) or reject it, with who did it."""
-    with ledger.engine.connect() as conn:
-        item = conn.execute(select(t.review_queue).where(t.review_queue.c.id == item_id)).first()
+    item = ledger.review_item(item_id)
     if item is None:
         raise LedgerError(f"no review item {item_id}")
     if item.status != "open":

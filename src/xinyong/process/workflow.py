@@ -11,21 +11,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
-
-from xinyong.ledger import tables as t
+from xinyong.ledger.cases import Case, listing_notices, load, notice_ids, targets
+from xinyong.ledger.cases import notices as notices  # re-exported: the CLI and demo read it here
 from xinyong.ledger.store import Batch, Ledger
+from xinyong.ledger.transaction import Transaction
 from xinyong.model import DueProcess, EventKind, LinkRole, RecordEvent, Subject
 from xinyong.policy.model import Policy
-from xinyong.process.cases import (
-    NEEDS_REASONS,
-    TRANSITIONS,
-    Case,
-    CaseError,
-    add_event,
-    load,
-    open_case,
-)
+from xinyong.process.cases import NEEDS_REASONS, TRANSITIONS, CaseError
 
 OBJECTION_DAYS = {"credit-reporting": 20, "fcra": 30}
 """Days to answer an objection: 20 under the Credit Reporting Regulation (Order 631, 2013,
@@ -44,11 +36,7 @@ def due_state(ledger: Ledger, subjects: list[str], known_at: datetime) -> DuePro
             disputed.add(case.target)
         elif case.kind == "review" and case.status == "confirmed":
             confirmed.add(case.target)
-    with ledger.engine.connect() as conn:
-        noticed = {r.entry for r in conn.execute(
-            select(t.notices.c.entry).where(t.notices.c.kind == "listing",
-                                            t.notices.c.subject.in_(subjects),
-                                            t.notices.c.created_at <= known_at))}
+    noticed = listing_notices(ledger, subjects, known_at)
     return DueProcess(frozenset(disputed), frozenset(confirmed), frozenset(noticed))
 
 
@@ -90,20 +78,18 @@ def file_objection(ledger: Ledger, policy: Policy, objector: Subject, target: st
                if c.target == key and c.open]
     if already:
         raise CaseError(f"an objection to {key} is already open: {already[0].id}")
-    with ledger._writing() as conn:
-        case_id = open_case(conn, "objection", subject, key, by, now, reason,
-                            today + timedelta(days=days), "filed", {"days": days})
-        ledger._audit(conn, by, "objection.file", subject, {"case": case_id, "target": key})
+    with ledger.transaction(by, "objection.file", subject) as tx:
+        case_id = tx.open_case("objection", subject, key, by, now, reason,
+                               today + timedelta(days=days), "filed", {"days": days})
+        tx.detail.update({"case": case_id, "target": key})
     return load(ledger, case_id=case_id)[0]
 
 
 def _record_owner(ledger: Ledger, record_id: str) -> str:
-    with ledger.engine.connect() as conn:
-        owner = conn.execute(select(t.records.c.subject)
-                             .where(t.records.c.id == record_id)).scalar()
-    if owner is None:
+    rec = ledger.record(record_id)
+    if rec is None:
         raise CaseError(f"no record {record_id!r} in the ledger")
-    return str(owner)
+    return rec.subject
 
 
 def _represents(ledger: Ledger, person: str, firm: str, on: date) -> bool:
@@ -162,10 +148,9 @@ def resolve(ledger: Ledger, policy: Policy, case_id: str, outcome: str, reasons:
                                [], {"case": case.id, "outcome": outcome, "reasons": reasons},
                                now))
 
-    def also(conn: Connection) -> None:
-        add_event(conn, case.id, outcome, now, by, reasons)
-        if notices:
-            conn.execute(insert(t.notices), notices)
+    def also(tx: Transaction) -> None:
+        tx.add_case_event(case.id, outcome, now, by, reasons)
+        tx.add_notices(notices)
 
     ledger.write(Batch(events=events), now, also=also,
                  audit=(by, f"{case.kind}.{outcome}", case.subject,
@@ -251,8 +236,7 @@ def rectify(ledger: Ledger, record_id: str, agency: str, on: date, note: str = "
     now = ledger.clock()
     if on > now.date():
         raise CaseError(f"{on} is in the future; record a performance once it happened")
-    with ledger.engine.connect() as conn:
-        rec = conn.execute(select(t.records).where(t.records.c.id == record_id)).first()
+    rec = ledger.record(record_id)
     if rec is None:
         raise CaseError(f"no record {record_id!r} in the ledger")
     if rec.agency != agency:
@@ -305,34 +289,22 @@ def apply_for_repair(ledger: Ledger, policy: Policy, subject: Subject, target: s
     key = f"{kind}:{subject.id}:{ref}" if kind == "list" else target
     by = f"subject:{subject.id}"
     too_early = today < earliest
-    with ledger._writing() as conn:
+    with ledger.transaction(by, "repair.apply", subject.id) as tx:
         detail: dict[str, Any] = {"records": records, "possible_from": earliest.isoformat()}
         if procedure is not None:
             detail |= {"procedure": procedure.id, "channel": procedure.channel,
                        "decision_working_days": procedure.decision_working_days,
                        **({"commitment": commitment.strip()} if commitment.strip() else {})}
-        case_id = open_case(conn, "repair", subject.id, key, by, now, reason or "repair",
-                            deadline, "applied", detail)
+        case_id = tx.open_case("repair", subject.id, key, by, now, reason or "repair",
+                               deadline, "applied", detail)
         if too_early:
-            add_event(conn, case_id, "refused", now, "platform",
-                      f"too early: credit repair is possible from {earliest}")
-        ledger._audit(conn, by, "repair.apply", subject.id,
-                      {"case": case_id, "target": key, "refused": too_early})
+            tx.add_case_event(case_id, "refused", now, "platform",
+                              f"too early: credit repair is possible from {earliest}")
+        tx.detail.update({"case": case_id, "target": key, "refused": too_early})
     return load(ledger, case_id=case_id)[0]
 
 
 # --- notices and time -------------------------------------------------------------------
-
-
-def notices(ledger: Ledger, *, recipient: str | None = None,
-            subject: str | None = None) -> list[dict[str, Any]]:
-    q = select(t.notices).order_by(t.notices.c.created_at, t.notices.c.id)
-    if recipient is not None:
-        q = q.where(t.notices.c.recipient == recipient)
-    if subject is not None:
-        q = q.where(t.notices.c.subject == subject)
-    with ledger.engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(q)]
 
 
 @dataclass
@@ -355,10 +327,8 @@ def tick(ledger: Ledger, policy: Policy, until: date | None = None,
     now = ledger.clock()
     on = until or now.date()
     report = TickReport(on)
-    with ledger.engine.connect() as conn:
-        served = {r.id for r in conn.execute(select(t.notices.c.id))}
-        reviewed = {r.target for r in conn.execute(
-            select(t.cases.c.target).where(t.cases.c.kind == "review"))}
+    served = notice_ids(ledger)
+    reviewed = targets(ledger, "review")
     known = datetime.combine(on, time.max) if on < now.date() else now
     fresh: list[dict[str, Any]] = []
     reviews: list[tuple[str, str, list[str]]] = []
@@ -400,15 +370,14 @@ def tick(ledger: Ledger, policy: Policy, until: date | None = None,
                                         if m.entry.key == am.entry.key})))
     for c in load(ledger, kind="objection"):
         report.overdue_objections += c.overdue(on)
-    with ledger._writing() as conn:
-        if fresh:
-            conn.execute(insert(t.notices), fresh)
+    with ledger.transaction("platform", "tick", None,
+                            {"until": on.isoformat(), "notices": len(fresh),
+                             "reviews": len(reviews),
+                             "overdue": report.overdue_objections}) as tx:
+        tx.add_notices(fresh)
         for subject_id, key, measures in reviews:
-            open_case(conn, "review", subject_id, key, "platform", now,
-                      "significant measure: a person must confirm it (PIPL Art. 24)", None,
-                      "pending", {"measures": measures})
+            tx.open_case("review", subject_id, key, "platform", now,
+                         "significant measure: a person must confirm it (PIPL Art. 24)", None,
+                         "pending", {"measures": measures})
         report.reviews_opened = len(reviews)
-        ledger._audit(conn, "platform", "tick", None,
-                      {"until": on.isoformat(), "notices": len(fresh),
-                       "reviews": len(reviews), "overdue": report.overdue_objections})
     return report

@@ -14,10 +14,8 @@ from datetime import date
 from functools import cache
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
-
 from xinyong.engine import evaluate
-from xinyong.ledger import tables as t
+from xinyong.ledger.platform import active_policy_version, policy_version, policy_versions
 from xinyong.ledger.store import Ledger
 from xinyong.model import Standing, Subject
 from xinyong.policy.lint import lint
@@ -64,12 +62,7 @@ def build_or_explain(files: Mapping[str, str]) -> Policy:
 
 def active_version(ledger: Ledger) -> tuple[str, dict[str, str]] | None:
     """The version last activated through the service: (id, files), or None."""
-    with ledger.engine.connect() as conn:
-        row = conn.execute(select(t.policy_versions.c.id, t.policy_versions.c.files)
-                           .where(t.policy_versions.c.activated_at.is_not(None))
-                           .order_by(t.policy_versions.c.activated_at.desc(),
-                                     t.policy_versions.c.id.desc())).first()
-    return None if row is None else (row.id, dict(row.files))
+    return active_policy_version(ledger)
 
 
 # --- impact --------------------------------------------------------------------------------
@@ -157,9 +150,7 @@ class Admin:
         self.service, self.ledger = service, service.ledger
 
     def _row(self, version: str) -> Any:
-        with self.ledger.engine.connect() as conn:
-            row = conn.execute(select(t.policy_versions)
-                               .where(t.policy_versions.c.id == version)).first()
+        row = policy_version(self.ledger, version)
         if row is None:
             raise NotFound(f"no policy version {version!r}; GET /admin/policies lists them")
         return row
@@ -167,12 +158,7 @@ class Admin:
     @audited("policies.list")
     def versions(self, who: Principal) -> dict[str, Any]:
         self.service.authorize(who, "policies.list")
-        with self.ledger.engine.connect() as conn:
-            rows = conn.execute(select(
-                t.policy_versions.c.id, t.policy_versions.c.digest, t.policy_versions.c.errors,
-                t.policy_versions.c.lint, t.policy_versions.c.loaded_at,
-                t.policy_versions.c.loaded_by, t.policy_versions.c.activated_at,
-                t.policy_versions.c.activated_by).order_by(t.policy_versions.c.id)).all()
+        rows = policy_versions(self.ledger)
         self.ledger.audit(who.actor, "policies.list", None, {"count": len(rows)})
         return {"running": self.service.running, "digest": self.service.policy.digest,
                 "versions": [{
@@ -193,15 +179,12 @@ class Admin:
         findings = [dataclasses.asdict(f) for f in lint(policy)]
         errors = sum(f["severity"] == "error" for f in findings)
         changed = sorted(p for p in set(base) | set(whole) if base.get(p) != whole.get(p))
-        with self.ledger._writing() as conn:
-            n = conn.execute(select(func.count()).select_from(t.policy_versions)).scalar_one()
-            vid = f"PV-{n + 1:06d}"
-            conn.execute(insert(t.policy_versions), [{
-                "id": vid, "digest": policy.digest, "files": whole, "lint": findings,
-                "errors": errors, "loaded_at": self.ledger.clock(), "loaded_by": who.actor}])
-            self.ledger._audit(conn, who.actor, "policies.load", None, {
-                "version": vid, "digest": policy.digest, "changed": changed,
-                "errors": errors})
+        with self.ledger.transaction(who.actor, "policies.load", None, {
+                "digest": policy.digest, "changed": changed, "errors": errors}) as tx:
+            vid = tx.add_policy_version({
+                "digest": policy.digest, "files": whole, "lint": findings,
+                "errors": errors, "loaded_at": self.ledger.clock(), "loaded_by": who.actor})
+            tx.detail["version"] = vid
         return {"id": vid, "digest": policy.digest, "presets": sorted(policy.presets),
                 "changed": changed, "errors": errors, "warnings": len(findings) - errors,
                 "lint": findings, "activatable": errors == 0}
@@ -234,12 +217,10 @@ class Admin:
                                       if f["severity"] == "error"])
         policy = build_or_explain(row.files)
         now = self.ledger.clock()
-        with self.ledger._writing() as conn:
-            conn.execute(update(t.policy_versions).where(t.policy_versions.c.id == version)
-                         .values(activated_at=now, activated_by=who.actor))
-            self.ledger._audit(conn, who.actor, "policies.activate", None, {
+        with self.ledger.transaction(who.actor, "policies.activate", None, {
                 "version": version, "digest": policy.digest,
-                "replaces": self.service.policy.digest})
+                "replaces": self.service.policy.digest}) as tx:
+            tx.activate_policy_version(version, now, who.actor)
         self.service.use(policy, dict(row.files), version)
         return {"id": version, "digest": policy.digest, "activated_at": now.isoformat(),
                 "activated_by": who.actor}

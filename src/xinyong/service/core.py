@@ -11,11 +11,8 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, TypeVar, overload
 
-from sqlalchemy import or_, select
-
 from xinyong.engine import decide
 from xinyong.engine.explain import decision_data, explain, public_view
-from xinyong.ledger import tables as t
 from xinyong.ledger.store import Ledger, LedgerError
 from xinyong.model import Standing
 from xinyong.policy.model import Policy
@@ -151,14 +148,7 @@ class Service:
     def search(self, who: Principal, q: str, on: date, limit: int = 20) -> list[dict[str, Any]]:
         """What the public credit portal shows for subjects matching a name or code."""
         self.authorize(who, "public.search")
-        like = f"%{q.strip()}%"
-        with self.ledger.engine.connect() as conn:
-            ids = [r.id for r in conn.execute(
-                select(t.subjects.c.id).outerjoin(
-                    t.identifiers, t.identifiers.c.subject == t.subjects.c.id)
-                .where(or_(t.subjects.c.name.like(like), t.subjects.c.id == q.strip(),
-                           t.identifiers.c.value == q.strip().upper()))
-                .distinct().order_by(t.subjects.c.id).limit(limit))]
+        ids = self.ledger.find_subjects(q, limit)
         found = []
         for s in self.ledger.subjects(ids).values():
             view = public_view(self.policy, self.ledger.standing(self.policy, s, on))
@@ -170,7 +160,7 @@ class Service:
     @audited("subject.file")
     def file(self, who: Principal, key: str, on: date) -> dict[str, Any]:
         """A subject's own full file: explanations, notices, cases and repair options."""
-        from xinyong.process.cases import load
+        from xinyong.ledger.cases import load
         from xinyong.process.workflow import notices
 
         s = self._subject(key)
@@ -403,7 +393,7 @@ class Service:
     @audited("cases.list")
     def cases(self, who: Principal, kind: str | None, on: date) -> list[dict[str, Any]]:
         """Cases with their state; a subject sees its own (those it filed or about it)."""
-        from xinyong.process.cases import load
+        from xinyong.ledger.cases import load
 
         self.authorize(who, "cases.list")
         found = load(self.ledger, kind=kind)
@@ -418,7 +408,7 @@ class Service:
     def resolve(self, who: Principal, case_id: str, outcome: str,
                 reasons: str) -> dict[str, Any]:
         """A reviewer decides a case; a subject may only withdraw its own objection."""
-        from xinyong.process.cases import load
+        from xinyong.ledger.cases import load
         from xinyong.process.workflow import resolve
 
         found = load(self.ledger, case_id=case_id)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from sqlalchemy import insert, select
-
-from xinyong.ledger import tables as t
+from xinyong.ledger.platform import user_by_token
 from xinyong.ledger.store import Ledger, LedgerError
 
 ROLES = ("public", "subject", "submitter", "enforcer", "reviewer", "admin")
@@ -30,14 +28,11 @@ def add_user(ledger: Ledger, user_id: str, role: str, *, subject: str | None = N
     if role in ("submitter", "enforcer") and not agency:
         raise LedgerError(f"a {role} needs --agency (the agency it acts for)")
     token = f"xy_{secrets.token_urlsafe(24)}"
-    with ledger._writing() as conn:
-        if conn.execute(select(t.users.c.id).where(t.users.c.id == user_id)).first():
-            raise LedgerError(f"user {user_id!r} exists already")
-        conn.execute(insert(t.users), [{
+    with ledger.transaction(by, "users.add", subject,
+                            {"user": user_id, "role": role, "agency": agency}) as tx:
+        tx.add_user({
             "id": user_id, "role": role, "subject": subject, "agency": agency,
-            "token_sha256": _digest(token), "created_at": ledger.clock(), "created_by": by}])
-        ledger._audit(conn, by, "users.add", subject,
-                      {"user": user_id, "role": role, "agency": agency})
+            "token_sha256": _digest(token), "created_at": ledger.clock(), "created_by": by})
     return token
 
 
@@ -52,8 +47,7 @@ def authenticate(ledger: Ledger, token: str) -> tuple[str, str, str | None, str 
     found = known.get(digest)
     if found is not None:
         return found
-    with ledger.engine.connect() as conn:
-        row = conn.execute(select(t.users).where(t.users.c.token_sha256 == digest)).first()
+    row = user_by_token(ledger, digest)
     if row is None:
         return None
     known[digest] = (row.id, row.role, row.subject, row.agency)

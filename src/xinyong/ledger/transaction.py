@@ -1,0 +1,55 @@
+"""The ledger's public write transaction. It holds the write lock and ends with its audit
+entry, so what was done and the record of who did it commit together or not at all:
+
+    with ledger.transaction("subject:P1", "objection.file", "P1") as tx:
+        case_id = tx.open_case(...)
+        tx.detail["case"] = case_id   # known only inside: the entry is written at the end
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert
+
+from xinyong.ledger import cases, platform
+from xinyong.ledger import tables as t
+
+
+class Transaction:
+    """Writes of due process and of the platform's own state inside one write transaction.
+    ``detail`` is the audit entry's detail; the block may add to it."""
+
+    def __init__(self, conn: Connection, detail: dict[str, Any] | None = None):
+        self.conn = conn
+        self.detail: dict[str, Any] = dict(detail or {})
+
+    # -- due process --------------------------------------------------------------------
+
+    def open_case(self, kind: str, subject: str, target: str, by: str, at: datetime,
+                  reason: str, deadline: date | None, status: str,
+                  detail: dict[str, Any] | None = None) -> str:
+        """File a case (objection, repair or review) with its first event; its id."""
+        return cases.open_case(self.conn, kind, subject, target, by, at, reason, deadline,
+                               status, detail)
+
+    def add_case_event(self, case_id: str, status: str, at: datetime, actor: str, note: str,
+                       detail: dict[str, Any] | None = None) -> None:
+        cases.add_event(self.conn, case_id, status, at, actor, note, detail)
+
+    def add_notices(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            self.conn.execute(insert(t.notices), list(rows))
+
+    # -- the platform's own state -------------------------------------------------------
+
+    def add_user(self, row: dict[str, Any]) -> None:
+        platform.add_user(self.conn, row)
+
+    def add_policy_version(self, row: dict[str, Any]) -> str:
+        return platform.add_policy_version(self.conn, row)
+
+    def activate_policy_version(self, version: str, at: datetime, by: str) -> None:
+        platform.activate_policy_version(self.conn, version, at, by)
