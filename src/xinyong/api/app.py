@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 from collections.abc import AsyncIterator
 from datetime import date
@@ -33,6 +34,7 @@ from xinyong.service.admin import Admin, active_version, build_or_explain
 from xinyong.service.core import PUBLIC
 
 PROBLEM = "application/problem+json"
+log = logging.getLogger(__name__)
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
@@ -335,11 +337,13 @@ def _fields(record: RecordIn) -> dict[str, Any]:
 
 async def _ticking(service: Service, every: float) -> None:
     """Run the time-driven process on a schedule, under the running policy version; a failed
-    tick is retried next time."""
+    tick is logged with its cause and retried next time: the service keeps running."""
     from xinyong.process.workflow import tick
 
     loop = asyncio.get_running_loop()
     while True:
-        with contextlib.suppress(Exception):
+        try:
             await loop.run_in_executor(None, tick, service.ledger, service.policy)
+        except Exception:
+            log.exception("the scheduled tick failed; it runs again in %s s", every)
         await asyncio.sleep(every)
