@@ -62,7 +62,7 @@ def serve(
     from xinyong.files import default_policy_dir, read_policy_texts
     from xinyong.ledger.holders import StoreBusy, StoreHold, sqlite_file
     from xinyong.ledger.store import default_url
-    from xinyong.sim.demo import port_problem
+    from xinyong.pilot.demo import port_problem
 
     if why := port_problem(host, port):  # before uvicorn, whose exit code 3 would mislead
         fail(why)
@@ -115,8 +115,8 @@ def demo(
     from xinyong.files import default_policy_dir, read_policy_texts
     from xinyong.ledger.holders import StoreBusy, StoreHold
     from xinyong.ledger.store import LedgerError
+    from xinyong.pilot import demo as d
     from xinyong.process.workflow import tick
-    from xinyong.sim import demo as d
     from xinyong.sim.ledger_load import load_population
 
     started = time.perf_counter()
