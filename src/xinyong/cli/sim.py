@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -61,39 +60,24 @@ def study(
     summary and one subject fully explained."""
     from rich.progress import track
 
-    from xinyong.dataset import Dataset
     from xinyong.engine.explain import explain as expl
     from xinyong.engine.explain import render
+    from xinyong.pilot.study import snapshots as study_dates
+    from xinyong.pilot.study import study as run_study
     from xinyong.sim.population import generate as gen
 
     policy = _policy(policies)
     day = _date(as_of)
-    snapshots = [d for d in (date(2012, 6, 30), date(2021, 6, 30)) if d < day] + [day]
+    snapshots = study_dates(day)
     pop = gen(policy, seed=seed, persons=persons, enterprises=enterprises,
               start=date(2010, 1, 1), end=day)
     _write(pop, data)
     out.print(f"[bold]Population[/] (seed {seed}): {len(pop.subjects)} subjects, "
               f"{len(pop.links)} links, {len(pop.records)} records, {len(pop.events)} events "
               f"from 2010 to {day} → {data}/")
-    ds = Dataset(pop.subjects, pop.links, pop.records, pop.events)
-    grades: dict[tuple[str, date], Counter[str]] = {}
-    lists: dict[tuple[str, date], int] = Counter()
-    measures: Counter[str] = Counter()
-    best: tuple[int, Any] = (-1, None)
-    for when in snapshots:
-        for s in track(pop.subjects, description=f"Evaluating as of {when}", console=out):
-            st = ds.standing(policy, s, when)
-            for r in st.ratings.values():
-                grades.setdefault((r.scheme, when), Counter())[r.grade] += 1
-            for lst in {e.list for e in st.active_entries}:
-                lists[(lst, when)] += 1
-            if when != day:
-                continue
-            for m in {m.measure for m in st.measures}:
-                measures[m] += 1
-            score = len(st.measures) + 5 * sum(bool(m.via) for m in st.measures)
-            if score > best[0]:
-                best = (score, st)
+    figures = run_study(policy, pop, snapshots, lambda subjects, when: track(
+        subjects, description=f"Evaluating as of {when}", console=out))
+    grades, lists, measures = figures.grades, figures.lists, figures.measures
     dates = [str(d) for d in snapshots]
     t = Table("scheme", *dates, title="Ratings: subjects per grade (best grade first)")
     for sid in sorted({k[0] for k in grades}):
@@ -115,8 +99,8 @@ def study(
     for m, n in sorted(measures.items(), key=lambda kv: -kv[1]):
         t.add_row(m, view.measures[m].kind.value if m in view.measures else "", str(n))
     out.print(t)
-    if best[1] is not None:
-        st = best[1]
+    if figures.example is not None:
+        st = figures.example
         action = next(iter(sorted(st.by_action)), None)
         out.rule(f"One subject, fully explained: {st.subject.id}")
         out.print(render(expl(policy, st, action)), highlight=False, markup=False)
