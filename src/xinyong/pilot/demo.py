@@ -229,9 +229,8 @@ def admin_paths(api: Any) -> list[str]:
     """The GET paths under /admin/ (without parameters) that the HTTP API offers."""
     from fastapi.routing import iter_route_contexts  # the routes of included routers too
 
-    return sorted(r.path for r in iter_route_contexts(api.routes)
-                  if (r.path or "").startswith("/admin/") and "{" not in r.path
-                  and "GET" in (r.methods or ()))
+    paths = (r.path for r in iter_route_contexts(api.routes) if "GET" in (r.methods or ()))
+    return sorted(p for p in paths if p and p.startswith("/admin/") and "{" not in p)
 
 
 def _identifier(s: Subject) -> str:
