@@ -82,7 +82,3 @@ app.info.epilog = "Aliases for one release (hidden): the flat names of the previ
 
 def main() -> None:  # pragma: no cover
     app()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
