@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-import xinyong.cli as cli_module
+import xinyong.files as policy_files
 from builders import Clock
 from feedfiles import (
     COURTS,
@@ -76,7 +76,7 @@ def table(ledger: Ledger, tbl: Any, *order: Any) -> list[dict[str, Any]]:
 def cli(monkeypatch: pytest.MonkeyPatch, policy: Policy) -> Callable[..., Any]:
     """Run the command line in-process. The shipped policy is loaded once per session instead
     of at every command (loading is tested in test_cli.py)."""
-    monkeypatch.setattr(cli_module, "_policy", lambda _path: policy)
+    monkeypatch.setattr(policy_files, "load_policy", lambda _path: policy)
     runner = CliRunner()
 
     def run(*args: str) -> Any:

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, create_engine, event, select, text
 from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
-import xinyong.cli as cli_module
+import xinyong.files as policy_files
 from builders import Clock
 from feedfiles import (
     COURTS,
@@ -93,7 +93,7 @@ def pg_admin() -> Iterator[Connection]:
 @pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch, policy: Policy) -> Callable[..., Any]:
     """The command line in-process, with the session's policy (loading is tested elsewhere)."""
-    monkeypatch.setattr(cli_module, "_policy", lambda _path: policy)
+    monkeypatch.setattr(policy_files, "load_policy", lambda _path: policy)
     runner = CliRunner()
     return lambda *args: runner.invoke(app, list(args), catch_exceptions=False)
 
@@ -382,12 +382,12 @@ def test_two_processes_creating_a_new_store_at_once(policy: Policy, ledger_url: 
     script = (
         "import sys\n"
         "from pathlib import Path\n"
-        "import xinyong.cli as cli\n"
-        "from xinyong.files import load_policy\n"
-        "policy = load_policy(Path(sys.argv[1]))\n"
-        "cli._policy = lambda _p: policy\n"
+        "import xinyong.files as files\n"
+        "from xinyong.cli import app\n"
+        "policy = files.load_policy(Path(sys.argv[1]))\n"
+        "files.load_policy = lambda _p: policy\n"
         "print('ready', flush=True)\n"
-        "cli.app(sys.argv[2:])\n")
+        "app(sys.argv[2:])\n")
     led = Ledger.open(ledger_url, migrate=False)
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))

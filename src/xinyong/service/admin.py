@@ -70,7 +70,7 @@ def active_version(ledger: Ledger) -> tuple[str, dict[str, str]] | None:
 
 @cache
 def _regions() -> dict[str, Any]:
-    from xinyong.sim.regions import county_regions
+    from xinyong.reference.regions import county_regions
 
     return {r.code: r for r in county_regions()}
 

@@ -37,7 +37,7 @@ from xinyong.model import (
 from xinyong.periods import Period
 from xinyong.policy.model import Policy
 from xinyong.policy.schema import AgencyLevel, Category, Domain, Severity
-from xinyong.sim.regions import PROVINCE_ABBR, Region, county_regions
+from xinyong.reference.regions import PROVINCE_ABBR, Region, county_regions
 
 GENERATOR_VERSION = "1"
 

@@ -227,9 +227,10 @@ def cast(ledger: Ledger, policy: Policy, population: Population, today: date) ->
 
 def admin_paths(api: Any) -> list[str]:
     """The GET paths under /admin/ (without parameters) that the HTTP API offers."""
-    return sorted(r.path for r in api.routes
-                  if getattr(r, "path", "").startswith("/admin/") and "{" not in r.path
-                  and "GET" in (getattr(r, "methods", None) or ()))
+    from fastapi.routing import iter_route_contexts  # the routes of included routers too
+
+    paths = (r.path for r in iter_route_contexts(api.routes) if "GET" in (r.methods or ()))
+    return sorted(p for p in paths if p and p.startswith("/admin/") and "{" not in p)
 
 
 def _identifier(s: Subject) -> str:

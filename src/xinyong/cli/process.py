@@ -1,5 +1,5 @@
-"""Due-process commands: object, objections, resolve, rectify, repair, notices, tick.
-Thin: parse, call ``xinyong.process``, print. Registered on the main ``xinyong`` app."""
+"""Due-process commands: object, objections, resolve, rectify, repair, notices, tick
+(`xinyong process …`). Thin: parse, call ``xinyong.process``, print."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from xinyong.cli import (
+from xinyong.cli.common import (
     JsonOpt,
     LedgerOpt,
     PoliciesOpt,
@@ -17,11 +17,14 @@ from xinyong.cli import (
     _ledger,
     _policy,
     _print_json,
-    app,
     fail,
     guarded,
     out,
 )
+
+app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                  help="Due process: objections, their resolution, rectification, credit "
+                  "repair, notices, and the time-driven tick.")
 
 T = TypeVar("T")
 TargetOpt = Annotated[str, typer.Option(
