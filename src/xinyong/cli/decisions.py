@@ -16,6 +16,7 @@ from xinyong.cli.common import (
     KnownAtOpt,
     PoliciesOpt,
     _date,
+    _datetime,
     _ledger,
     _policy,
     _print_json,
@@ -117,10 +118,6 @@ def _gated(policy: Policy, key: str, action: str, as_of: str | None, known_at: s
 
     from xinyong.service import NotFound, Principal, Service
 
-    if known_at is not None:
-        fail("--known-at does not go with --database: a decision on the ledger rests on what "
-             "it holds now, as the service's do; for an earlier transaction time use `xinyong "
-             "explain SUBJECT --action ACTION --known-at … --database …`")
     agencies = sorted({a.id for a in policy.all("agency")})
     if agency is not None and agency not in agencies:
         fail(f"unknown --agency {agency!r}; use one of the policy's agencies: "
@@ -130,7 +127,8 @@ def _gated(policy: Policy, key: str, action: str, as_of: str | None, known_at: s
     user = f"cli:{getpass.getuser()}"
     who = Principal(user, "enforcer", agency=agency) if agency else Principal(user, "operator")
     try:
-        [body] = Service(ledger, policy).decisions(who, [(key, action, day)])
+        [body] = Service(ledger, policy).decisions(who, [(key, action, day)],
+                                                   _datetime(known_at))
     except NotFound as e:
         fail(str(e).strip("'\""))
     sid = body["subject"]

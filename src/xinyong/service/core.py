@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from typing import Any, TypeVar, overload
 
 from xinyong.engine import decide
@@ -180,14 +180,20 @@ class Service:
         return body
 
     @audited("decisions")
-    def decisions(self, who: Principal, asks: list[tuple[str, str, date]]) -> list[dict[str, Any]]:
+    def decisions(self, who: Principal, asks: list[tuple[str, str, date]],
+                  known_at: datetime | None = None) -> list[dict[str, Any]]:
         """Decisions for an enforcer: only measures of memoranda its agency signed.
 
         Each (subject, date) is evaluated once however often it is asked, the subjects of a
         batch in bulk, and standings are kept while the ledger's data and the policy stay as
-        they are (``_Standings``): a repeated ask costs only the decision."""
+        they are (``_Standings``): a repeated ask costs only the decision. ``known_at`` replays
+        an earlier transaction time (only what was recorded by then), past the cache."""
         self.authorize(who, "decisions")
-        out, detail = self._decide(asks, self._standings_for(asks, who.agency))
+        standings = (self._standings_for(asks, who.agency) if known_at is None
+                     else self._standings_known_at(asks, who.agency, known_at))
+        out, detail = self._decide(asks, standings)
+        if known_at is not None:
+            detail["known_at"] = known_at.isoformat()
         self.ledger.audit(who.actor, "decisions", asks[0][0] if len(asks) == 1 else None,
                           detail)
         return out
@@ -234,6 +240,20 @@ class Service:
             out.append(decision_data(self.policy, standing, d))
         return out, {"asks": [[k, a, d.isoformat()] for k, a, d in asks],
                      "effects": [o["effect"] for o in out]}
+
+    def _standings_known_at(self, asks: list[tuple[str, str, date]], agency: str | None,
+                            known_at: datetime) -> dict[tuple[str, date], Standing | NotFound]:
+        """As :meth:`_standings_for`, on what the ledger held at ``known_at``; never cached."""
+        out: dict[tuple[str, date], Standing | NotFound] = {}
+        for key, on in dict.fromkeys((key, on) for key, _, on in asks):
+            try:
+                subject = self._subject(key)
+            except NotFound as e:
+                out[key, on] = e
+                continue
+            standing = self.ledger.standing(self.policy, subject, on, known_at)
+            out[key, on] = self._signed_only(standing, agency)
+        return out
 
     @overload
     def _standings_for(self, asks: list[tuple[str, str, date]], agency: str | None,
