@@ -10,7 +10,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "xinyong"
 CORE = [SRC / "model.py", SRC / "ids.py", SRC / "periods.py",
-        *sorted((SRC / "policy").glob("*.py")), *sorted((SRC / "engine").glob("*.py"))]
+        *sorted((SRC / "policy").rglob("*.py")), *sorted((SRC / "engine").rglob("*.py"))]
 FORBIDDEN_MODULES = {"os", "pathlib", "io", "sqlite3", "socket", "subprocess", "shutil",
                      "sqlalchemy", "duckdb", "pyarrow", "requests", "httpx", "time", "random"}
 OUTER = ("xinyong.files", "xinyong.dataset", "xinyong.cli", "xinyong.sim", "xinyong.ledger",
