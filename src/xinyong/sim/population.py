@@ -12,13 +12,9 @@ apart), and as columns rather than one object per subject.
 from __future__ import annotations
 
 import random
-from bisect import bisect_right
-from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
-from decimal import ROUND_DOWN, Decimal
-from itertools import accumulate
+from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
 from faker import Faker
@@ -36,8 +32,9 @@ from xinyong.model import (
 )
 from xinyong.periods import Period
 from xinyong.policy.model import Policy
-from xinyong.policy.schema import AgencyLevel, Category, Domain, Severity
+from xinyong.policy.schema import AgencyLevel, Category, Severity
 from xinyong.reference.regions import PROVINCE_ABBR, Region, county_regions
+from xinyong.sim import draws, plan
 
 GENERATOR_VERSION = "1"
 
@@ -45,7 +42,7 @@ GENERATOR_VERSION = "1"
 SEVERITY_RATE = {Severity.SERIOUS: 0.015, Severity.GENERAL: 0.05, Severity.MINOR: 0.10}
 
 OPT_IN_SHARE = 0.30
-RECTIFIED_SHARE = 0.40  # of records of an obligation that can be performed (see _rectifiable)
+RECTIFIED_SHARE = 0.40  # of records of an obligation that can be performed (see plan.rectifiable)
 REVOKED_SHARE = 0.02  # of all records
 REPAIRED_SHARE = 0.30  # of records whose category has a minimum publicity period
 MULTI_FIRM_SHARE = 0.05  # of persons: run 2-3 firms
@@ -53,13 +50,8 @@ MULTI_FIRM_SHARE = 0.05  # of persons: run 2-3 firms
 # Suining, ...), so that local categories have local subjects to be recorded about.
 LOCAL_SHARE = 0.40
 
-# Documented thresholds of the tax "major violation" list (evaded >= 100,000 and >= 10 %).
-TAX_THRESHOLD = Decimal(100000)
-TAX_RATIO = Decimal("0.10")
-
 # Characters allowed in a USCC's organisation-code part (GB 32100 leaves out I, O, S, V, Z).
 _USCC_BODY = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_CENT = Decimal("0.01")
 _DAY = timedelta(days=1)
 _ADULT = Period(years=18)
 
@@ -128,141 +120,6 @@ class Population:
         }
 
 
-# --- helpers -------------------------------------------------------------------------
-
-
-def _uniform_day(rng: random.Random, lo: date, hi: date) -> date:
-    return lo + timedelta(days=rng.randint(0, (hi - lo).days))
-
-
-def _stamp(rng: random.Random, day: date) -> datetime:
-    """A time during office hours on ``day`` (clerks enter records 08:00-18:00)."""
-    return datetime.combine(day, time(8)) + timedelta(seconds=rng.randrange(10 * 3600))
-
-
-def _money(x: float) -> Decimal:
-    return max(Decimal(f"{x:.2f}"), _CENT)
-
-
-def _amounts(rng: random.Random, fields: Sequence[str], severity: Severity) -> dict[str, Decimal]:
-    out: dict[str, Decimal] = {}
-    if "tax_evaded" in fields:
-        out.update(_tax(rng, with_payable="tax_payable" in fields))
-    scale = {Severity.MINOR: 0.0, Severity.GENERAL: 1.0, Severity.SERIOUS: 2.0}[severity]
-    for name in fields:
-        if name in out:
-            continue
-        if "days" in name:
-            out[name] = Decimal(rng.randint(1, 720))
-        elif "hours" in name:
-            out[name] = Decimal(rng.randint(1, 200))
-        elif any(w in name for w in ("count", "times", "number")):
-            out[name] = Decimal(rng.randint(1, 20))
-        elif any(w in name for w in ("ratio", "rate", "share", "percent")):
-            out[name] = Decimal(rng.randint(1, 99)) * _CENT
-        else:
-            out[name] = _money(rng.lognormvariate(8.0 + scale, 1.4))
-    return out
-
-
-def _tax(rng: random.Random, *, with_payable: bool) -> dict[str, Decimal]:
-    """About a third of cases cross both thresholds; the rest miss one of them."""
-    kind = rng.random()
-    threshold, share = float(TAX_THRESHOLD), float(TAX_RATIO)
-    if kind < 1 / 3:  # crosses both
-        evaded = _money(rng.uniform(threshold, 30 * threshold))
-        ratio = rng.uniform(share + 0.02, 0.9)
-    elif kind < 2 / 3:  # below the amount, any share
-        evaded = _money(rng.uniform(0.01 * threshold, 0.99 * threshold))
-        ratio = rng.uniform(0.02, 0.9)
-    else:  # above the amount but a small share of the tax due
-        evaded = _money(rng.uniform(threshold, 20 * threshold))
-        ratio = rng.uniform(0.01, share - 0.02)
-    if not with_payable:
-        return {"tax_evaded": evaded}
-    # round the payable down so evaded / payable never drops below the intended ratio
-    payable = (evaded / Decimal(f"{ratio:.4f}")).quantize(_CENT, rounding=ROUND_DOWN)
-    return {"tax_evaded": evaded, "tax_payable": max(payable, evaded + _CENT)}
-
-
-class _Pool:
-    """Subjects of some kinds, drawn with replacement in proportion to a propensity."""
-
-    def __init__(self, members: list[int], weights: Sequence[float]):
-        self.members = members
-        self.cum = list(accumulate(weights[i] for i in members))
-
-    def draw(self, rng: random.Random) -> int:
-        return self.members[bisect_right(self.cum, rng.random() * self.cum[-1])]
-
-
-@dataclass(frozen=True, slots=True)
-class _Span:
-    """A stretch of the window during which one version of a category is in force."""
-
-    lo: date
-    hi: date  # inclusive
-    category: Category
-
-
-def _category_spans(policy: Policy, start: date, end: date) -> dict[str, list[_Span]]:
-    cuts = sorted({start, *(b for b in policy.breaks if start < b <= end)})
-    spans: dict[str, list[_Span]] = defaultdict(list)
-    for i, lo in enumerate(cuts):
-        hi = cuts[i + 1] - _DAY if i + 1 < len(cuts) else end
-        for cid, cat in policy.at(lo).categories.items():
-            prev = spans[cid][-1] if spans[cid] else None
-            if prev is not None and prev.category is cat and prev.hi + _DAY == lo:
-                spans[cid][-1] = _Span(prev.lo, hi, cat)
-            else:
-                spans[cid].append(_Span(lo, hi, cat))
-    return {cid: spans[cid] for cid in sorted(spans)}
-
-
-def _rectifiable(policy: Policy) -> Callable[[Category], bool]:
-    """Records of an unperformed obligation: judgment debtors (the judicial domain) and
-    categories whose list ends on performance (``removal.rectification_working_days``)."""
-    listed = {
-        c
-        for r in policy.all("list_rule")
-        if r.removal.rectification_working_days is not None
-        for c in r.trigger.categories
-    }
-
-    def test(cat: Category) -> bool:
-        return (
-            cat.id.startswith("judicial.debtor")
-            or cat.domain is Domain.JUDICIAL
-            or cat.id in listed
-        )
-
-    return test
-
-
-def _prefix(region: str) -> str:
-    """The code prefix a region covers: "320500" (Suzhou) covers "3205xx"."""
-    while region.endswith("00"):
-        region = region[:-2]
-    return region
-
-
-def _agency_prefixes(policy: Policy) -> dict[str, str]:
-    """Agency id -> region prefix, for agencies bound to a region."""
-    out: dict[str, str] = {}
-    for a in sorted(policy.all("agency"), key=lambda a: (a.id, a.effective_from)):
-        if a.region:
-            out[a.id] = _prefix(a.region)
-        else:
-            out.pop(a.id, None)
-    return out
-
-
-def _programme_start(policy: Policy, preset: str) -> date | None:
-    """Earliest effective date of anything the voluntary preset defines."""
-    days = [k[2] for k, o in policy.origins.items() if o.preset == preset and k[2] is not None]
-    return min(days) if days else None
-
-
 # --- generation --------------------------------------------------------------------
 
 
@@ -309,7 +166,7 @@ class _Generator:
         self.fake = Faker("zh_CN")
         self.fake.seed_instance(seed)
         self.regions = county_regions()
-        self.agency_prefix = _agency_prefixes(policy)
+        self.agency_prefix = plan.agency_prefixes(policy)
         self.local = {
             p: [r for r in self.regions if r.code.startswith(p)]
             for p in sorted(set(self.agency_prefix.values()))
@@ -349,21 +206,21 @@ class _Generator:
         voluntary = sorted(p.id for p in self.policy.presets.values() if p.voluntary)
         opt_from = {}
         for pid in voluntary:
-            lo = max(self.start, _programme_start(self.policy, pid) or self.start)
+            lo = max(self.start, plan.programme_start(self.policy, pid) or self.start)
             if lo <= self.end:
                 opt_from[pid] = lo
         used: set[str] = set()
         for i in range(n):
             region = self.region(rng, person=True)
             year = rng.randint(max(1950, region.since), 2004)
-            birth = _uniform_day(rng, date(year, 1, 1), date(year, 12, 31))
+            birth = draws.uniform_day(rng, date(year, 1, 1), date(year, 12, 31))
             while True:
                 ric = make_ric(region.code, birth.strftime("%Y%m%d"), rng.randrange(1000))
                 if ric not in used:
                     used.add(ric)
                     break
             opt_ins = tuple(
-                (pid, _uniform_day(rng, lo, self.end))
+                (pid, draws.uniform_day(rng, lo, self.end))
                 for pid, lo in opt_from.items()
                 if rng.random() < OPT_IN_SHARE
             )
@@ -398,9 +255,9 @@ class _Generator:
             for i in range(count):
                 region = self.region(rng, person=False)
                 if rng.random() < new_share:
-                    registered = _uniform_day(rng, recent, self.end)
+                    registered = draws.uniform_day(rng, recent, self.end)
                 else:
-                    registered = _uniform_day(rng, earliest, max(earliest, recent - _DAY))
+                    registered = draws.uniform_day(rng, earliest, max(earliest, recent - _DAY))
                 while True:
                     body = "".join(rng.choice(_USCC_BODY) for _ in range(8))
                     code = make_uscc(authority, "1", region.code, body)
@@ -496,7 +353,7 @@ class _Generator:
         first = self._link(firm, lr, LinkRole.LEGAL_REPRESENTATIVE)
         # a change of legal representative: the old link ends when the new one starts
         if rng.random() < 0.12 and (self.end - first.start).days > 60:
-            change = _uniform_day(rng, first.start + timedelta(days=30), self.end)
+            change = draws.uniform_day(rng, first.start + timedelta(days=30), self.end)
             successor = next_ordinary()
             if successor != lr and self.since[successor] < change:
                 self.links[-1] = Link(
@@ -534,9 +391,9 @@ class _Generator:
         window_days = (self.end - self.start).days + 1
         # a heavy tail: most subjects are drawn rarely, a few often (capped)
         propensity = [min(rng.paretovariate(1.6), 8.0) for _ in self.subjects]
-        pools: dict[tuple[tuple[SubjectKind, ...], tuple[str, ...]], _Pool | None] = {}
+        pools: dict[tuple[tuple[SubjectKind, ...], tuple[str, ...]], draws.Pool | None] = {}
 
-        def pool_of(cat: Category) -> _Pool | None:
+        def pool_of(cat: Category) -> draws.Pool | None:
             """Subjects of the category's kinds within reach of one of its agencies."""
             kinds = tuple(sorted(set(cat.subject_kinds)))
             local = [self.agency_prefix.get(a) for a in cat.agencies]
@@ -549,11 +406,11 @@ class _Generator:
                     for i, s in enumerate(self.subjects)
                     if s.kind in kinds and s.region.startswith(reach)
                 ]
-                pools[key] = _Pool(members, propensity) if members else None
+                pools[key] = draws.Pool(members, propensity) if members else None
             return pools[key]
 
         raw: list[tuple[datetime, int, Record, Category, bool]] = []
-        for cid, spans in _category_spans(self.policy, self.start, self.end).items():
+        for cid, spans in plan.category_spans(self.policy, self.start, self.end).items():
             expected = []
             for sp in spans:
                 pool = pool_of(sp.category)
@@ -571,7 +428,7 @@ class _Generator:
                 assert pool is not None
                 # retry a few times if the subject did not exist yet (minor, unregistered)
                 for _try in range(6):
-                    eff = _uniform_day(rng, sp.lo, sp.hi)
+                    eff = draws.uniform_day(rng, sp.lo, sp.hi)
                     act = max(sp.lo, eff - timedelta(days=rng.randint(0, 60)))
                     who = pool.draw(rng)
                     if self.since[who] <= act:
@@ -592,8 +449,8 @@ class _Generator:
                     effective=eff,
                     document_no="",
                     legal_basis=cat.legal_basis[0],
-                    recorded_at=_stamp(rng, eff + timedelta(days=lag)),
-                    amounts=_amounts(rng, cat.amounts, cat.severity),
+                    recorded_at=draws.stamp(rng, eff + timedelta(days=lag)),
+                    amounts=draws.amounts(rng, cat.amounts, cat.severity),
                 )
                 court = agency == "spc" or "court" in agency
                 raw.append((rec.recorded_at, len(raw), rec, cat, court))
@@ -651,11 +508,11 @@ class _Generator:
     def add_events(self) -> None:
         rng = self.rng("events")
         raw: list[tuple[datetime, int, str, EventKind, date]] = []
-        rectifiable = _rectifiable(self.policy)
+        rectifiable = plan.rectifiable(self.policy)
 
         def add(rec: Record, kind: EventKind, day: date) -> None:
             lag = rng.randint(0, min(10, (self.end - day).days))
-            stamp = _stamp(rng, day + timedelta(days=lag))
+            stamp = draws.stamp(rng, day + timedelta(days=lag))
             raw.append((stamp, len(raw), rec.id, kind, day))
 
         for rec, cat in zip(self.records, self.categories, strict=True):
