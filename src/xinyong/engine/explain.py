@@ -92,7 +92,7 @@ def record_data(policy: Policy, standing: Standing, rid: str) -> dict[str, Any]:
         "recorded_at": rec.recorded_at.isoformat(),
         "legal_basis": cite(policy, rec.legal_basis),
         "amounts": {k: str(v) for k, v in rec.amounts.items()},
-        "disputed": f"record:{rid}" in standing.disputed,
+        "disputed": record_key(rid) in standing.disputed,
         "events": [
             {"kind": e.kind.value, "effective": e.effective.isoformat(), "note": e.note}
             for e in standing.events.get(rid, ())
@@ -190,7 +190,7 @@ def explain(policy: Policy, standing: Standing, action: str | None = None) -> di
         "displayed": [
             {"record": d.record, "category": d.category, "until": d.until.isoformat(),
              "repair_from": d.earliest_repair.isoformat(),
-             "disputed": f"record:{d.record}" in standing.disputed}
+             "disputed": record_key(d.record) in standing.disputed}
             for d in standing.displayed
         ],
         "warnings": list(standing.warnings),

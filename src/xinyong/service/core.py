@@ -14,7 +14,7 @@ from typing import Any, TypeVar, overload
 from xinyong.engine import decide
 from xinyong.engine.explain import decision_data, explain, public_view
 from xinyong.ledger.store import Ledger, LedgerError
-from xinyong.model import Standing
+from xinyong.model import Standing, record_key
 from xinyong.policy.model import Policy
 
 
@@ -171,7 +171,7 @@ class Service:
         body["notices"] = [_plain(n) for n in notices(self.ledger, subject=s.id)]
         body["cases"] = [c.as_dict() for c in load(self.ledger, subjects=[s.id])]
         body["repair_options"] = [
-            {"target": f"record:{d.record}", "from": d.earliest_repair.isoformat()}
+            {"target": record_key(d.record), "from": d.earliest_repair.isoformat()}
             for d in standing.displayed] + [
             {"target": f"list:{e.list}", "from": e.earliest_application.isoformat()}
             for e in standing.active_entries
