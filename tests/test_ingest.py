@@ -699,3 +699,36 @@ def test_a_row_without_identifier_waits_even_for_a_subject_new_in_the_same_file(
     items = table(ledger, t.review_queue, t.review_queue.c.id)
     assert [(i["line"], i["candidates"][0]["subject"], i["candidates"][0]["score"])
             for i in items] == [(3, U1, 100.0), (4, U1, 88.9)]
+
+
+
+def test_rows_in_our_own_field_names_are_checked_and_written_as_a_file_is(
+        policy: Policy, ledger: Ledger) -> None:
+    """The HTTP service's road in: rows keyed by our field names, not the feed's columns.
+    Fields the feed does not have, then bad values, are reported row by row (row number as
+    the line), nothing written; good rows are written as from a file."""
+    ing = Ingest(ledger, policy, "courts", Path("api-batch"))
+    good = {"record_id": "H-1", "identifier": U1, "subject_name": "深圳某某科技有限公司",
+            "category": REFUSES, "effective": "2024-01-10", "document_no": "(2024)京01执H1号",
+            "amount.amount_owed": "5000"}
+    with pytest.raises(IngestError) as e:
+        ing.ingest_rows([good, good | {"amount.fine": "1"}, good | {"religion": "x"}],
+                        "d1", "k1")
+    assert [(r.line, r.field, r.reason) for r in e.value.errors] == [
+        (2, "amount.fine", "feed courts.dishonest-debtors has no amount 'fine'"),
+        (3, "religion", "not a field of feed courts.dishonest-debtors")]
+    with pytest.raises(IngestError) as e:
+        ing.ingest_rows([good, good | {"record_id": "H-2", "effective": "2099-01-01"},
+                         good | {"record_id": "H-3", "channel": "inspection"}], "d2", "k2")
+    assert [(r.line, r.record, r.field, r.reason) for r in e.value.errors] == [
+        (2, "H-2", "effective", "2099-01-01 is in the future"),
+        (3, "H-3", "channel", "feed courts.dishonest-debtors does not declare channel "
+         "'inspection': its rows come through judicial")]
+    assert state(ledger) == EMPTY
+    report = ing.ingest_rows([good, good | {"record_id": "H-2", "channel": "judicial"}],
+                             "d3", "k3")
+    assert (report.rows, report.written, report.new_subjects) == (2, 2, 1)
+    stored = {r["id"]: (r["subject"], r["amounts"], r["channel"], r["legal_basis"])
+              for r in table(ledger, t.records)}
+    assert stored == {"H-1": (U1, {"amount_owed": "5000"}, "judicial", "spc-2013-17"),
+                      "H-2": (U1, {"amount_owed": "5000"}, "judicial", "spc-2013-17")}

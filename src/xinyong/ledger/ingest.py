@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import InvalidOperation
@@ -124,13 +124,33 @@ class Ingest:
         table, lines = read_table(self.path)
         return self.ingest(table, lines, digest, digest)
 
+    def ingest_rows(self, rows: Sequence[Mapping[str, Any]], digest: str,
+                    key: str) -> IngestReport:
+        """Validate and write rows keyed by our own field names (the keys of the feed's
+        ``columns``: ``record_id``, ``category``, ``amount.fine``, …, and ``channel``), as the
+        HTTP service receives them: checked and written as a file is, all or nothing, every bad
+        row listed with its row number (from 1) as its line."""
+        feed = self.feed()
+        fields = [*feed.columns, *(() if "channel" in feed.columns else ("channel",))]
+        errors = [RowError(i, f, f"feed {feed.id} has no amount {f[7:]!r}"
+                           if f.startswith("amount.") else f"not a field of feed {feed.id}")
+                  for i, row in enumerate(rows, 1) for f in row if f not in fields]
+        if errors:
+            raise IngestError(str(self.path), errors)
+        table = pa.table({f: pa.array([None if (v := r.get(f)) is None else str(v)
+                                       for r in rows], pa.string()) for f in fields})
+        return self.ingest(table, lambda: list(range(1, len(rows) + 1)), digest, key,
+                           {f: f for f in fields})
+
     def ingest(self, table: pa.Table, lines: Callable[[], list[int]], digest: str,
-               key: str) -> IngestReport:
+               key: str, names: Mapping[str, str] | None = None) -> IngestReport:
         """Validate and write a table of the agency's rows (as from a file), atomically.
-        ``key`` (the file's digest, or a client's idempotency key) makes a repeat a no-op."""
-        feed = self.feed(table)
+        ``key`` (the file's digest, or a client's idempotency key) makes a repeat a no-op.
+        ``names`` maps our fields to the table's columns: the feed's columns, unless given."""
+        feed = self.feed(table if names is None else None)
         ingest_id = hashlib.sha256(f"{self.agency}\x00{key}".encode()).hexdigest()[:32]
-        self._check_columns(feed, table)
+        if names is None:
+            self._check_columns(feed, table)
         n = table.num_rows
         if n < feed.min_rows or (feed.max_rows is not None and n > feed.max_rows):
             raise IngestError(str(self.path), [], f"{n} rows, but feed {feed.id} "
@@ -138,7 +158,7 @@ class Ingest:
         if self.ledger.ingested(ingest_id):
             return IngestReport(str(self.path), self.agency, feed.id, n, 0, n, 0, 0,
                                 ingest_id, already_ingested=True)
-        check = _Check(self, feed, table, ingest_id, lines)
+        check = _Check(self, feed, table, ingest_id, lines, names)
         records, subjects, queue, errors = check.run()
         if errors:
             at = check.lines()
@@ -200,8 +220,10 @@ class _Check:
     (or pair of values), and only the rows that fail are visited one by one."""
 
     def __init__(self, ingest: Ingest, feed: Feed, table: pa.Table, ingest_id: str,
-                 line_of: Callable[[], list[int]]):
+                 line_of: Callable[[], list[int]], names: Mapping[str, str] | None = None):
         self.ingest, self.feed, self.table, self.ingest_id = ingest, feed, table, ingest_id
+        self.names = feed.columns if names is None else names
+        """Our field → the table's column."""
         self.line_of = line_of
         self._lines: list[int] | None = None
         self.policy, self.agency, self.today = ingest.policy, ingest.agency, ingest.today
@@ -210,7 +232,7 @@ class _Check:
 
     def column(self, key: str) -> pa.Array | None:
         """Our field ``key`` as trimmed text ("" where empty), or None if the feed lacks it."""
-        name = self.feed.columns.get(key)
+        name = self.names.get(key)
         if name is None or name not in self.table.column_names:
             return None
         col = self.table[name].combine_chunks()
@@ -359,8 +381,16 @@ class _Check:
             else:
                 why = f"{v!r} is not a channel; feed {self.feed.id} declares {', '.join(declared)}"
             got.append("")
-            self.fail(_rows_with(idx, [i]), "channel", self.feed.columns["channel"], why)
+            self.fail(_rows_with(idx, [i]), "channel", self.names["channel"], why)
         return [got[i] for i in idx.to_pylist()]
+
+    def row(self, r: int) -> dict[str, Any]:
+        """Row ``r`` in the feed's own columns, as the review queue keeps a row (and
+        :func:`decide_review` reads it back), whichever names it came in."""
+        got: dict[str, Any] = self.table.slice(r, 1).to_pylist()[0]
+        if self.names is self.feed.columns:
+            return got
+        return {self.feed.columns[f]: v for f, v in got.items() if f in self.feed.columns}
 
     def lines(self) -> list[int]:
         """Each row's file line; read again only when a report needs them."""
@@ -371,7 +401,7 @@ class _Check:
     def amounts(self, cats: list[Any], pair_i: pa.Array) -> list[str]:
         """Each row's amounts as canonical JSON text; bad amounts reported."""
         frags = []
-        for key, col in sorted((k.split(".", 1)[1], c) for k, c in self.feed.columns.items()
+        for key, col in sorted((k.split(".", 1)[1], c) for k, c in self.names.items()
                                if k.startswith("amount.")):
             raw = self.column(f"amount.{key}")
             if raw is None:
@@ -500,7 +530,7 @@ class _Check:
                 continue
             queue.append({"_row": r, "ingest": self.ingest_id, "agency": self.agency,
                           "feed": self.feed.id, "line": 0,
-                          "row": self.table.slice(r, 1).to_pylist()[0],
+                          "row": self.row(r),
                           "name": names[r], "region": regions[r],
                           "candidates": candidates(names[r], regions[r], pool),
                           "reason": "no identifier: identity is never guessed from a name, "
