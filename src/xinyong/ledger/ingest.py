@@ -31,7 +31,7 @@ from xinyong.ledger.payloads import Columns, amount_text, canonical_amount
 from xinyong.ledger.readers import FORMATS, read_rows, read_table
 from xinyong.ledger.store import Ledger
 from xinyong.ledger.writes import Batch, WriteResult
-from xinyong.model import Channel, Record, Subject, SubjectKind
+from xinyong.model import Channel, Subject, SubjectKind
 from xinyong.policy.data_class import LABELS
 from xinyong.policy.model import Policy
 from xinyong.policy.schema import Feed
@@ -181,6 +181,27 @@ class Ingest:
                             result.written["subject"], len(queue), ingest_id,
                             result=result)
 
+    def link(self, item: Any, subject: Subject, reviewer: str) -> str:
+        """Write a review queue item's row as a record of ``subject``, whom a person chose:
+        checked as an ingested row is, then written with the item's resolution and the
+        reviewer's audit entry in one transaction. The record's id."""
+        table = pa.table({c: pa.array([None if v is None else str(v)], pa.string())
+                          for c, v in dict(item.row).items()})
+        feed = self.feed(table)
+        check = _Check(self, feed, table, None, lambda: [item.line], subject=subject)
+        records, _, _, errors = check.run()
+        if errors:
+            raise IngestError(str(self.path), [
+                RowError(item.line, fld, why, check.rid[row]) for row, _, fld, why in errors],
+                "; ".join(f"field {fld}: {why}" for _, _, fld, why in errors))
+        rid: str = records["id"][0]
+        with self.ledger.transaction(reviewer, "review.link", subject.id,
+                                     {"item": item.id, "record": rid}) as tx:
+            tx.write(Batch(record_columns=records), self.now)
+            tx.close_review(item.id, "linked", reviewer, self.now,
+                            {"subject": subject.id, "record": rid})
+        return rid
+
     def _check_columns(self, feed: Feed, table: pa.Table) -> None:
         present: list[str] = table.column_names
         mapped = set(feed.columns.values()) | set(feed.ignore)
@@ -219,11 +240,14 @@ class _Check:
     """Every row of a file checked column by column: each check runs once per distinct value
     (or pair of values), and only the rows that fail are visited one by one."""
 
-    def __init__(self, ingest: Ingest, feed: Feed, table: pa.Table, ingest_id: str,
-                 line_of: Callable[[], list[int]], names: Mapping[str, str] | None = None):
+    def __init__(self, ingest: Ingest, feed: Feed, table: pa.Table, ingest_id: str | None,
+                 line_of: Callable[[], list[int]], names: Mapping[str, str] | None = None,
+                 subject: Subject | None = None):
         self.ingest, self.feed, self.table, self.ingest_id = ingest, feed, table, ingest_id
         self.names = feed.columns if names is None else names
         """Our field → the table's column."""
+        self.subject = subject
+        """The subject every row is of (a person linked the row), or None: by identifier."""
         self.line_of = line_of
         self._lines: list[int] | None = None
         self.policy, self.agency, self.today = ingest.policy, ingest.agency, ingest.today
@@ -339,7 +363,8 @@ class _Check:
                               f"repeats line {self.lines()[seen[v]]}")
                 seen[v] = r
 
-        subjects, new_subjects, queue = self.subjects(pair_i, cats)
+        subjects, new_subjects, queue = (self.subjects(pair_i, cats) if self.subject is None
+                                         else self.linked(pair_i, cats))
         if self.errors:
             failed = {e[0] for e in self.errors}
             queue = [q for q in queue if q["_row"] not in failed]
@@ -541,6 +566,17 @@ class _Check:
                 q["line"] = lines[q["_row"]]
         return rows, new_subjects, queue
 
+    def linked(self, pair_i: pa.Array, cats: list[Any]) -> tuple[
+            list[str | None], dict[str, Subject], list[dict[str, Any]]]:
+        """Every row is of :attr:`subject`, whose kind the category must apply to."""
+        assert self.subject is not None
+        s = self.subject
+        wrong = [i for i, c in enumerate(cats) if c is not None and s.kind not in c.subject_kinds]
+        self.fail(_rows_with(pair_i, wrong), "identifier", "identifier",
+                  lambda r: f"{cats[pair_i[r].as_py()].id} applies to "
+                  f"{', '.join(cats[pair_i[r].as_py()].subject_kinds)}, not to a {s.kind.value}")
+        return [s.id] * self.n, {}, []
+
     def _known(self, values: list[str]) -> tuple[dict[str, str], dict[str, SubjectKind]]:
         """Identifier → subject for identifiers already in the store, and those subjects' kinds."""
         return self.ingest.ledger.identified(values)
@@ -580,37 +616,25 @@ def open_reviews(ledger: Ledger) -> list[Any]:
 
 def decide_review(ledger: Ledger, policy: Policy, item_id: int, reviewer: str,
                   subject: str | None = None, reason: str = "") -> str:
-    """Link a queued row to a subject (writing its record now) or reject it, with who did it."""
+    """Link a queued row to a subject (writing its record now) or reject it, with who did it.
+    A linked row is checked as at ingest (under the policy in force today); its record, the
+    item's resolution and the reviewer's audit entry are one transaction."""
     item = ledger.review_item(item_id)
     if item is None:
         raise LedgerError(f"no review item {item_id}")
     if item.status != "open":
         raise LedgerError(f"review item {item_id} is already {item.status}")
-    now = ledger.clock()
     if subject is None:
-        ledger.close_review(item_id, "rejected", reviewer, now, {"reason": reason})
-        ledger.audit(reviewer, "review.reject", None, {"item": item_id, "reason": reason})
+        with ledger.transaction(reviewer, "review.reject", None,
+                                {"item": item_id, "reason": reason}) as tx:
+            tx.close_review(item_id, "rejected", reviewer, ledger.clock(), {"reason": reason})
         return f"item {item_id} rejected"
-    if subject not in ledger.subjects([subject]):
+    found = ledger.subjects([subject]).get(subject)
+    if found is None:
         raise LedgerError(f"no subject {subject!r}")
-    row = dict(item.row)
-    feed = next(f for f in policy.at(now.date()).feeds.values()
-                if f.agency == item.agency and (item.feed is None or f.id == item.feed))
-    inv = {v: k for k, v in feed.columns.items()}
-    mine = {inv[k]: v for k, v in row.items() if k in inv}
-    cat = mine.get("category", "")
-    doc = mine.get("document_no", "")
-    eff = date.fromisoformat(str(mine.get("effective"))[:10])
-    rec = Record(mine.get("record_id") or f"{item.agency}/{doc}/{cat}", subject, cat,
-                 item.agency, date.fromisoformat(str(mine.get("act_date") or eff)[:10]), eff,
-                 doc, mine.get("legal_basis") or policy.at(eff).categories[cat].legal_basis[0],
-                 now, {k.split(".", 1)[1]: canonical_amount(str(v)) for k, v in mine.items()
-                       if k.startswith("amount.") and v not in (None, "")},
-                 Channel(mine.get("channel") or feed.channels[0]))
-    ledger.write(Batch(records=[rec]), now)
-    ledger.close_review(item_id, "linked", reviewer, now, {"subject": subject, "record": rec.id})
-    ledger.audit(reviewer, "review.link", subject, {"item": item_id, "record": rec.id})
-    return f"item {item_id} linked to {subject}: record {rec.id} written"
+    rid = Ingest(ledger, policy, item.agency, Path(f"review item {item_id}"),
+                 item.feed).link(item, found, reviewer)
+    return f"item {item_id} linked to {subject}: record {rid} written"
 
 
 __all__ = ["Ingest", "IngestError", "IngestReport", "RowError", "decide_review", "open_reviews"]
