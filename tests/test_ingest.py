@@ -42,7 +42,8 @@ from xinyong.cli import app
 from xinyong.files import load_policy
 from xinyong.ids import make_uscc
 from xinyong.ledger import tables as t
-from xinyong.ledger.ingest import Ingest, IngestError, IngestReport, decide_review, open_reviews
+from xinyong.ledger.ingest import Ingest, IngestError, IngestReport
+from xinyong.ledger.review import decide_review, open_reviews
 from xinyong.ledger.store import Conflict, Ledger
 from xinyong.policy.model import Policy
 

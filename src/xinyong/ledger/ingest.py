@@ -13,8 +13,6 @@ channels.
 from __future__ import annotations
 
 import hashlib
-import re
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -26,7 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from xinyong.ids import InvalidIdentifier, identify
-from xinyong.ledger.errors import AlreadyIngested, IngestError, LedgerError, RowError
+from xinyong.ledger.candidates import candidates
+from xinyong.ledger.errors import AlreadyIngested, IngestError, RowError
 from xinyong.ledger.payloads import Columns, amount_text, canonical_amount
 from xinyong.ledger.readers import FORMATS, read_rows, read_table
 from xinyong.ledger.store import Ledger
@@ -50,10 +49,6 @@ class IngestReport:
     ingest_id: str
     already_ingested: bool = False
     result: WriteResult | None = None
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", name)).casefold()
 
 
 def _kind_of(scheme: str, value: str) -> SubjectKind:
@@ -411,7 +406,7 @@ class _Check:
 
     def row(self, r: int) -> dict[str, Any]:
         """Row ``r`` in the feed's own columns, as the review queue keeps a row (and
-        :func:`decide_review` reads it back), whichever names it came in."""
+        ``review.decide_review`` reads it back), whichever names it came in."""
         got: dict[str, Any] = self.table.slice(r, 1).to_pylist()[0]
         if self.names is self.feed.columns:
             return got
@@ -585,56 +580,4 @@ class _Check:
         return self.ingest.ledger.names()
 
 
-def candidates(name: str, region: str, pool: Mapping[str, tuple[str, str]],
-               limit: int = 5) -> list[dict[str, Any]]:
-    """The known subjects closest to a name, ranked: same region (district, then province)
-    first, then name similarity (rapidfuzz ratio on normalised names). Each says why."""
-    from rapidfuzz import fuzz, process
-
-    names = {sid: _norm(n) for sid, (n, _) in pool.items()}
-    found = process.extract(_norm(name), names, scorer=fuzz.ratio, limit=None,
-                            score_cutoff=50)
-
-    def place(sid: str) -> int:
-        other = pool[sid][1]
-        return 2 if region and other == region else 1 if region and other[:2] == region[:2] else 0
-
-    ranked = sorted(found, key=lambda f: (-place(f[2]), -f[1], f[2]))[:limit]
-    where = {2: "same district", 1: "same province", 0: "other region"}
-    return [{"subject": sid, "name": pool[sid][0], "region": pool[sid][1],
-             "score": round(score, 1),
-             "why": f"name {round(score)}% alike, {where[place(sid)]}"}
-            for _, score, sid in ranked]
-
-
-# --- the review queue ------------------------------------------------------------------
-
-
-def open_reviews(ledger: Ledger) -> list[Any]:
-    return ledger.review_items("open")
-
-
-def decide_review(ledger: Ledger, policy: Policy, item_id: int, reviewer: str,
-                  subject: str | None = None, reason: str = "") -> str:
-    """Link a queued row to a subject (writing its record now) or reject it, with who did it.
-    A linked row is checked as at ingest (under the policy in force today); its record, the
-    item's resolution and the reviewer's audit entry are one transaction."""
-    item = ledger.review_item(item_id)
-    if item is None:
-        raise LedgerError(f"no review item {item_id}")
-    if item.status != "open":
-        raise LedgerError(f"review item {item_id} is already {item.status}")
-    if subject is None:
-        with ledger.transaction(reviewer, "review.reject", None,
-                                {"item": item_id, "reason": reason}) as tx:
-            tx.close_review(item_id, "rejected", reviewer, ledger.clock(), {"reason": reason})
-        return f"item {item_id} rejected"
-    found = ledger.subjects([subject]).get(subject)
-    if found is None:
-        raise LedgerError(f"no subject {subject!r}")
-    rid = Ingest(ledger, policy, item.agency, Path(f"review item {item_id}"),
-                 item.feed).link(item, found, reviewer)
-    return f"item {item_id} linked to {subject}: record {rid} written"
-
-
-__all__ = ["Ingest", "IngestError", "IngestReport", "RowError", "decide_review", "open_reviews"]
+__all__ = ["Ingest", "IngestError", "IngestReport", "RowError"]
