@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from builders import event, person, record
+from xinyong.cli.render import render
 from xinyong.engine import evaluate
-from xinyong.engine.explain import explain, render
+from xinyong.engine.explain import explain
 from xinyong.files import load_policy
 from xinyong.periods import WorkingCalendar
 from xinyong.policy.model import Policy

@@ -14,8 +14,9 @@ from decimal import Decimal
 import pytest
 
 from builders import person, record
+from xinyong.cli.render import render
 from xinyong.engine import evaluate
-from xinyong.engine.explain import explain, render
+from xinyong.engine.explain import explain
 from xinyong.files import load_policy
 from xinyong.model import Subject, SubjectKind
 from xinyong.policy.loader import PolicyError

@@ -20,8 +20,9 @@ from sqlalchemy import create_engine, insert, select
 
 from builders import Clock, firm, record
 from feedfiles import EMPTY, sample_rows, state, uscc, write_csv
+from xinyong.cli.render import render
 from xinyong.engine.evaluate import evaluate
-from xinyong.engine.explain import explain, render
+from xinyong.engine.explain import explain
 from xinyong.ledger import tables as t
 from xinyong.ledger.ingest import Ingest, IngestError, IngestReport
 from xinyong.ledger.payloads import payload_of

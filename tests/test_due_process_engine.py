@@ -17,8 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from builders import firm, link, person, record
+from xinyong.cli.render import render
 from xinyong.engine import decide, evaluate
-from xinyong.engine.explain import decision_data, explain, public_view, render
+from xinyong.engine.explain import decision_data, explain, public_view
 from xinyong.files import load_policy
 from xinyong.model import DueProcess, Effect, grade_key, list_key, record_key
 

@@ -235,7 +235,8 @@ def test_covid_late_filings_by_a_certified_firm_do_not_deduct(policy) -> None:  
     c = next(c for c in r.contributions if c.indicator == "late_filing")
     assert (c.value, c.points, c.records) == (0, 0, ())
     assert c.waived == ("T0", "T1", "T2") and c.relieved_by == ("C1",)
-    from xinyong.engine.explain import explain, render
+    from xinyong.cli.render import render
+    from xinyong.engine.explain import explain
     assert "not counted: T0, T1, T2 (relief declared by C1)" in render(explain(policy, st))
 
 

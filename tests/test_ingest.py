@@ -42,7 +42,8 @@ from xinyong.cli import app
 from xinyong.files import load_policy
 from xinyong.ids import make_uscc
 from xinyong.ledger import tables as t
-from xinyong.ledger.ingest import Ingest, IngestError, IngestReport, decide_review, open_reviews
+from xinyong.ledger.ingest import Ingest, IngestError, IngestReport
+from xinyong.ledger.review import decide_review, open_reviews
 from xinyong.ledger.store import Conflict, Ledger
 from xinyong.policy.model import Policy
 
@@ -699,3 +700,80 @@ def test_a_row_without_identifier_waits_even_for_a_subject_new_in_the_same_file(
     items = table(ledger, t.review_queue, t.review_queue.c.id)
     assert [(i["line"], i["candidates"][0]["subject"], i["candidates"][0]["score"])
             for i in items] == [(3, U1, 100.0), (4, U1, 88.9)]
+
+
+def test_a_linked_row_is_checked_as_an_ingested_row_is(policy: Policy, ledger: Ledger,
+                                                       tmp_path: Path) -> None:
+    """A tax row without an identifier waits for a person; linked to a person, it is refused
+    as a file row would be (the tax categories apply to enterprises only), and nothing is
+    written: no record, no resolution, no audit entry; the item stays open."""
+    ingest(ledger, policy, write_csv(tmp_path / "p1.csv", [court_row("R-P", P1, "张三")]))
+    ingest(ledger, policy, write_csv(tmp_path / "sat.csv", [sat_row("S-9", "")]), "sat")
+    [item] = open_reviews(ledger)
+    before = state(ledger)
+    with pytest.raises(IngestError) as e:
+        decide_review(ledger, policy, item.id, "审核员王", P1)
+    assert [(r.line, r.record, r.field, r.reason) for r in e.value.errors] == [
+        (2, "S-9", "identifier", "tax.evasion applies to enterprise, not to a person")]
+    assert state(ledger) == before
+    assert [q.id for q in open_reviews(ledger)] == [item.id]
+
+
+def test_rows_in_our_own_field_names_are_checked_and_written_as_a_file_is(
+        policy: Policy, ledger: Ledger) -> None:
+    """The HTTP service's road in: rows keyed by our field names, not the feed's columns.
+    Fields the feed does not have, then bad values, are reported row by row (row number as
+    the line), nothing written; good rows are written as from a file."""
+    ing = Ingest(ledger, policy, "courts", Path("api-batch"))
+    good = {"record_id": "H-1", "identifier": U1, "subject_name": "深圳某某科技有限公司",
+            "category": REFUSES, "effective": "2024-01-10", "document_no": "(2024)京01执H1号",
+            "amount.amount_owed": "5000"}
+    with pytest.raises(IngestError) as e:
+        ing.ingest_rows([good, good | {"amount.fine": "1"}, good | {"religion": "x"}],
+                        "d1", "k1")
+    assert [(r.line, r.field, r.reason) for r in e.value.errors] == [
+        (2, "amount.fine", "feed courts.dishonest-debtors has no amount 'fine'"),
+        (3, "religion", "not a field of feed courts.dishonest-debtors")]
+    with pytest.raises(IngestError) as e:
+        ing.ingest_rows([good, good | {"record_id": "H-2", "effective": "2099-01-01"},
+                         good | {"record_id": "H-3", "channel": "inspection"}], "d2", "k2")
+    assert [(r.line, r.record, r.field, r.reason) for r in e.value.errors] == [
+        (2, "H-2", "effective", "2099-01-01 is in the future"),
+        (3, "H-3", "channel", "feed courts.dishonest-debtors does not declare channel "
+         "'inspection': its rows come through judicial")]
+    assert state(ledger) == EMPTY
+    report = ing.ingest_rows([good, good | {"record_id": "H-2", "channel": "judicial"}],
+                             "d3", "k3")
+    assert (report.rows, report.written, report.new_subjects) == (2, 2, 1)
+    stored = {r["id"]: (r["subject"], r["amounts"], r["channel"], r["legal_basis"])
+              for r in table(ledger, t.records)}
+    assert stored == {"H-1": (U1, {"amount_owed": "5000"}, "judicial", "spc-2013-17"),
+                      "H-2": (U1, {"amount_owed": "5000"}, "judicial", "spc-2013-17")}
+
+
+def test_a_link_or_a_rejection_is_one_transaction(policy: Policy, ledger: Ledger,
+                                                  tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The record, the item's resolution and the reviewer's audit entry commit together: one
+    write transaction, and no audit entry queued for a transaction of its own."""
+    _known_subjects(ledger, policy, tmp_path)
+    ingest(ledger, policy, write_csv(tmp_path / "nameless.csv", _nameless_rows()))
+    first, second, *_ = (q.id for q in open_reviews(ledger))
+    opened: list[int] = []
+    writing = ledger._writing
+
+    def counted() -> Any:
+        opened.append(1)
+        return writing()
+
+    def queued(*_: Any) -> Any:
+        raise AssertionError("an audit entry queued outside the transaction")
+
+    monkeypatch.setattr(ledger, "_writing", counted)
+    monkeypatch.setattr(ledger, "audit_later", queued)
+    decide_review(ledger, policy, first, "审核员王", A)
+    decide_review(ledger, policy, second, "审核员李", None, "不是这家")
+    assert len(opened) == 2
+    assert [(q["status"], q["decided_by"])
+            for q in table(ledger, t.review_queue, t.review_queue.c.id)][:2] == [
+        ("linked", "审核员王"), ("rejected", "审核员李")]

@@ -262,6 +262,13 @@ class Rating:
     reassessed_by: str | None = None
     """The record granting the re-evaluation the rating comes from, if any."""
 
+    @property
+    def records(self) -> tuple[str, ...]:
+        """The records behind the rating: its contributions', then its adjustments', each
+        once, in order (the re-evaluation record is :attr:`reassessed_by`)."""
+        return tuple(dict.fromkeys([r for c in self.contributions for r in c.records]
+                                   + [r for a in self.adjustments for r in a.records]))
+
 
 class AppliedMeasure(NamedTuple):
     """A measure in force for a subject because of a list entry and a memorandum clause."""

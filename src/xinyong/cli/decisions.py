@@ -47,8 +47,9 @@ def evaluate(
 ) -> None:
     """A subject's standing: ratings, list entries and measures in force, explained (the
     subject's own full file), or with --public only what the public sees."""
+    from xinyong.cli.render import render
     from xinyong.engine.explain import explain as expl
-    from xinyong.engine.explain import public_view, render
+    from xinyong.engine.explain import public_view
 
     policy = _policy(policies)
     standing = _standing(policy, subject, as_of, known_at, data, database, "evaluate")
@@ -100,11 +101,11 @@ def decide(
     if as_json:
         _print_json(body)
     else:
-        from xinyong.engine.explain import _render_reasons
+        from xinyong.cli.render import render_reasons
 
         out.print(f"{name} ({body['subject']}) {action} on {body['on']}: "
                   f"{body['effect'].upper()}", highlight=False)
-        out.print("\n".join(_render_reasons(body["reasons"])) or "  no measure applies",
+        out.print("\n".join(render_reasons(body["reasons"])) or "  no measure applies",
                   highlight=False, markup=False)
     raise typer.Exit(EFFECT_EXIT[body["effect"]])
 
@@ -152,8 +153,8 @@ def explain(
 ) -> None:
     """The full chain for a subject: measure ← clause ← memorandum ← list entry ← records ←
     legal basis, and how each restriction can be lifted."""
+    from xinyong.cli.render import render
     from xinyong.engine.explain import explain as expl
-    from xinyong.engine.explain import render
 
     policy = _policy(policies)
     standing = _standing(policy, subject, as_of, known_at, data, database, "explain")

@@ -149,7 +149,7 @@ app.add_typer(review_app, name="review")
 @review_app.command("list", epilog="Exit codes: 0 listed; 2 database error.")
 def review_list(database: LedgerOpt = None) -> None:
     """List open review items with their candidates."""
-    from xinyong.ledger.ingest import open_reviews
+    from xinyong.ledger.review import open_reviews
 
     items = open_reviews(_ledger(database, must_exist=True))
     for i in items:
@@ -188,7 +188,7 @@ def _review(item: int, subject: str | None, reviewer: str, reason: str,
             database: str | None, policies: Path | None) -> None:
     import getpass
 
-    from xinyong.ledger.ingest import decide_review
+    from xinyong.ledger.review import decide_review
     from xinyong.ledger.store import LedgerError
 
     policy = _policy(policies)

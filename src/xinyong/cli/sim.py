@@ -60,8 +60,8 @@ def study(
     summary and one subject fully explained."""
     from rich.progress import track
 
+    from xinyong.cli.render import render
     from xinyong.engine.explain import explain as expl
-    from xinyong.engine.explain import render
     from xinyong.pilot.study import snapshots as study_dates
     from xinyong.pilot.study import study as run_study
     from xinyong.sim.population import generate as gen

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from xinyong.model import AppliedMeasure, Decision, Effect, Reason, Standing, list_key
+from xinyong.model import AppliedMeasure, Decision, Effect, Reason, Standing, list_key, record_key
 
 # (kind, effect, pending_review) of a measure that sends the decision to a reviewer
 _REVIEW = frozenset((k, e, True) for k in ("restrict", "notice") for e in ("deny", "condition"))
@@ -61,7 +61,7 @@ def reason(standing: Standing, am: AppliedMeasure, overridden: bool = False) -> 
 
 def _disputed(keys: frozenset[str], am: AppliedMeasure) -> tuple[str, ...]:
     e = am.entry
-    found = [k for k in (f"record:{r}" for r in e.records) if k in keys]
+    found = [k for k in map(record_key, e.records) if k in keys]
     entry = list_key(e.subject, e.list)  # e.subject is the listed subject
     if entry in keys:
         found.append(entry)

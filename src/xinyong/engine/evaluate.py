@@ -37,6 +37,7 @@ from xinyong.model import (
     Standing,
     Subject,
     grade_key,
+    record_key,
 )
 from xinyong.policy.model import Binding, Policy, PolicyView
 from xinyong.policy.schema import (
@@ -112,9 +113,8 @@ def evaluate(
 
 
 def _mark_rating(r: Rating, subject: str, disputed: frozenset[str]) -> Rating:
-    recs = [*(x for c in r.contributions for x in c.records),
-            *(x for a in r.adjustments for x in a.records)]
-    if grade_key(subject, r.scheme) in disputed or any(f"record:{x}" in disputed for x in recs):
+    if grade_key(subject, r.scheme) in disputed or any(record_key(x) in disputed
+                                                        for x in r.records):
         return replace(r, disputed=True)
     return r
 

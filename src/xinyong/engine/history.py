@@ -96,9 +96,7 @@ def _year_inputs(ctx: Context, reads: Reads, scheme_id: str, subject: str,
 
 def _rating_records(rating: Rating) -> tuple[str, ...]:
     return tuple(dict.fromkeys(
-        [r for c in rating.contributions for r in c.records]
-        + [r for a in rating.adjustments for r in a.records]
-        + ([rating.reassessed_by] if rating.reassessed_by else [])))
+        [*rating.records, *([rating.reassessed_by] if rating.reassessed_by else [])]))
 
 
 def _turning_points(ctx: Context, reads: Reads, subject: str) -> list[date]:

@@ -95,9 +95,7 @@ def holds(
         rating = _own_rating(ctx, scheme, subject)
         if rating is None or rating.grade not in c.grade.grades:
             return None
-        found.records += tuple(dict.fromkeys(
-            [r for x in rating.contributions for r in x.records]
-            + [r for a in rating.adjustments for r in a.records]))
+        found.records += rating.records
     if c.score_min is not None and (score is None or score < c.score_min):
         return None
     if c.score_max is not None and (score is None or score > c.score_max):

@@ -38,9 +38,12 @@ class AuditLog(Connected):
         """A write transaction under the write lock that ends with its audit entry (who,
         what, about whom, ``tx.detail``): both commit, or neither (see ``transaction``)."""
         with self._writing() as conn:
-            tx = Transaction(conn, dict(detail or {}))
+            tx = self._transaction(conn, dict(detail or {}))
             yield tx
             self._audit(conn, actor, action, subject, tx.detail)
+
+    def _transaction(self, conn: Connection, detail: dict[str, Any] | None) -> Transaction:
+        return Transaction(conn, detail)
 
     def audit(self, actor: str, action: str, subject: str | None,
               detail: Mapping[str, Any]) -> None:

@@ -1,4 +1,5 @@
-"""Agency ingestion: read a file, validate every row, resolve identities, write atomically.
+"""Agency ingestion: read a file (``ledger.readers``), validate every row, resolve identities,
+write atomically.
 
 A file is atomic: one bad row and nothing is written; the report lists every bad row with
 its line, field and reason. Resubmitting a file, or records already recorded, adds nothing.
@@ -12,9 +13,7 @@ channels.
 from __future__ import annotations
 
 import hashlib
-import re
-import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import InvalidOperation
@@ -25,38 +24,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from xinyong.ids import InvalidIdentifier, identify
-from xinyong.ledger.errors import AlreadyIngested, LedgerError
+from xinyong.ledger.candidates import candidates
+from xinyong.ledger.errors import AlreadyIngested, IngestError, RowError
 from xinyong.ledger.payloads import Columns, amount_text, canonical_amount
+from xinyong.ledger.readers import FORMATS, read_rows, read_table
 from xinyong.ledger.store import Ledger
 from xinyong.ledger.writes import Batch, WriteResult
-from xinyong.model import Channel, Record, Subject, SubjectKind
+from xinyong.model import Channel, Subject, SubjectKind
 from xinyong.policy.data_class import LABELS
 from xinyong.policy.model import Policy
 from xinyong.policy.schema import Feed
-
-FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
-           ".parquet": "parquet"}
-
-
-@dataclass(frozen=True, slots=True)
-class RowError:
-    line: int
-    field: str
-    reason: str
-    record: str = ""
-
-    def __str__(self) -> str:
-        rec = f" (record {self.record})" if self.record else ""
-        return f"line {self.line}{rec}, field {self.field}: {self.reason}"
-
-
-class IngestError(LedgerError):
-    """The file was refused; nothing was written. ``errors`` lists every bad row."""
-
-    def __init__(self, file: str, errors: list[RowError], headline: str = ""):
-        self.file, self.errors = file, errors
-        head = headline or f"{len(errors)} bad row(s); nothing was written"
-        super().__init__(f"{file}: {head}")
 
 
 @dataclass
@@ -74,118 +51,11 @@ class IngestReport:
     result: WriteResult | None = None
 
 
-def read_rows(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
-    """Rows as dicts of strings (or None), and the file line of each row."""
-    fmt = FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise IngestError(str(path), [], f"unknown file type {path.suffix!r}; use .csv, .jsonl "
-                          "or .parquet")
-    if not path.is_file():
-        raise IngestError(str(path), [], "no such file")
-    if fmt == "parquet":
-        try:
-            import pyarrow.parquet as pq
-
-            table = pq.read_table(path)
-        except Exception as e:  # not Parquet, truncated …
-            raise IngestError(str(path), [], f"cannot be read: not a Parquet file ({e})") from None
-        rows = [{k: None if v is None else str(v) for k, v in r.items()}
-                for r in table.to_pylist()]
-        return rows, list(range(1, len(rows) + 1))
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw.count(b"\n", 0, e.start) + 1
-        raise IngestError(str(path), [], f"not UTF-8 text (byte {e.start}) on line {line}; "
-                          "save the export as UTF-8") from None
-    if fmt == "csv":
-        import csv
-        import io
-
-        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-        rows, lines = [], []
-        try:
-            header = next(reader, None)
-            if header is None:
-                raise IngestError(str(path), [], "empty file: no header row")
-            for values in reader:
-                if not values:
-                    continue  # a blank line
-                if len(values) != len(header):
-                    raise IngestError(str(path), [RowError(
-                        reader.line_num, "*", f"wrong number of columns: {len(values)} where "
-                        f"the header has {len(header)}")], "malformed CSV")
-                rows.append(dict(zip(header, values, strict=True)))
-                lines.append(reader.line_num)
-        except csv.Error as e:
-            raise IngestError(str(path), [RowError(reader.line_num, "*", str(e))],
-                              "malformed CSV") from None
-        return rows, lines
-    import json
-
-    rows, lines = [], []
-    for i, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise IngestError(str(path), [RowError(i, "*", f"not JSON: {e.msg}")],
-                              "malformed JSON Lines") from None
-        if not isinstance(obj, dict):
-            raise IngestError(str(path), [RowError(i, "*", "not a JSON object")],
-                              "malformed JSON Lines")
-        rows.append({k: None if v is None else str(v) for k, v in obj.items()})
-        lines.append(i)
-    return rows, lines
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", name)).casefold()
-
-
 def _kind_of(scheme: str, value: str) -> SubjectKind:
     if scheme != "cn-uscc":
         return SubjectKind.PERSON
     return {"1": SubjectKind.PUBLIC_BODY, "5": SubjectKind.SOCIAL_ORG}.get(
         value[0], SubjectKind.ENTERPRISE)
-
-
-def read_table(path: Path) -> tuple[pa.Table, Callable[[], list[int]]]:
-    """The file as a table of text columns, and a function giving each row's file line (only
-    worked out when a report needs it: quoted values may span lines)."""
-    import pyarrow.csv as pcsv
-
-    fmt = FORMATS.get(path.suffix.lower())
-    if fmt == "csv" and path.is_file():
-        data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
-        # Arrow's reader forgives stray quotes (text after a closing quote); Python's strict
-        # reader names them, so files with quotes take that road
-        if b'"' not in data:
-            try:
-                header = data.split(b"\n", 1)[0].rstrip(b"\r").decode().split(",")
-                if header != [""] and len(set(header)) == len(header):
-                    options = pcsv.ConvertOptions(
-                        column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False)
-                    table = pcsv.read_csv(pa.BufferReader(data), convert_options=options)
-                    if table.column_names == header:
-                        return table, lambda: read_rows(path)[1]
-            except (pa.ArrowInvalid, UnicodeDecodeError):
-                pass  # the row-by-row reader below names the line and the fault
-    if fmt == "parquet" and path.is_file():
-        import pyarrow.parquet as pq
-
-        try:
-            table = pq.read_table(path)
-            table = pa.table({c: table[c].cast(pa.string()) for c in table.column_names})
-            return table, lambda: list(range(1, table.num_rows + 1))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError):
-            pass
-    rows, lines = read_rows(path)
-    names = list(dict.fromkeys(k for r in rows for k in r))  # JSON rows vary
-    return pa.table({k: pa.array([r.get(k) for r in rows], pa.string()) for k in names}), \
-        lambda: lines
 
 
 def _codes(arr: pa.Array) -> tuple[list[Any], pa.Array]:
@@ -249,13 +119,33 @@ class Ingest:
         table, lines = read_table(self.path)
         return self.ingest(table, lines, digest, digest)
 
+    def ingest_rows(self, rows: Sequence[Mapping[str, Any]], digest: str,
+                    key: str) -> IngestReport:
+        """Validate and write rows keyed by our own field names (the keys of the feed's
+        ``columns``: ``record_id``, ``category``, ``amount.fine``, …, and ``channel``), as the
+        HTTP service receives them: checked and written as a file is, all or nothing, every bad
+        row listed with its row number (from 1) as its line."""
+        feed = self.feed()
+        fields = [*feed.columns, *(() if "channel" in feed.columns else ("channel",))]
+        errors = [RowError(i, f, f"feed {feed.id} has no amount {f[7:]!r}"
+                           if f.startswith("amount.") else f"not a field of feed {feed.id}")
+                  for i, row in enumerate(rows, 1) for f in row if f not in fields]
+        if errors:
+            raise IngestError(str(self.path), errors)
+        table = pa.table({f: pa.array([None if (v := r.get(f)) is None else str(v)
+                                       for r in rows], pa.string()) for f in fields})
+        return self.ingest(table, lambda: list(range(1, len(rows) + 1)), digest, key,
+                           {f: f for f in fields})
+
     def ingest(self, table: pa.Table, lines: Callable[[], list[int]], digest: str,
-               key: str) -> IngestReport:
+               key: str, names: Mapping[str, str] | None = None) -> IngestReport:
         """Validate and write a table of the agency's rows (as from a file), atomically.
-        ``key`` (the file's digest, or a client's idempotency key) makes a repeat a no-op."""
-        feed = self.feed(table)
+        ``key`` (the file's digest, or a client's idempotency key) makes a repeat a no-op.
+        ``names`` maps our fields to the table's columns: the feed's columns, unless given."""
+        feed = self.feed(table if names is None else None)
         ingest_id = hashlib.sha256(f"{self.agency}\x00{key}".encode()).hexdigest()[:32]
-        self._check_columns(feed, table)
+        if names is None:
+            self._check_columns(feed, table)
         n = table.num_rows
         if n < feed.min_rows or (feed.max_rows is not None and n > feed.max_rows):
             raise IngestError(str(self.path), [], f"{n} rows, but feed {feed.id} "
@@ -263,7 +153,7 @@ class Ingest:
         if self.ledger.ingested(ingest_id):
             return IngestReport(str(self.path), self.agency, feed.id, n, 0, n, 0, 0,
                                 ingest_id, already_ingested=True)
-        check = _Check(self, feed, table, ingest_id, lines)
+        check = _Check(self, feed, table, ingest_id, lines, names)
         records, subjects, queue, errors = check.run()
         if errors:
             at = check.lines()
@@ -285,6 +175,27 @@ class Ingest:
                             result.written["record"], result.unchanged["record"],
                             result.written["subject"], len(queue), ingest_id,
                             result=result)
+
+    def link(self, item: Any, subject: Subject, reviewer: str) -> str:
+        """Write a review queue item's row as a record of ``subject``, whom a person chose:
+        checked as an ingested row is, then written with the item's resolution and the
+        reviewer's audit entry in one transaction. The record's id."""
+        table = pa.table({c: pa.array([None if v is None else str(v)], pa.string())
+                          for c, v in dict(item.row).items()})
+        feed = self.feed(table)
+        check = _Check(self, feed, table, None, lambda: [item.line], subject=subject)
+        records, _, _, errors = check.run()
+        if errors:
+            raise IngestError(str(self.path), [
+                RowError(item.line, fld, why, check.rid[row]) for row, _, fld, why in errors],
+                "; ".join(f"field {fld}: {why}" for _, _, fld, why in errors))
+        rid: str = records["id"][0]
+        with self.ledger.transaction(reviewer, "review.link", subject.id,
+                                     {"item": item.id, "record": rid}) as tx:
+            tx.write(Batch(record_columns=records), self.now)
+            tx.close_review(item.id, "linked", reviewer, self.now,
+                            {"subject": subject.id, "record": rid})
+        return rid
 
     def _check_columns(self, feed: Feed, table: pa.Table) -> None:
         present: list[str] = table.column_names
@@ -324,9 +235,14 @@ class _Check:
     """Every row of a file checked column by column: each check runs once per distinct value
     (or pair of values), and only the rows that fail are visited one by one."""
 
-    def __init__(self, ingest: Ingest, feed: Feed, table: pa.Table, ingest_id: str,
-                 line_of: Callable[[], list[int]]):
+    def __init__(self, ingest: Ingest, feed: Feed, table: pa.Table, ingest_id: str | None,
+                 line_of: Callable[[], list[int]], names: Mapping[str, str] | None = None,
+                 subject: Subject | None = None):
         self.ingest, self.feed, self.table, self.ingest_id = ingest, feed, table, ingest_id
+        self.names = feed.columns if names is None else names
+        """Our field → the table's column."""
+        self.subject = subject
+        """The subject every row is of (a person linked the row), or None: by identifier."""
         self.line_of = line_of
         self._lines: list[int] | None = None
         self.policy, self.agency, self.today = ingest.policy, ingest.agency, ingest.today
@@ -335,7 +251,7 @@ class _Check:
 
     def column(self, key: str) -> pa.Array | None:
         """Our field ``key`` as trimmed text ("" where empty), or None if the feed lacks it."""
-        name = self.feed.columns.get(key)
+        name = self.names.get(key)
         if name is None or name not in self.table.column_names:
             return None
         col = self.table[name].combine_chunks()
@@ -442,7 +358,8 @@ class _Check:
                               f"repeats line {self.lines()[seen[v]]}")
                 seen[v] = r
 
-        subjects, new_subjects, queue = self.subjects(pair_i, cats)
+        subjects, new_subjects, queue = (self.subjects(pair_i, cats) if self.subject is None
+                                         else self.linked(pair_i, cats))
         if self.errors:
             failed = {e[0] for e in self.errors}
             queue = [q for q in queue if q["_row"] not in failed]
@@ -484,8 +401,16 @@ class _Check:
             else:
                 why = f"{v!r} is not a channel; feed {self.feed.id} declares {', '.join(declared)}"
             got.append("")
-            self.fail(_rows_with(idx, [i]), "channel", self.feed.columns["channel"], why)
+            self.fail(_rows_with(idx, [i]), "channel", self.names["channel"], why)
         return [got[i] for i in idx.to_pylist()]
+
+    def row(self, r: int) -> dict[str, Any]:
+        """Row ``r`` in the feed's own columns, as the review queue keeps a row (and
+        ``review.decide_review`` reads it back), whichever names it came in."""
+        got: dict[str, Any] = self.table.slice(r, 1).to_pylist()[0]
+        if self.names is self.feed.columns:
+            return got
+        return {self.feed.columns[f]: v for f, v in got.items() if f in self.feed.columns}
 
     def lines(self) -> list[int]:
         """Each row's file line; read again only when a report needs them."""
@@ -496,7 +421,7 @@ class _Check:
     def amounts(self, cats: list[Any], pair_i: pa.Array) -> list[str]:
         """Each row's amounts as canonical JSON text; bad amounts reported."""
         frags = []
-        for key, col in sorted((k.split(".", 1)[1], c) for k, c in self.feed.columns.items()
+        for key, col in sorted((k.split(".", 1)[1], c) for k, c in self.names.items()
                                if k.startswith("amount.")):
             raw = self.column(f"amount.{key}")
             if raw is None:
@@ -625,7 +550,7 @@ class _Check:
                 continue
             queue.append({"_row": r, "ingest": self.ingest_id, "agency": self.agency,
                           "feed": self.feed.id, "line": 0,
-                          "row": self.table.slice(r, 1).to_pylist()[0],
+                          "row": self.row(r),
                           "name": names[r], "region": regions[r],
                           "candidates": candidates(names[r], regions[r], pool),
                           "reason": "no identifier: identity is never guessed from a name, "
@@ -636,6 +561,17 @@ class _Check:
                 q["line"] = lines[q["_row"]]
         return rows, new_subjects, queue
 
+    def linked(self, pair_i: pa.Array, cats: list[Any]) -> tuple[
+            list[str | None], dict[str, Subject], list[dict[str, Any]]]:
+        """Every row is of :attr:`subject`, whose kind the category must apply to."""
+        assert self.subject is not None
+        s = self.subject
+        wrong = [i for i, c in enumerate(cats) if c is not None and s.kind not in c.subject_kinds]
+        self.fail(_rows_with(pair_i, wrong), "identifier", "identifier",
+                  lambda r: f"{cats[pair_i[r].as_py()].id} applies to "
+                  f"{', '.join(cats[pair_i[r].as_py()].subject_kinds)}, not to a {s.kind.value}")
+        return [s.id] * self.n, {}, []
+
     def _known(self, values: list[str]) -> tuple[dict[str, str], dict[str, SubjectKind]]:
         """Identifier → subject for identifiers already in the store, and those subjects' kinds."""
         return self.ingest.ledger.identified(values)
@@ -644,68 +580,4 @@ class _Check:
         return self.ingest.ledger.names()
 
 
-def candidates(name: str, region: str, pool: Mapping[str, tuple[str, str]],
-               limit: int = 5) -> list[dict[str, Any]]:
-    """The known subjects closest to a name, ranked: same region (district, then province)
-    first, then name similarity (rapidfuzz ratio on normalised names). Each says why."""
-    from rapidfuzz import fuzz, process
-
-    names = {sid: _norm(n) for sid, (n, _) in pool.items()}
-    found = process.extract(_norm(name), names, scorer=fuzz.ratio, limit=None,
-                            score_cutoff=50)
-
-    def place(sid: str) -> int:
-        other = pool[sid][1]
-        return 2 if region and other == region else 1 if region and other[:2] == region[:2] else 0
-
-    ranked = sorted(found, key=lambda f: (-place(f[2]), -f[1], f[2]))[:limit]
-    where = {2: "same district", 1: "same province", 0: "other region"}
-    return [{"subject": sid, "name": pool[sid][0], "region": pool[sid][1],
-             "score": round(score, 1),
-             "why": f"name {round(score)}% alike, {where[place(sid)]}"}
-            for _, score, sid in ranked]
-
-
-# --- the review queue ------------------------------------------------------------------
-
-
-def open_reviews(ledger: Ledger) -> list[Any]:
-    return ledger.review_items("open")
-
-
-def decide_review(ledger: Ledger, policy: Policy, item_id: int, reviewer: str,
-                  subject: str | None = None, reason: str = "") -> str:
-    """Link a queued row to a subject (writing its record now) or reject it, with who did it."""
-    item = ledger.review_item(item_id)
-    if item is None:
-        raise LedgerError(f"no review item {item_id}")
-    if item.status != "open":
-        raise LedgerError(f"review item {item_id} is already {item.status}")
-    now = ledger.clock()
-    if subject is None:
-        ledger.close_review(item_id, "rejected", reviewer, now, {"reason": reason})
-        ledger.audit(reviewer, "review.reject", None, {"item": item_id, "reason": reason})
-        return f"item {item_id} rejected"
-    if subject not in ledger.subjects([subject]):
-        raise LedgerError(f"no subject {subject!r}")
-    row = dict(item.row)
-    feed = next(f for f in policy.at(now.date()).feeds.values()
-                if f.agency == item.agency and (item.feed is None or f.id == item.feed))
-    inv = {v: k for k, v in feed.columns.items()}
-    mine = {inv[k]: v for k, v in row.items() if k in inv}
-    cat = mine.get("category", "")
-    doc = mine.get("document_no", "")
-    eff = date.fromisoformat(str(mine.get("effective"))[:10])
-    rec = Record(mine.get("record_id") or f"{item.agency}/{doc}/{cat}", subject, cat,
-                 item.agency, date.fromisoformat(str(mine.get("act_date") or eff)[:10]), eff,
-                 doc, mine.get("legal_basis") or policy.at(eff).categories[cat].legal_basis[0],
-                 now, {k.split(".", 1)[1]: canonical_amount(str(v)) for k, v in mine.items()
-                       if k.startswith("amount.") and v not in (None, "")},
-                 Channel(mine.get("channel") or feed.channels[0]))
-    ledger.write(Batch(records=[rec]), now)
-    ledger.close_review(item_id, "linked", reviewer, now, {"subject": subject, "record": rec.id})
-    ledger.audit(reviewer, "review.link", subject, {"item": item_id, "record": rec.id})
-    return f"item {item_id} linked to {subject}: record {rec.id} written"
-
-
-__all__ = ["Ingest", "IngestError", "IngestReport", "RowError", "decide_review", "open_reviews"]
+__all__ = ["Ingest", "IngestError", "IngestReport", "RowError"]

@@ -8,23 +8,43 @@ entry, so what was done and the record of who did it commit together or not at a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, insert, update
 
 from xinyong.ledger import cases, platform
 from xinyong.ledger import tables as t
+from xinyong.ledger.errors import LedgerError
+
+if TYPE_CHECKING:
+    from xinyong.ledger.writes import Batch, WriteResult
 
 
 class Transaction:
     """Writes of due process and of the platform's own state inside one write transaction.
     ``detail`` is the audit entry's detail; the block may add to it."""
 
-    def __init__(self, conn: Connection, detail: dict[str, Any] | None = None):
+    def __init__(self, conn: Connection, detail: dict[str, Any] | None = None,
+                 append: Callable[[Batch, datetime], WriteResult] | None = None):
         self.conn = conn
         self.detail: dict[str, Any] = dict(detail or {})
+        self._append = append
+
+    # -- facts ---------------------------------------------------------------------------
+
+    def write(self, batch: Batch, at: datetime) -> WriteResult:
+        """Append facts in this transaction, as ``Ledger.write`` does (without a checkpoint)."""
+        if self._append is None:
+            raise LedgerError("this transaction cannot write facts")
+        return self._append(batch, at)
+
+    def close_review(self, item: int, status: str, reviewer: str, at: datetime,
+                     decision: Mapping[str, Any]) -> None:
+        """Resolve a review queue item: linked or rejected, by whom, when and how."""
+        self.conn.execute(update(t.review_queue).where(t.review_queue.c.id == item).values(
+            status=status, decided_by=reviewer, decided_at=at, decision=dict(decision)))
 
     # -- due process --------------------------------------------------------------------
 

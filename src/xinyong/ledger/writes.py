@@ -70,25 +70,13 @@ class Writer(Checkpoints):
         nothing is written. ``also`` writes more (a case's event, notices) in the same
         transaction, and may add to the audit entry's detail (``tx.detail``)."""
         at = at or self.clock()
-        ingest = (batch.ingest or {}).get("id")
-        records = columns_of("record", [record_row(r, at, ingest) for r in batch.records])
-        for name, col in (batch.record_columns or {}).items():
-            records[name] = records.get(name, []) + col
-        cols: dict[str, Columns] = {
-            "subject": columns_of("subject", [subject_row(s, at) for s in batch.subjects]),
-            "identifier": columns_of("identifier", [
-                {"scheme": i.scheme.value, "value": i.value, "subject": s.id, "recorded_at": at}
-                for s in batch.subjects for i in s.identifiers]),
-            "link": columns_of("link", [link_row(lk, at) for lk in batch.links]),
-            "record": records,
-            "event": columns_of("event", [event_row(e, at, ingest) for e in batch.events]),
-        }
+        cols = _columns(batch, at)
         try:
             with self._writing() as conn:
                 result, leaves = self._append(conn, cols, at, batch.ingest)
                 if review:
                     conn.execute(insert(t.review_queue), list(review))
-                tx = Transaction(conn, dict(audit[3]) if audit is not None else None)
+                tx = self._transaction(conn, dict(audit[3]) if audit is not None else None)
                 if also is not None:
                     also(tx)
                 # the file, its checkpoint and its audit entry stand or fall together
@@ -100,6 +88,11 @@ class Writer(Checkpoints):
                 return result
         except (OperationalError, DBAPIError) as e:
             raise LedgerError(_db_message(e)) from None
+
+    def _transaction(self, conn: Connection, detail: dict[str, Any] | None) -> Transaction:
+        """A transaction that can also append facts (``tx.write``), without a checkpoint."""
+        return Transaction(conn, detail, lambda batch, at: self._append(
+            conn, _columns(batch, at), at, batch.ingest)[0])
 
     def _append(self, conn: Connection, cols: dict[str, Columns], at: datetime,
                 ingest: dict[str, Any] | None) -> tuple[WriteResult, list[bytes]]:
@@ -161,13 +154,23 @@ class Writer(Checkpoints):
         return ({k: [v[i] for i in keep] for k, v in cols.items()}, [refs[i] for i in keep],
                 len(refs) - len(keep))
 
-    def close_review(self, item: int, status: str, reviewer: str, at: datetime,
-                     decision: Mapping[str, Any]) -> None:
-        from sqlalchemy import update
 
-        with self._writing() as conn:
-            conn.execute(update(t.review_queue).where(t.review_queue.c.id == item).values(
-                status=status, decided_by=reviewer, decided_at=at, decision=dict(decision)))
+
+def _columns(batch: Batch, at: datetime) -> dict[str, Columns]:
+    """A batch's facts in storage form, kind by kind."""
+    ingest = (batch.ingest or {}).get("id")
+    records = columns_of("record", [record_row(r, at, ingest) for r in batch.records])
+    for name, col in (batch.record_columns or {}).items():
+        records[name] = records.get(name, []) + col
+    return {
+        "subject": columns_of("subject", [subject_row(s, at) for s in batch.subjects]),
+        "identifier": columns_of("identifier", [
+            {"scheme": i.scheme.value, "value": i.value, "subject": s.id, "recorded_at": at}
+            for s in batch.subjects for i in s.identifiers]),
+        "link": columns_of("link", [link_row(lk, at) for lk in batch.links]),
+        "record": records,
+        "event": columns_of("event", [event_row(e, at, ingest) for e in batch.events]),
+    }
 
 
 def _recorded(conn: Connection, kind: str, refs: list[str]) -> set[str]:

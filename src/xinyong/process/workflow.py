@@ -174,8 +174,7 @@ def _records_behind(ledger: Ledger, policy: Policy, case: Case, on: date) -> lis
         return sorted({r for e in st.entries if e.list == ref and e.subject == subject_id
                        for r in e.records})
     rating = st.ratings[ref]
-    return sorted({r for c in rating.contributions for r in c.records}
-                  | {r for a in rating.adjustments for r in a.records})
+    return sorted(rating.records)
 
 
 def _corrections(ledger: Ledger, policy: Policy, case: Case, records: list[str],

@@ -14,7 +14,7 @@ from typing import Any, TypeVar, overload
 from xinyong.engine import decide
 from xinyong.engine.explain import decision_data, explain, public_view
 from xinyong.ledger.store import Ledger, LedgerError
-from xinyong.model import Standing
+from xinyong.model import Standing, record_key
 from xinyong.policy.model import Policy
 
 
@@ -171,7 +171,7 @@ class Service:
         body["notices"] = [_plain(n) for n in notices(self.ledger, subject=s.id)]
         body["cases"] = [c.as_dict() for c in load(self.ledger, subjects=[s.id])]
         body["repair_options"] = [
-            {"target": f"record:{d.record}", "from": d.earliest_repair.isoformat()}
+            {"target": record_key(d.record), "from": d.earliest_repair.isoformat()}
             for d in standing.displayed] + [
             {"target": f"list:{e.list}", "from": e.earliest_application.isoformat()}
             for e in standing.active_entries
@@ -329,57 +329,26 @@ class Service:
         import json
         from pathlib import Path
 
-        import pyarrow as pa
-
         from xinyong.ledger.ingest import Ingest, IngestError
 
         self.authorize(who, "records.submit")
         assert who.agency is not None
-        name = f"api-{key or 'batch'}"
-        ingest = Ingest(self.ledger, self.policy, who.agency, Path(name), feed_id)
-        try:
-            feed = ingest.feed()
-        except IngestError as e:
-            raise Invalid(str(e).split(": ", 1)[-1], []) from None
-        ours = {theirs: mine for mine, theirs in feed.columns.items()}
-        rows, errors = [], []
-        for i, rec in enumerate(records):
-            row: dict[str, str | None] = dict.fromkeys(feed.columns.values())
-            for field, value in rec.items():
-                if field == "amounts" and isinstance(value, dict):
-                    for amount, v in value.items():
-                        col = feed.columns.get(f"amount.{amount}")
-                        if col is None:
-                            errors.append({"pointer": f"/body/records/{i}/amounts/{amount}",
-                                           "detail": f"feed {feed.id} has no amount {amount!r}"})
-                        else:
-                            row[col] = None if v is None else str(v)
-                elif field in feed.columns and not field.startswith("amount."):
-                    row[feed.columns[field]] = None if value is None else str(value)
-                elif field == "channel" and value != feed.channels[0]:
-                    errors.append({"pointer": f"/body/records/{i}/channel",
-                                   "detail": f"feed {feed.id}'s rows come through "
-                                   f"{feed.channels[0]}, not {value!r}"})
-                elif field == "channel":
-                    pass  # the feed's one channel, said again
-                else:
-                    errors.append({"pointer": f"/body/records/{i}/{field}",
-                                   "detail": f"not a field of feed {feed.id}"})
-            rows.append(row)
-        if errors:
-            raise Invalid(f"{len(errors)} problem(s); nothing was written", errors)
-        table = pa.table({c: pa.array([r[c] for r in rows], pa.string())
-                          for c in feed.columns.values()})
+        rows = [{k: v for k, v in rec.items() if k != "amounts"}
+                | {f"amount.{name}": v for name, v in rec.get("amounts", {}).items()}
+                for rec in records]
         body = json.dumps(records, sort_keys=True, ensure_ascii=False, default=str)
         digest = hashlib.sha256(body.encode()).hexdigest()
+        ingest = Ingest(self.ledger, self.policy, who.agency, Path(f"api-{key or 'batch'}"),
+                        feed_id)
         try:
-            report = ingest.ingest(table, lambda: list(range(1, len(rows) + 1)), digest,
-                                   key or digest)
+            report = ingest.ingest_rows(rows, digest, key or digest)
         except IngestError as e:
+            if not e.errors:  # the feed, or the batch as a whole
+                raise Invalid(str(e).split(": ", 1)[-1], []) from None
             raise Invalid(f"{len(e.errors)} bad record(s); nothing was written", [
                 {"pointer": f"/body/records/{err.line - 1}/"
-                 + ours.get(err.field, err.field).replace("amount.", "amounts/"),
-                 "detail": err.reason} for err in e.errors]) from None
+                 + err.field.replace("amount.", "amounts/"), "detail": err.reason}
+                for err in e.errors]) from None
         return {"ingest": report.ingest_id, "already_submitted": report.already_ingested,
                 "records": report.rows, "written": report.written,
                 "already_recorded": report.already_recorded,
