@@ -1,21 +1,24 @@
 """Reading the ledger: subjects and identifiers, resolving a key to a subject, the
-neighbourhoods (cases) evaluation reads, and the generation that keys cached standings."""
+neighbourhoods (cases) and due-process facts evaluation reads (the ledger as a standings
+``Source``), and the generation that keys cached standings."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
 
-from xinyong.dataset import Case, UnknownSubject
 from xinyong.ledger import tables as t
+from xinyong.ledger.cases import load
 from xinyong.ledger.connection import Connected
 from xinyong.ledger.payloads import FACTS, ORDER
 from xinyong.ledger.rows import _event, _link, _record, _subject
-from xinyong.model import Record, RecordEvent, Subject, SubjectKind
+from xinyong.model import DueProcess, Record, RecordEvent, Subject, SubjectKind
 from xinyong.policy.model import Policy
+from xinyong.standings.source import Case, UnknownSubject
 
 
 class Reader(Connected):
@@ -195,6 +198,28 @@ class Reader(Connected):
                             recs, [e for r in recs for e in events_of.get(r.id, ())],
                             [link_of[k] for k in mine])
         return out
+
+    def due_facts(self, subjects: Sequence[str], known_at: datetime) -> dict[str, DueProcess]:
+        """By subject id, the due process recorded about each subject by ``known_at``: items
+        under an open objection, entries a reviewer confirmed, listing notices served; read
+        for all of them in a few queries."""
+        disputed: dict[str, set[str]] = defaultdict(set)
+        confirmed: dict[str, set[str]] = defaultdict(set)
+        noticed: dict[str, set[str]] = defaultdict(set)
+        with self.engine.connect() as conn:
+            for chunk in _chunks(subjects):
+                for case in load(self, subjects=chunk, known_at=known_at, conn=conn):
+                    if case.kind == "objection" and case.open:
+                        disputed[case.subject].add(case.target)
+                    elif case.kind == "review" and case.status == "confirmed":
+                        confirmed[case.subject].add(case.target)
+                for r in conn.execute(select(t.notices.c.subject, t.notices.c.entry).where(
+                        t.notices.c.kind == "listing", t.notices.c.subject.in_(chunk),
+                        t.notices.c.created_at <= known_at)):
+                    noticed[r.subject].add(r.entry)
+        return {s: DueProcess(frozenset(disputed.get(s, ())), frozenset(confirmed.get(s, ())),
+                              frozenset(noticed.get(s, ())))
+                for s in set(disputed) | set(confirmed) | set(noticed)}
 
     def generation(self) -> tuple[int, ...]:
         """A fingerprint of everything a standing is computed from, read in one query: the

@@ -11,33 +11,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from xinyong.ledger.cases import Case, listing_notices, load, notice_ids, targets
+from xinyong.ledger.cases import Case, load, notice_ids, targets
 from xinyong.ledger.cases import notices as notices  # re-exported: the CLI and demo read it here
 from xinyong.ledger.store import Batch, Ledger
 from xinyong.ledger.transaction import Transaction
-from xinyong.model import DueProcess, EventKind, LinkRole, RecordEvent, Subject
+from xinyong.model import EventKind, LinkRole, RecordEvent, Subject
 from xinyong.policy.model import Policy
 from xinyong.process.cases import NEEDS_REASONS, TRANSITIONS, CaseError
+from xinyong.standings import standing
 
 OBJECTION_DAYS = {"credit-reporting": 20, "fcra": 30}
 """Days to answer an objection: 20 under the Credit Reporting Regulation (Order 631, 2013,
 Art. 25); 30 under the US FCRA (§1681i), the alternative."""
-
-
-# --- the state the engine takes --------------------------------------------------------
-
-
-def due_state(ledger: Ledger, subjects: list[str], known_at: datetime) -> DueProcess:
-    """Open objections (disputed items), reviewers' confirmations and listing notices served,
-    as recorded by ``known_at``, for these subjects."""
-    disputed, confirmed = set(), set()
-    for case in load(ledger, subjects=subjects, known_at=known_at):
-        if case.kind == "objection" and case.open:
-            disputed.add(case.target)
-        elif case.kind == "review" and case.status == "confirmed":
-            confirmed.add(case.target)
-    noticed = listing_notices(ledger, subjects, known_at)
-    return DueProcess(frozenset(disputed), frozenset(confirmed), frozenset(noticed))
 
 
 # --- objections -------------------------------------------------------------------------
@@ -62,12 +47,12 @@ def file_objection(ledger: Ledger, policy: Policy, objector: Subject, target: st
             by = f"legal_representative:{objector.id}"
         subject, key = owner, f"record:{ref}"
     elif kind == "list":
-        st = ledger.standing(policy, objector, today)
+        st = standing(ledger, policy, objector, today)
         if not any(e.list == ref and e.subject == objector.id for e in st.entries):
             raise CaseError(f"{objector.id} has no entry on list {ref!r}; nothing to object to")
         subject, key = objector.id, f"list:{objector.id}:{ref}"
     elif kind == "grade":
-        st = ledger.standing(policy, objector, today)
+        st = standing(ledger, policy, objector, today)
         if ref not in st.ratings:
             raise CaseError(f"{objector.id} has no grade under scheme {ref!r}")
         subject, key = objector.id, f"grade:{objector.id}:{ref}"
@@ -169,7 +154,7 @@ def _records_behind(ledger: Ledger, policy: Policy, case: Case, on: date) -> lis
         return [rest]
     subject_id, _, ref = rest.partition(":")
     subject = ledger.subjects([subject_id])[subject_id]
-    st = ledger.standing(policy, subject, on)
+    st = standing(ledger, policy, subject, on)
     if kind == "list":
         return sorted({r for e in st.entries if e.list == ref and e.subject == subject_id
                        for r in e.records})
@@ -197,7 +182,7 @@ def _corrections(ledger: Ledger, policy: Policy, case: Case, records: list[str],
         if lk.end is not None:
             turns.add(lk.end - timedelta(days=1))
     days = {today}
-    for e in ledger.standing(policy, owner, today).entries:
+    for e in standing(ledger, policy, owner, today).entries:
         if not wrong & set(e.records) or e.start > today:
             continue
         last = today if e.end is None else min(today, e.end - timedelta(days=1))
@@ -205,7 +190,7 @@ def _corrections(ledger: Ledger, policy: Policy, case: Case, records: list[str],
     out: dict[str, dict[str, Any]] = {}
     for subject in reached:
         for day in sorted(days):
-            for am in ledger.standing(policy, subject, day).measures:
+            for am in standing(ledger, policy, subject, day).measures:
                 if not wrong & set(am.entry.records):
                     continue
                 nid = f"{case.id}/correction/{am.applied_by}/{subject.id}/{am.measure}"
@@ -268,7 +253,7 @@ def apply_for_repair(ledger: Ledger, policy: Policy, subject: Subject, target: s
     if procedure is not None and procedure.answer_working_days is not None:
         deadline = policy.calendar(procedure.calendar).add_working_days(
             today, procedure.answer_working_days)
-    st = ledger.standing(policy, subject, today)
+    st = standing(ledger, policy, subject, today)
     kind, _, ref = target.partition(":")
     if kind == "record":
         shown = [d for d in st.displayed if d.record == ref]
@@ -333,7 +318,7 @@ def tick(ledger: Ledger, policy: Policy, until: date | None = None,
     fresh: list[dict[str, Any]] = []
     reviews: list[tuple[str, str, list[str]]] = []
     for subject in ledger.subjects().values():
-        st = ledger.standing(policy, subject, on, known)
+        st = standing(ledger, policy, subject, on, known)
         report.subjects += 1
         rules = policy.at(on).list_rules
         for e in st.entries:
