@@ -178,17 +178,19 @@ def _ids(c: Any) -> tuple[Any, ...]:
 
 
 @pytest.mark.parametrize("depth", [1, 2, 3])
-def test_cases_in_bulk_equal_case_by_case(population: tuple[Ledger, Any], depth: int) -> None:
+def test_neighbourhoods_in_bulk_equal_one_by_one(population: tuple[Ledger, Any],
+                                                 depth: int) -> None:
     ledger, pop = population
     subjects = list(ledger.subjects().values())
-    bulk = ledger.cases(subjects, depth)
+    bulk = ledger.neighbourhoods(subjects, depth)
     memory = Dataset(pop.subjects, pop.links, pop.records, pop.events)
     assert set(bulk) == {s.id for s in subjects}
     for s in subjects:
-        assert _ids(bulk[s.id]) == _ids(ledger.case(s, depth)) == _ids(memory.case(s, depth))
+        assert _ids(bulk[s.id]) == _ids(ledger.neighbourhood(s, depth)) == _ids(
+            memory.neighbourhood(s, depth))
     # a few subjects alone get the same neighbourhoods as among all
     few = subjects[:7]
-    assert {k: _ids(c) for k, c in ledger.cases(few, depth).items()} == {
+    assert {k: _ids(c) for k, c in ledger.neighbourhoods(few, depth).items()} == {
         s.id: _ids(bulk[s.id]) for s in few}
 
 

@@ -9,11 +9,11 @@ from datetime import datetime
 
 from xinyong.ids import ChecksumException, InvalidIdentifier, readings
 from xinyong.model import Link, Record, RecordEvent, Subject
-from xinyong.standings.source import Case, UnknownSubject
+from xinyong.standings.source import Neighbourhood, UnknownSubject
 
 
 class Dataset:
-    """Subjects, links, records and events indexed for building one subject's case."""
+    """Subjects, links, records and events indexed for building one subject's neighbourhood."""
 
     def __init__(
         self,
@@ -57,7 +57,7 @@ class Dataset:
             f"no subject {key!r} in the data; give a subject id (e.g. P000001) or an identifier"
         )
 
-    def case(self, subject: Subject, depth: int = 2) -> Case:
+    def neighbourhood(self, subject: Subject, depth: int = 2) -> Neighbourhood:
         """The subject with everything linked to it within ``depth`` hops."""
         seen = {subject.id}
         frontier = {subject.id}
@@ -75,11 +75,12 @@ class Dataset:
         records = [r for sid in seen for r in self.records_of.get(sid, ())]
         events = [e for r in records for e in self.events_of.get(r.id, ())]
         related = [self.subjects[s] for s in seen if s in self.subjects and s != subject.id]
-        return Case(subject, related, records, events, list(links.values()))
+        return Neighbourhood(subject, related, records, events, list(links.values()))
 
-    def cases(self, subjects: Iterable[Subject], depth: int = 2) -> dict[str, Case]:
-        """``case`` for many subjects, by subject id."""
-        return {s.id: self.case(s, depth) for s in subjects}
+    def neighbourhoods(self, subjects: Iterable[Subject],
+                       depth: int = 2) -> dict[str, Neighbourhood]:
+        """``neighbourhood`` for many subjects, by subject id."""
+        return {s.id: self.neighbourhood(s, depth) for s in subjects}
 
     def due_facts(self, subjects: Sequence[str], known_at: datetime) -> None:
         """A population keeps no due process: its standings follow the documented rules

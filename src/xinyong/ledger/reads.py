@@ -1,5 +1,5 @@
 """Reading the ledger: subjects and identifiers, resolving a key to a subject, the
-neighbourhoods (cases) and due-process facts evaluation reads (the ledger as a standings
+neighbourhoods and due-process facts evaluation reads (the ledger as a standings
 ``Source``), and the generation that keys cached standings."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from xinyong.ledger.payloads import FACTS, ORDER
 from xinyong.ledger.rows import _event, _link, _record, _subject
 from xinyong.model import DueProcess, Record, RecordEvent, Subject, SubjectKind
 from xinyong.policy.model import Policy
-from xinyong.standings.source import Case, UnknownSubject
+from xinyong.standings.source import Neighbourhood, UnknownSubject
 
 
 class Reader(Connected):
@@ -128,13 +128,14 @@ class Reader(Connected):
         raise UnknownSubject(f"no subject {key!r} in the ledger; give a subject id (e.g. "
                              "P000001) or an identifier")
 
-    def case(self, subject: Subject, depth: int = 2) -> Case:
+    def neighbourhood(self, subject: Subject, depth: int = 2) -> Neighbourhood:
         """The subject, every subject linked to it within ``depth`` hops, their records,
-        events and links (see :meth:`cases`)."""
-        return self.cases([subject], depth)[subject.id]
+        events and links (see :meth:`neighbourhoods`)."""
+        return self.neighbourhoods([subject], depth)[subject.id]
 
-    def cases(self, subjects: Iterable[Subject], depth: int = 2) -> dict[str, Case]:
-        """``case`` for many subjects at once, by subject id: the same neighbourhoods (every
+    def neighbourhoods(self, subjects: Iterable[Subject],
+                       depth: int = 2) -> dict[str, Neighbourhood]:
+        """``neighbourhood`` for many subjects at once, by subject id: the same ones (every
         link touching a subject reached within ``depth`` hops, the records of every subject
         reached, their events), read with a few IN-queries per hop for all of them instead of
         several queries per subject. Facts shared by neighbourhoods are read once."""
@@ -160,7 +161,7 @@ class Reader(Connected):
                 loaded.update(todo)
                 frontier = {o for sid in todo for row in links_of.get(sid, ())
                             for o in (row.organisation, row.party)} - loaded
-            # each subject's neighbourhood, walked exactly as ``case`` walks it
+            # each subject's neighbourhood, walked as ``Dataset.neighbourhood`` walks it
             hoods: dict[str, tuple[set[str], dict[str, Any]]] = {}
             for sid in wanted:
                 seen, front = {sid}, {sid}
@@ -194,9 +195,10 @@ class Reader(Connected):
         out = {}
         for sid, (seen, mine) in hoods.items():
             recs = [r for k in seen for r in records_of.get(k, ())]
-            out[sid] = Case(wanted[sid], [known[k] for k in seen if k != sid and k in known],
-                            recs, [e for r in recs for e in events_of.get(r.id, ())],
-                            [link_of[k] for k in mine])
+            out[sid] = Neighbourhood(
+                wanted[sid], [known[k] for k in seen if k != sid and k in known],
+                recs, [e for r in recs for e in events_of.get(r.id, ())],
+                [link_of[k] for k in mine])
         return out
 
     def due_facts(self, subjects: Sequence[str], known_at: datetime) -> dict[str, DueProcess]:

@@ -78,10 +78,10 @@ def _record_owner(ledger: Ledger, record_id: str) -> str:
 
 
 def _represents(ledger: Ledger, person: str, firm: str, on: date) -> bool:
-    case = ledger.case(ledger.subjects([firm])[firm], depth=1)
+    hood = ledger.neighbourhood(ledger.subjects([firm])[firm], depth=1)
     return any(lk.organisation == firm and lk.party == person
                and lk.role is LinkRole.LEGAL_REPRESENTATIVE and lk.holds_on(on)
-               for lk in case.links)
+               for lk in hood.links)
 
 
 # --- resolving any case -----------------------------------------------------------------
@@ -173,7 +173,7 @@ def _corrections(ledger: Ledger, policy: Policy, case: Case, records: list[str],
     force) see every measure that was ever applied."""
     today = now.date()
     owner = ledger.subjects([case.subject])[case.subject]
-    graph = ledger.case(owner, max(1, policy.at(today).max_path))
+    graph = ledger.neighbourhood(owner, max(1, policy.at(today).max_path))
     reached = [owner, *graph.related]
     wrong = set(records)
     turns = set(policy.breaks)

@@ -105,10 +105,10 @@ def impact(ledger: Ledger, current: Policy, candidate: Policy, on: date) -> dict
     subjects = ledger.subjects()
     everyone = list(subjects.values())
     for i in range(0, len(everyone), 2000):  # neighbourhoods read in bulk, a slice at a time
-        cases = ledger.cases(everyone[i:i + 2000], depth)
-        dues = due_states(ledger, cases.values(), known)
-        for sid, c in cases.items():
-            before, after = (restrictions(assess(p, c, on, known, dues[sid]))
+        hoods = ledger.neighbourhoods(everyone[i:i + 2000], depth)
+        dues = due_states(ledger, hoods.values(), known)
+        for sid, h in hoods.items():
+            before, after = (restrictions(assess(p, h, on, known, dues[sid]))
                              for p in (current, candidate))
             _count(tally, totals, per_measure, subjects[sid], before, after)
     return {

@@ -4,7 +4,7 @@ generation-keyed cache the service keeps them in. The one place a standing is co
 
 from xinyong.standings.cache import Cache, Entry
 from xinyong.standings.evaluation import assess, due_states, standing, standings
-from xinyong.standings.source import Case, Source, UnknownSubject
+from xinyong.standings.source import Neighbourhood, Source, UnknownSubject
 
-__all__ = ["Cache", "Case", "Entry", "Source", "UnknownSubject", "assess", "due_states",
-           "standing", "standings"]
+__all__ = ["Cache", "Entry", "Neighbourhood", "Source", "UnknownSubject", "assess",
+           "due_states", "standing", "standings"]

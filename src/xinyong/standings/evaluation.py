@@ -9,7 +9,7 @@ from datetime import date, datetime, time
 from xinyong.engine import evaluate
 from xinyong.model import DueProcess, Standing, Subject
 from xinyong.policy.model import Policy
-from xinyong.standings.source import Case, Source
+from xinyong.standings.source import Neighbourhood, Source
 
 
 def standing(source: Source, policy: Policy, subject: Subject, as_of: date,
@@ -23,33 +23,33 @@ def standings(source: Source, policy: Policy, subjects: Iterable[Subject], as_of
               known_at: datetime | None = None) -> dict[str, Standing]:
     """``standing`` for many subjects on one date, by subject id, their neighbourhoods and
     due-process state read in bulk."""
-    cases = source.cases(subjects, max(1, policy.at(as_of).max_path))
-    due = due_states(source, cases.values(), known_at or datetime.combine(as_of, time.max))
-    return {sid: assess(policy, c, as_of, known_at, due[sid]) for sid, c in cases.items()}
+    hoods = source.neighbourhoods(subjects, max(1, policy.at(as_of).max_path))
+    due = due_states(source, hoods.values(), known_at or datetime.combine(as_of, time.max))
+    return {sid: assess(policy, h, as_of, known_at, due[sid]) for sid, h in hoods.items()}
 
 
-def assess(policy: Policy, case: Case, as_of: date, known_at: datetime | None,
+def assess(policy: Policy, hood: Neighbourhood, as_of: date, known_at: datetime | None,
            due: DueProcess | None) -> Standing:
     """Evaluate a neighbourhood already read, with its due-process state."""
-    return evaluate(policy, case.subject, case.records, case.events, case.links, as_of,
-                    related=case.related, known_at=known_at, due=due)
+    return evaluate(policy, hood.subject, hood.records, hood.events, hood.links, as_of,
+                    related=hood.related, known_at=known_at, due=due)
 
 
-def due_states(source: Source, cases: Iterable[Case],
+def due_states(source: Source, hoods: Iterable[Neighbourhood],
                known_at: datetime) -> dict[str, DueProcess | None]:
     """The due-process state of each neighbourhood, by subject id: open objections,
     reviewers' confirmations and listing notices served by ``known_at`` about any subject
     in it, read for all of them at once. None where the source keeps no due process."""
-    cases = list(cases)
-    everyone = sorted({s for c in cases for s in (c.subject.id, *(r.id for r in c.related))})
+    hoods = list(hoods)
+    everyone = sorted({s for h in hoods for s in (h.subject.id, *(r.id for r in h.related))})
     facts = source.due_facts(everyone, known_at)
     if facts is None:
-        return {c.subject.id: None for c in cases}
+        return {h.subject.id: None for h in hoods}
     none = DueProcess(frozenset(), frozenset(), frozenset())
     out: dict[str, DueProcess | None] = {}
-    for c in cases:
-        parts = [facts.get(i, none) for i in (c.subject.id, *(r.id for r in c.related))]
-        out[c.subject.id] = DueProcess(
+    for h in hoods:
+        parts = [facts.get(i, none) for i in (h.subject.id, *(r.id for r in h.related))]
+        out[h.subject.id] = DueProcess(
             frozenset().union(*(p.disputed for p in parts)),
             frozenset().union(*(p.confirmed for p in parts)),
             frozenset().union(*(p.noticed or () for p in parts)))

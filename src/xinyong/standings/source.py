@@ -17,7 +17,7 @@ class UnknownSubject(LookupError):
 
 
 @dataclass
-class Case:
+class Neighbourhood:
     """A subject and everything linked to it within some hops: the related subjects, the
     records of all of them, those records' events and the links walked."""
 
@@ -31,7 +31,8 @@ class Case:
 class Source(Protocol):
     """What a standing is computed from."""
 
-    def cases(self, subjects: Iterable[Subject], depth: int = 2) -> dict[str, Case]:
+    def neighbourhoods(self, subjects: Iterable[Subject],
+                       depth: int = 2) -> dict[str, Neighbourhood]:
         """Each subject's neighbourhood within ``depth`` hops, by subject id."""
         ...
 
