@@ -224,3 +224,23 @@ def test_the_readme_layout_names_every_room() -> None:
     assert rooms - named == set(), f"README's Layout block does not name {sorted(rooms - named)}"
     assert named - rooms == set(), f"README's Layout block names {sorted(named - rooms)}, " \
         "which src/xinyong/ does not have"
+
+
+def test_standings_are_computed_in_one_room_from_a_source() -> None:
+    from xinyong.dataset import Dataset
+    from xinyong.ledger.store import Ledger
+    from xinyong.standings import Source
+
+    for name in ("standing", "standings", "due_process", "due_processes"):
+        assert not hasattr(Ledger, name), f"the ledger computes {name}: it only stores facts"
+        assert not hasattr(Dataset, name), f"the dataset computes {name}"
+    ledger = Ledger.open("sqlite://")
+    try:
+        assert isinstance(ledger, Source)
+    finally:
+        ledger.dispose()
+    assert isinstance(Dataset([], [], [], []), Source)
+    # the only code that tells sources apart by their attributes is gone
+    for m, path in MODULES.items():
+        text = path.read_text(encoding="utf-8")
+        assert "getattr(source" not in text, f"{m} tells sources apart"

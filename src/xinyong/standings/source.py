@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from xinyong.model import DueProcess, Link, Record, RecordEvent, Subject
 
@@ -28,6 +28,7 @@ class Neighbourhood:
     links: list[Link]
 
 
+@runtime_checkable
 class Source(Protocol):
     """What a standing is computed from."""
 
