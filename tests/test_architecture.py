@@ -48,6 +48,9 @@ ALLOWED: dict[str, set[str]] = {
                      "process", "service", "sim"},
     "cli": {"*"},
 }
+# the stores implement a standings Source: they read its types, never compute a standing
+ONLY = {("ledger", "standings"): {"xinyong.standings.source"},
+        ("dataset", "standings"): {"xinyong.standings.source"}}
 
 
 def _room(module: str) -> str:
@@ -196,6 +199,9 @@ def test_arrows_point_inward() -> None:
             if to not in (room, "xinyong") and "*" not in may and to not in may:
                 wrong.append(f"{MODULES[m].relative_to(SRC.parent)}:{line} imports {target} "
                              f"({room} may import {', '.join(sorted(may)) or 'nothing'})")
+            elif target not in ONLY.get((room, to), {target}):
+                wrong.append(f"{MODULES[m].relative_to(SRC.parent)}:{line} imports {target} "
+                             f"({room} may import only {sorted(ONLY[room, to])} of {to})")
     assert not wrong, "imports the table in docs/architecture.md does not allow:\n" + \
         "\n".join(wrong)
 
