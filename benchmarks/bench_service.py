@@ -248,6 +248,7 @@ def in_process(url: str, subjects: list[str], actions: list[str], args: Any) -> 
     from xinyong.files import load_policy
     from xinyong.ledger.store import Ledger
     from xinyong.service import Principal, Service
+    from xinyong.standings import standing
 
     policy = load_policy()
     ledger = Ledger.open(url, migrate=False)
@@ -267,7 +268,7 @@ def in_process(url: str, subjects: list[str], actions: list[str], args: Any) -> 
     t0 = time.perf_counter()
     plain = []
     for key, action, on in sample:
-        st = plain_service._signed_only(ledger.standing(policy, ledger.resolve(key, policy), on),
+        st = plain_service._signed_only(standing(ledger, policy, ledger.resolve(key, policy), on),
                                         who.agency)
         plain.append(decision_data(policy, st, decide(st, action)))
     ledger.audit(who.actor, "decisions", None, {"asks": len(sample)})

@@ -72,7 +72,7 @@ def test_every_ingested_record_carries_its_feeds_channel(policy: Policy, ledger:
     ingest(ledger, policy, write_csv(tmp_path / "courts.csv", sample_rows()), "courts")
     assert channels(ledger) == {"R-1": "judicial", "R-2": "judicial", "R-3": "judicial"}
     subject = ledger.subjects(["91440300123456788M"])["91440300123456788M"]
-    case = ledger.case(subject)
+    case = ledger.neighbourhood(subject)
     assert {r.id: r.channel for r in case.records} == {"R-1": Channel.JUDICIAL,
                                                          "R-2": Channel.JUDICIAL}
 
@@ -248,7 +248,7 @@ def test_a_store_from_before_channels_still_verifies_after_the_migration(
     try:
         report = led.verify()
         assert report.ok and report.entries == 2, report.problem
-        old = next(r for r in led.case(led.subjects(["E1"])["E1"]).records)
+        old = next(r for r in led.neighbourhood(led.subjects(["E1"])["E1"]).records)
         assert old.channel is Channel.UNRECORDED
         # a record written now hashes its channel, and the old one stays valid beside it
         led.write(Batch(records=[replace(record("NEW", "E1", "commercial.disclosure.false",

@@ -23,6 +23,7 @@ from xinyong.process.workflow import (
     resolve,
     tick,
 )
+from xinyong.standings import standing
 
 REFUSES = "judicial.debtor.refuses_to_perform"
 AIR = "transport.air.ticket"
@@ -44,7 +45,7 @@ E1, P1 = firm("E1", "深圳某某科技有限公司"), person("P1", "李四")
 
 
 def _air(ledger: Ledger, policy: Policy, who: str, day: date) -> Effect:
-    st = ledger.standing(policy, ledger.resolve(who, policy), day)
+    st = standing(ledger, policy, ledger.resolve(who, policy), day)
     return decide(st, AIR).effect
 
 
@@ -77,7 +78,7 @@ def test_a_wrong_judgment_that_reached_the_legal_representative_is_withdrawn(
     case = file_objection(ledger, policy, P1, "record:R1", "the judgment names another firm")
     assert (case.id, case.status, case.subject, case.filed_by, case.deadline) == (
         "OBJ-000001", "filed", "E1", "legal_representative:P1", date(2024, 3, 11))
-    st = ledger.standing(policy, P1, date(2024, 2, 21))
+    st = standing(ledger, policy, P1, date(2024, 2, 21))
     d = decide(st, AIR)
     assert d.effect is Effect.DENY  # disputing does not suspend by itself
     assert [r.disputed for r in d.reasons] == [("record:R1",)]
@@ -86,7 +87,7 @@ def test_a_wrong_judgment_that_reached_the_legal_representative_is_withdrawn(
     # before the upheld objection: which agency applied what, resting on R1, to whom
     applied = {(m.applied_by, s, m.measure)
                for s in ("E1", "P1")
-               for m in ledger.standing(policy, ledger.resolve(s, policy),
+               for m in standing(ledger, policy, ledger.resolve(s, policy),
                                         date(2024, 3, 1)).measures if "R1" in m.entry.records}
     assert ("caac", "P1", AIR) in applied
 
@@ -100,7 +101,7 @@ def test_a_wrong_judgment_that_reached_the_legal_representative_is_withdrawn(
     # from 1 March nothing rests on R1, on the firm or on its representative
     assert _air(ledger, policy, "P1", date(2024, 3, 1)) is Effect.ALLOW
     for who in ("E1", "P1"):
-        st = ledger.standing(policy, ledger.resolve(who, policy), date(2024, 3, 2))
+        st = standing(ledger, policy, ledger.resolve(who, policy), date(2024, 3, 2))
         assert not [m for m in st.measures if m.kind != "reward"]
         assert not [e for e in st.entries if "R1" in e.records] and not st.disputed
     # the past is not rewritten: on 15 Feb the ban was in force, as known then and now
@@ -140,7 +141,7 @@ def test_credit_repair_one_day_early_is_refused_one_day_after_is_granted(
     assert res.repaired == ["A1"]
 
     def shown(day: date) -> set[str]:
-        return {d.record for d in ledger.standing(policy, e2, day).displayed}
+        return {d.record for d in standing(ledger, policy, e2, day).displayed}
 
     assert shown(date(2024, 4, 15)) == {"A1", "A2"}
     assert shown(date(2024, 4, 16)) == {"A2"}  # repair ends display that day
@@ -184,8 +185,8 @@ def test_rectification_is_recorded_by_the_competent_agency_only(
         rectify(ledger, "R2", "courts", date(2024, 3, 2))
     rectify(ledger, "R2", "courts", date(2024, 2, 28))  # Wednesday
     # off within 3 working days: Thu 29 Feb, Fri 1, Mon 4 March
-    assert ledger.standing(policy, P1, date(2024, 3, 1)).active_entries
-    assert not ledger.standing(policy, P1, date(2024, 3, 4)).active_entries
+    assert standing(ledger, policy, P1, date(2024, 3, 1)).active_entries
+    assert not standing(ledger, policy, P1, date(2024, 3, 4)).active_entries
 
 
 def test_tick_is_idempotent(policy: Policy, ledger: Ledger, clock: Clock) -> None:
@@ -213,7 +214,7 @@ def test_an_entry_is_published_only_after_its_notice_is_served(
     clock.set(datetime(2024, 2, 12, 9))
 
     def black(known: datetime | None = None) -> list[str]:
-        st = ledger.standing(policy, E1, date(2024, 2, 12), known)
+        st = standing(ledger, policy, E1, date(2024, 2, 12), known)
         return [e["list"] for e in public_view(policy, st)["list_entries"]
                 if e["colour"] == "black"]
 
@@ -234,7 +235,7 @@ def test_agencies_whose_measure_already_ended_are_corrected_too(
     clock.set(datetime(2024, 3, 1, 9))
     rectify(ledger, "R1", "courts", date(2024, 2, 28))
     clock.set(datetime(2024, 3, 10, 9))
-    assert not [m for m in ledger.standing(policy, P1, date(2024, 3, 10)).measures]
+    assert not [m for m in standing(ledger, policy, P1, date(2024, 3, 10)).measures]
     case = file_objection(ledger, policy, E1, "record:R1", "never our debt")
     clock.set(datetime(2024, 3, 15, 9))
     resolve(ledger, policy, case.id, "upheld", "wrong firm", "reviewer:李明")

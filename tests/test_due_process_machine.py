@@ -65,6 +65,7 @@ from xinyong.process.workflow import (
     resolve,
     tick,
 )
+from xinyong.standings import standing
 
 COMMITMENT = "信用承诺书 2026-001"  # required from 1 Apr 2026 (NDRC Order No. 36)
 REFUSES = "judicial.debtor.refuses_to_perform"
@@ -230,9 +231,9 @@ class DueProcessMachine(RuleBasedStateMachine):
     def standings(self, day: date | None = None) -> dict[str, Standing]:
         """Every subject's standing on ``day`` (default today, cached for the step)."""
         if day is not None:
-            return {s: self.ledger.standing(self.policy, CAST[s], day) for s in CAST}
+            return {s: standing(self.ledger, self.policy, CAST[s], day) for s in CAST}
         if self._standings is None:
-            self._standings = {s: self.ledger.standing(self.policy, CAST[s], self.today)
+            self._standings = {s: standing(self.ledger, self.policy, CAST[s], self.today)
                                for s in CAST}
         return self._standings
 
@@ -769,7 +770,7 @@ def test_entries_sharing_a_start_each_get_a_listing_notice(
         record("R1", "F1", REFUSES, date(2024, 1, 10)),
         record("R2", "F1", REFUSES, date(2024, 1, 10))]))
     tick(ledger, policy)
-    entries = [e for e in ledger.standing(policy, CAST["F1"], date(2024, 1, 10)).entries
+    entries = [e for e in standing(ledger, policy, CAST["F1"], date(2024, 1, 10)).entries
                if e.list == COURT]
     assert sorted(e.records for e in entries) == [("R1",), ("R2",)]
     noticed = {r for n in notices(ledger) if n["kind"] == "listing" for r in n["records"]}
@@ -791,7 +792,7 @@ def test_a_confirmation_is_of_one_entry_not_of_a_later_one_with_the_same_start(
     resolve(ledger, policy, review.id, "confirmed", "R1 checked", "reviewer:王芳")
     clock.now = datetime(2024, 2, 13, 9)
     ledger.write(Batch(records=[record("R3", "F1", REFUSES, date(2024, 1, 10))]))
-    st_ = ledger.standing(policy, CAST["F1"], date(2024, 2, 13))
+    st_ = standing(ledger, policy, CAST["F1"], date(2024, 2, 13))
     [ban] = [m for m in st_.measures
              if m.measure == "transport.air.ticket" and m.entry.records == ("R3",)]
     assert ban.pending_review
@@ -819,10 +820,10 @@ def test_a_measure_applied_the_day_before_through_a_later_link_is_corrected(
     rectify(ledger, "R1", "courts", date(2024, 3, 6))
     objection = file_objection(ledger, policy, p1, "record:R1", "the judgment names another firm")
     clock.now = datetime(2024, 3, 11, 9)
-    on_the_10th = ledger.standing(policy, p1, date(2024, 3, 10))
+    on_the_10th = standing(ledger, policy, p1, date(2024, 3, 10))
     assert [m for m in on_the_10th.measures if m.measure == "transport.air.ticket"
             and not m.pending_review]
-    assert not [m for m in ledger.standing(policy, p1, date(2024, 3, 11)).measures
+    assert not [m for m in standing(ledger, policy, p1, date(2024, 3, 11)).measures
                 if m.kind != "reward"]
     resolve(ledger, policy, objection.id, "upheld", "the court confirmed the error",
             "reviewer:李明")

@@ -18,6 +18,7 @@ from xinyong.ledger.store import Batch, Ledger
 from xinyong.model import Effect, EntryStatus
 from xinyong.policy.model import Policy
 from xinyong.process.workflow import resolve, tick
+from xinyong.standings import standing
 
 POLICY = """
 [preset]
@@ -259,7 +260,7 @@ def test_a_poor_firm_is_noticed_once(policy: Policy, ledger: Ledger, clock: Cloc
     ledger.write(Batch(subjects=[f], records=recs))
     for _ in range(7):
         tick(ledger, policy)
-        st = ledger.standing(policy, f, clock.today)
+        st = standing(ledger, policy, f, clock.today)
         (e,) = [e for e in st.entries if e.list == "ndrc.appraisal_poor"]
         assert (e.start, e.status) == (date(2024, 2, 6), EntryStatus.ACTIVE)
         clock.advance(1)
@@ -269,7 +270,7 @@ def test_a_poor_firm_is_noticed_once(policy: Policy, ledger: Ledger, clock: Cloc
     # 30 + 0 + 20 + 15 = 65, medium. The entry ends then and a removal notice follows.
     clock.set(datetime(2027, 1, 6, 9))
     tick(ledger, policy)
-    st = ledger.standing(policy, f, clock.today)
+    st = standing(ledger, policy, f, clock.today)
     (e,) = [e for e in st.entries if e.list == "ndrc.appraisal_poor"]
     assert (e.start, e.end, e.status) == (date(2024, 2, 6), date(2027, 1, 5), EntryStatus.ENDED)
     assert [n for n in _notices(ledger) if n.startswith("removal/ndrc.appraisal_poor:")] \
@@ -299,7 +300,7 @@ def test_a_reviewers_confirmation_holds_across_a_week_of_ticks(
     (case,) = [c for c in load(ledger, kind="review") if c.open]
     resolve(ledger, policy, case.id, "confirmed", "defaults checked", "reviewer:王芳")
     for _ in range(7):
-        st = ledger.standing(policy, p, clock.today)
+        st = standing(ledger, policy, p, clock.today)
         (e,) = [e for e in st.entries if e.list == "suining.grade_d"]
         assert e.start == date(2012, 3, 14)
         assert decide(st, "licence.apply").effect is Effect.DENY

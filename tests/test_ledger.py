@@ -13,6 +13,7 @@ from builders import Clock, event, firm, link, person, record
 from xinyong import merkle
 from xinyong.engine import decide
 from xinyong.ledger.store import Batch, Conflict, Ledger, LedgerError
+from xinyong.standings import standing
 
 REFUSES = "judicial.debtor.refuses_to_perform"
 
@@ -197,14 +198,14 @@ def test_as_of_replays_what_was_known_then(policy, ledger: Ledger, clock: Clock)
             when, batch = pending.pop(0)
             clock.set(when)
             ledger.write(batch) if isinstance(batch, Batch) else batch(ledger)
-        st = ledger.standing(policy, ledger.resolve("P1", policy), day)
+        st = standing(ledger, policy, ledger.resolve("P1", policy), day)
         seen[day] = decide(st, "transport.air.ticket")
     for when, batch in pending:
         clock.set(when)
         ledger.write(batch) if isinstance(batch, Batch) else batch(ledger)
     # replay with the full history: each past decision is reproduced exactly
     for day, d in seen.items():
-        st = ledger.standing(policy, ledger.resolve("P1", policy), day)
+        st = standing(ledger, policy, ledger.resolve("P1", policy), day)
         assert decide(st, "transport.air.ticket") == d
     assert {day: d.effect.value for day, d in seen.items()} == {
         date(2024, 2, 15): "deny",   # listed from 10 Feb (one month of grace)

@@ -26,6 +26,7 @@ from xinyong.policy.model import Policy
 from xinyong.process.workflow import file_objection, resolve, tick
 from xinyong.service import Forbidden, NotFound, Principal, Service
 from xinyong.sim.population import generate
+from xinyong.standings import standing, standings
 
 REFUSES = "judicial.debtor.refuses_to_perform"
 AIR = "transport.air.ticket"
@@ -50,7 +51,7 @@ def plain(ledger: Ledger, policy: Policy, who: Principal,
     service = Service(ledger, policy)
     out = []
     for key, action, on in asks:
-        st = service._signed_only(ledger.standing(policy, ledger.resolve(key, policy), on),
+        st = service._signed_only(standing(ledger, policy, ledger.resolve(key, policy), on),
                                   who.agency)
         out.append(decision_data(policy, st, decide(st, action)))
     return out
@@ -125,11 +126,11 @@ def test_audit_entries_do_not_empty_the_cache(ledger: Ledger, policy: Policy) ->
 
 def test_another_policy_is_another_cache(ledger: Ledger, policy: Policy) -> None:
     from xinyong.files import load_policy
-    from xinyong.service.core import _Standings
+    from xinyong.standings import Cache
 
     service = Service(ledger, policy)
     assert effect(service, "P1") == "deny"
-    cache = _Standings.of(service)
+    cache = Cache.of(service)
     assert cache.state is not None and cache.state[1] is policy and cache.standings
     other = load_policy()  # an admin activates a version: another Policy object
     service.policy = other
@@ -177,17 +178,19 @@ def _ids(c: Any) -> tuple[Any, ...]:
 
 
 @pytest.mark.parametrize("depth", [1, 2, 3])
-def test_cases_in_bulk_equal_case_by_case(population: tuple[Ledger, Any], depth: int) -> None:
+def test_neighbourhoods_in_bulk_equal_one_by_one(population: tuple[Ledger, Any],
+                                                 depth: int) -> None:
     ledger, pop = population
     subjects = list(ledger.subjects().values())
-    bulk = ledger.cases(subjects, depth)
+    bulk = ledger.neighbourhoods(subjects, depth)
     memory = Dataset(pop.subjects, pop.links, pop.records, pop.events)
     assert set(bulk) == {s.id for s in subjects}
     for s in subjects:
-        assert _ids(bulk[s.id]) == _ids(ledger.case(s, depth)) == _ids(memory.case(s, depth))
+        assert _ids(bulk[s.id]) == _ids(ledger.neighbourhood(s, depth)) == _ids(
+            memory.neighbourhood(s, depth))
     # a few subjects alone get the same neighbourhoods as among all
     few = subjects[:7]
-    assert {k: _ids(c) for k, c in ledger.cases(few, depth).items()} == {
+    assert {k: _ids(c) for k, c in ledger.neighbourhoods(few, depth).items()} == {
         s.id: _ids(bulk[s.id]) for s in few}
 
 
@@ -196,10 +199,10 @@ def test_standings_in_bulk_equal_standing_by_standing(population: tuple[Ledger, 
     ledger, _ = population
     subjects = list(ledger.subjects().values())
     on = date(2024, 12, 31)
-    bulk = ledger.standings(policy, subjects, on)
+    bulk = standings(ledger, policy, subjects, on)
     actions = sorted(policy.actions)
     for s in subjects:
-        one = ledger.standing(policy, s, on)
+        one = standing(ledger, policy, s, on)
         assert [decision_data(policy, bulk[s.id], decide(bulk[s.id], a)) for a in actions] == [
             decision_data(policy, one, decide(one, a)) for a in actions]
 

@@ -1,34 +1,19 @@
-"""An in-memory view of a population (Parquet files) for per-subject evaluation."""
+"""An in-memory view of a population (Parquet files) for per-subject evaluation: a standings
+``Source`` (``xinyong.standings``)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import date, datetime, time
-from typing import Any
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 
-from xinyong.engine import evaluate
 from xinyong.ids import ChecksumException, InvalidIdentifier, readings
-from xinyong.model import Link, Record, RecordEvent, Standing, Subject
-from xinyong.policy.model import Policy
-
-
-class UnknownSubject(LookupError):
-    pass
-
-
-@dataclass
-class Case:
-    subject: Subject
-    related: list[Subject]
-    records: list[Record]
-    events: list[RecordEvent]
-    links: list[Link]
+from xinyong.model import Link, Record, RecordEvent, Subject
+from xinyong.standings.source import Neighbourhood, UnknownSubject
 
 
 class Dataset:
-    """Subjects, links, records and events indexed for building one subject's case."""
+    """Subjects, links, records and events indexed for building one subject's neighbourhood."""
 
     def __init__(
         self,
@@ -72,7 +57,7 @@ class Dataset:
             f"no subject {key!r} in the data; give a subject id (e.g. P000001) or an identifier"
         )
 
-    def case(self, subject: Subject, depth: int = 2) -> Case:
+    def neighbourhood(self, subject: Subject, depth: int = 2) -> Neighbourhood:
         """The subject with everything linked to it within ``depth`` hops."""
         seen = {subject.id}
         frontier = {subject.id}
@@ -90,30 +75,14 @@ class Dataset:
         records = [r for sid in seen for r in self.records_of.get(sid, ())]
         events = [e for r in records for e in self.events_of.get(r.id, ())]
         related = [self.subjects[s] for s in seen if s in self.subjects and s != subject.id]
-        return Case(subject, related, records, events, list(links.values()))
+        return Neighbourhood(subject, related, records, events, list(links.values()))
 
-    def standing(self, policy: Policy, subject: Subject, as_of: date,
-                 known_at: datetime | None = None) -> Standing:
-        return standing_of(self, policy, subject, as_of, known_at)
+    def neighbourhoods(self, subjects: Iterable[Subject],
+                       depth: int = 2) -> dict[str, Neighbourhood]:
+        """``neighbourhood`` for many subjects, by subject id."""
+        return {s.id: self.neighbourhood(s, depth) for s in subjects}
 
-
-def standing_of(source: Any, policy: Policy, subject: Subject, as_of: date,
-                known_at: datetime | None = None) -> Standing:
-    """Evaluate a subject with the neighbourhood the policy needs (its longest link path),
-    from any source that builds cases: a population in memory or the ledger."""
-    c = source.case(subject, max(1, policy.at(as_of).max_path))
-    # the ledger adds due process (disputes, confirmations); a bare population is the rules
-    due_of = getattr(source, "due_process", None)
-    due = due_of(c, known_at or datetime.combine(as_of, time.max)) if due_of else None
-    return evaluate(policy, c.subject, c.records, c.events, c.links, as_of,
-                    related=c.related, known_at=known_at, due=due)
-
-
-def standings_of(source: Any, policy: Policy, subjects: Iterable[Subject],
-                 as_of: date) -> dict[str, Standing]:
-    """``standing_of`` (known_at=None) for many subjects on one date, by subject id, from a
-    source that builds cases and their due-process state in bulk (the ledger)."""
-    cases = source.cases(subjects, max(1, policy.at(as_of).max_path))
-    due = source.due_processes(cases.values(), datetime.combine(as_of, time.max))
-    return {sid: evaluate(policy, c.subject, c.records, c.events, c.links, as_of,
-                          related=c.related, due=due[sid]) for sid, c in cases.items()}
+    def due_facts(self, subjects: Sequence[str], known_at: datetime) -> None:
+        """A population keeps no due process: its standings follow the documented rules
+        alone."""
+        return None

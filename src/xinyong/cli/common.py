@@ -87,8 +87,8 @@ def fail(message: str, code: int = ExitCode.BAD_INPUT) -> NoReturn:
 
 def guarded(fn: Callable[[], T]) -> T:
     """Turn known errors into clear messages and exit code 2, never a stack trace."""
-    from xinyong.dataset import UnknownSubject
     from xinyong.engine import UnknownAction
+    from xinyong.standings import UnknownSubject
 
     try:
         return fn()
@@ -171,19 +171,21 @@ def _ledger(url: str | None, must_exist: bool = False) -> Any:
 
 def _standing(policy: Policy, key: str, as_of: str | None, known_at: str | None, data: Path,
               database: str | None, why: str) -> Any:
+    from xinyong.standings import standing
+
     day, known = _date(as_of), _datetime(known_at)
     if database is None:
         ds = _dataset(data, policy)
-        return ds.standing(policy, _resolve(ds, policy, key), day, known)
+        return standing(ds, policy, _resolve(ds, policy, key), day, known)
     ledger = _ledger(database, must_exist=True)
     s = guarded(lambda: ledger.resolve(key, policy))
-    standing = ledger.standing(policy, s, day, known)
+    found = standing(ledger, policy, s, day, known)
     import getpass
 
     # every read of personal data is logged: who, what, when, why
     ledger.audit(f"cli:{getpass.getuser()}", why, s.id,
                  {"as_of": day.isoformat(), "known_at": known.isoformat() if known else None})
-    return standing
+    return found
 
 
 def _write(pop: Any, directory: Path) -> dict[str, Path]:

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
 
 from xinyong.ledger import tables as t
-
-if TYPE_CHECKING:
-    from xinyong.ledger.store import Ledger
+from xinyong.ledger.connection import Connected
 
 PREFIX = {"objection": "OBJ", "repair": "REP", "review": "REV"}
 OPEN = {"filed", "under_review", "applied", "pending"}
@@ -86,7 +84,7 @@ def add_event(conn: Connection, case_id: str, status: str, at: datetime, actor: 
                                           "detail": detail or {}}])
 
 
-def load(ledger: Ledger, *, case_id: str | None = None, subjects: list[str] | None = None,
+def load(ledger: Connected, *, case_id: str | None = None, subjects: list[str] | None = None,
          kind: str | None = None, known_at: datetime | None = None,
          conn: Connection | None = None) -> list[Case]:
     """Cases with their events recorded by ``known_at`` (default: all), oldest first."""
@@ -120,7 +118,7 @@ def load(ledger: Ledger, *, case_id: str | None = None, subjects: list[str] | No
         return run(c)
 
 
-def targets(ledger: Ledger, kind: str) -> set[str]:
+def targets(ledger: Connected, kind: str) -> set[str]:
     """What the cases of a kind were filed against (e.g. the entries already under review)."""
     with ledger.engine.connect() as conn:
         return {r.target for r in conn.execute(
@@ -130,7 +128,7 @@ def targets(ledger: Ledger, kind: str) -> set[str]:
 # --- notices -------------------------------------------------------------------------------
 
 
-def notices(ledger: Ledger, *, recipient: str | None = None,
+def notices(ledger: Connected, *, recipient: str | None = None,
             subject: str | None = None) -> list[dict[str, Any]]:
     q = select(t.notices).order_by(t.notices.c.created_at, t.notices.c.id)
     if recipient is not None:
@@ -141,16 +139,8 @@ def notices(ledger: Ledger, *, recipient: str | None = None,
         return [dict(r._mapping) for r in conn.execute(q)]
 
 
-def notice_ids(ledger: Ledger) -> set[str]:
+def notice_ids(ledger: Connected) -> set[str]:
     """The ids of every notice served (a notice is served once)."""
     with ledger.engine.connect() as conn:
         return {r.id for r in conn.execute(select(t.notices.c.id))}
 
-
-def listing_notices(ledger: Ledger, subjects: list[str], known_at: datetime) -> set[str]:
-    """The list entries of these subjects whose listing notice was served by ``known_at``."""
-    with ledger.engine.connect() as conn:
-        return {r.entry for r in conn.execute(
-            select(t.notices.c.entry).where(t.notices.c.kind == "listing",
-                                            t.notices.c.subject.in_(subjects),
-                                            t.notices.c.created_at <= known_at))}

@@ -5,16 +5,13 @@ and the policy versions loaded through the service. Writes go through a
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
 from xinyong.ledger import tables as t
+from xinyong.ledger.connection import Connected
 from xinyong.ledger.errors import LedgerError
-
-if TYPE_CHECKING:
-    from xinyong.ledger.store import Ledger
-
 
 # --- users ---------------------------------------------------------------------------------
 
@@ -27,7 +24,7 @@ def add_user(conn: Connection, row: dict[str, Any]) -> None:
     conn.execute(insert(t.users), [row])
 
 
-def user_by_token(ledger: Ledger, digest: str) -> Any:
+def user_by_token(ledger: Connected, digest: str) -> Any:
     """The user whose token has this SHA-256 (hex), or None."""
     with ledger.engine.connect() as conn:
         return conn.execute(select(t.users).where(t.users.c.token_sha256 == digest)).first()
@@ -50,14 +47,14 @@ def activate_policy_version(conn: Connection, version: str, at: datetime, by: st
                  .values(activated_at=at, activated_by=by))
 
 
-def policy_version(ledger: Ledger, version: str) -> Any:
+def policy_version(ledger: Connected, version: str) -> Any:
     """A stored version's row, or None."""
     with ledger.engine.connect() as conn:
         return conn.execute(select(t.policy_versions)
                             .where(t.policy_versions.c.id == version)).first()
 
 
-def policy_versions(ledger: Ledger) -> list[Any]:
+def policy_versions(ledger: Connected) -> list[Any]:
     """Every stored version (without its files), oldest first."""
     with ledger.engine.connect() as conn:
         return list(conn.execute(select(
@@ -67,7 +64,7 @@ def policy_versions(ledger: Ledger) -> list[Any]:
             t.policy_versions.c.activated_by).order_by(t.policy_versions.c.id)).all())
 
 
-def active_policy_version(ledger: Ledger) -> tuple[str, dict[str, str]] | None:
+def active_policy_version(ledger: Connected) -> tuple[str, dict[str, str]] | None:
     """The version last activated through the service: (id, files), or None."""
     with ledger.engine.connect() as conn:
         row = conn.execute(select(t.policy_versions.c.id, t.policy_versions.c.files)

@@ -1,21 +1,24 @@
 """Reading the ledger: subjects and identifiers, resolving a key to a subject, the
-neighbourhoods (cases) evaluation reads, and the generation that keys cached standings."""
+neighbourhoods and due-process facts evaluation reads (the ledger as a standings
+``Source``), and the generation that keys cached standings."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
 
-from xinyong.dataset import Case, UnknownSubject
 from xinyong.ledger import tables as t
+from xinyong.ledger.cases import load
 from xinyong.ledger.connection import Connected
 from xinyong.ledger.payloads import FACTS, ORDER
 from xinyong.ledger.rows import _event, _link, _record, _subject
-from xinyong.model import Record, RecordEvent, Subject, SubjectKind
+from xinyong.model import DueProcess, Record, RecordEvent, Subject, SubjectKind
 from xinyong.policy.model import Policy
+from xinyong.standings.source import Neighbourhood, UnknownSubject
 
 
 class Reader(Connected):
@@ -125,13 +128,14 @@ class Reader(Connected):
         raise UnknownSubject(f"no subject {key!r} in the ledger; give a subject id (e.g. "
                              "P000001) or an identifier")
 
-    def case(self, subject: Subject, depth: int = 2) -> Case:
+    def neighbourhood(self, subject: Subject, depth: int = 2) -> Neighbourhood:
         """The subject, every subject linked to it within ``depth`` hops, their records,
-        events and links (see :meth:`cases`)."""
-        return self.cases([subject], depth)[subject.id]
+        events and links (see :meth:`neighbourhoods`)."""
+        return self.neighbourhoods([subject], depth)[subject.id]
 
-    def cases(self, subjects: Iterable[Subject], depth: int = 2) -> dict[str, Case]:
-        """``case`` for many subjects at once, by subject id: the same neighbourhoods (every
+    def neighbourhoods(self, subjects: Iterable[Subject],
+                       depth: int = 2) -> dict[str, Neighbourhood]:
+        """``neighbourhood`` for many subjects at once, by subject id: the same ones (every
         link touching a subject reached within ``depth`` hops, the records of every subject
         reached, their events), read with a few IN-queries per hop for all of them instead of
         several queries per subject. Facts shared by neighbourhoods are read once."""
@@ -157,7 +161,7 @@ class Reader(Connected):
                 loaded.update(todo)
                 frontier = {o for sid in todo for row in links_of.get(sid, ())
                             for o in (row.organisation, row.party)} - loaded
-            # each subject's neighbourhood, walked exactly as ``case`` walks it
+            # each subject's neighbourhood, walked as ``Dataset.neighbourhood`` walks it
             hoods: dict[str, tuple[set[str], dict[str, Any]]] = {}
             for sid in wanted:
                 seen, front = {sid}, {sid}
@@ -191,10 +195,33 @@ class Reader(Connected):
         out = {}
         for sid, (seen, mine) in hoods.items():
             recs = [r for k in seen for r in records_of.get(k, ())]
-            out[sid] = Case(wanted[sid], [known[k] for k in seen if k != sid and k in known],
-                            recs, [e for r in recs for e in events_of.get(r.id, ())],
-                            [link_of[k] for k in mine])
+            out[sid] = Neighbourhood(
+                wanted[sid], [known[k] for k in seen if k != sid and k in known],
+                recs, [e for r in recs for e in events_of.get(r.id, ())],
+                [link_of[k] for k in mine])
         return out
+
+    def due_facts(self, subjects: Sequence[str], known_at: datetime) -> dict[str, DueProcess]:
+        """By subject id, the due process recorded about each subject by ``known_at``: items
+        under an open objection, entries a reviewer confirmed, listing notices served; read
+        for all of them in a few queries."""
+        disputed: dict[str, set[str]] = defaultdict(set)
+        confirmed: dict[str, set[str]] = defaultdict(set)
+        noticed: dict[str, set[str]] = defaultdict(set)
+        with self.engine.connect() as conn:
+            for chunk in _chunks(subjects):
+                for case in load(self, subjects=chunk, known_at=known_at, conn=conn):
+                    if case.kind == "objection" and case.open:
+                        disputed[case.subject].add(case.target)
+                    elif case.kind == "review" and case.status == "confirmed":
+                        confirmed[case.subject].add(case.target)
+                for r in conn.execute(select(t.notices.c.subject, t.notices.c.entry).where(
+                        t.notices.c.kind == "listing", t.notices.c.subject.in_(chunk),
+                        t.notices.c.created_at <= known_at)):
+                    noticed[r.subject].add(r.entry)
+        return {s: DueProcess(frozenset(disputed.get(s, ())), frozenset(confirmed.get(s, ())),
+                              frozenset(noticed.get(s, ())))
+                for s in set(disputed) | set(confirmed) | set(noticed)}
 
     def generation(self) -> tuple[int, ...]:
         """A fingerprint of everything a standing is computed from, read in one query: the

@@ -27,6 +27,7 @@ from xinyong.policy.model import Policy
 from xinyong.process.workflow import notices
 from xinyong.service import add_user
 from xinyong.sim.population import Population, generate
+from xinyong.standings import standing
 
 MARK = "demo.store"
 """The audit action that marks a store as the demo's own (and so the demo's to recreate)."""
@@ -202,12 +203,12 @@ def cast(ledger: Ledger, policy: Policy, population: Population, today: date) ->
     firm: Subject | None = None
     effect = Effect.ALLOW
     for pid in candidates[:200]:
-        st = ledger.standing(policy, by_id[pid], today)
+        st = standing(ledger, policy, by_id[pid], today)
         d = decide(st, ENFORCER_ACTION)
         if d.effect not in stuck:
             continue
         for fid in firms_of[pid]:
-            if public_view(policy, ledger.standing(policy, by_id[fid], today))["list_entries"]:
+            if public_view(policy, standing(ledger, policy, by_id[fid], today))["list_entries"]:
                 person, firm, effect = by_id[pid], by_id[fid], d.effect
                 break
         if person is not None:
@@ -217,7 +218,7 @@ def cast(ledger: Ledger, policy: Policy, population: Population, today: date) ->
         if not persons:
             raise DemoError("the population has no persons; use --persons 1 or more")
         person = next((s for s in persons if s.id in listed), persons[0])
-        effect = decide(ledger.standing(policy, person, today), ENFORCER_ACTION).effect
+        effect = decide(standing(ledger, policy, person, today), ENFORCER_ACTION).effect
     recorded = {r.subject for r in population.records}
     linked = {lk.party for lk in population.links} | {lk.organisation for lk in population.links}
     debtor = next((s for s in population.subjects if s.is_person and s.id not in recorded

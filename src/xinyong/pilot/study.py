@@ -13,6 +13,7 @@ from xinyong.dataset import Dataset
 from xinyong.model import Standing, Subject
 from xinyong.policy.model import Policy
 from xinyong.sim.population import Population
+from xinyong.standings import standing
 
 MOMENTS = (date(2012, 6, 30), date(2021, 6, 30))
 """The dates studied before the final one: the Suining pilot, the Covid period."""
@@ -53,7 +54,7 @@ def study(policy: Policy, pop: Population, dates: list[date],
     best: tuple[int, Standing | None] = (-1, None)
     for when in dates:
         for s in progress(pop.subjects, when):
-            st = ds.standing(policy, s, when)
+            st = standing(ds, policy, s, when)
             for r in st.ratings.values():
                 grades.setdefault((r.scheme, when), Counter())[r.grade] += 1
             for lst in {e.list for e in st.active_entries}:

@@ -11,33 +11,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from xinyong.ledger.cases import Case, listing_notices, load, notice_ids, targets
+from xinyong.ledger.cases import Case, load, notice_ids, targets
 from xinyong.ledger.cases import notices as notices  # re-exported: the CLI and demo read it here
 from xinyong.ledger.store import Batch, Ledger
 from xinyong.ledger.transaction import Transaction
-from xinyong.model import DueProcess, EventKind, LinkRole, RecordEvent, Subject
+from xinyong.model import EventKind, LinkRole, RecordEvent, Subject, grade_key, list_key, record_key
 from xinyong.policy.model import Policy
 from xinyong.process.cases import NEEDS_REASONS, TRANSITIONS, CaseError
+from xinyong.standings import standing
 
 OBJECTION_DAYS = {"credit-reporting": 20, "fcra": 30}
 """Days to answer an objection: 20 under the Credit Reporting Regulation (Order 631, 2013,
 Art. 25); 30 under the US FCRA (§1681i), the alternative."""
-
-
-# --- the state the engine takes --------------------------------------------------------
-
-
-def due_state(ledger: Ledger, subjects: list[str], known_at: datetime) -> DueProcess:
-    """Open objections (disputed items), reviewers' confirmations and listing notices served,
-    as recorded by ``known_at``, for these subjects."""
-    disputed, confirmed = set(), set()
-    for case in load(ledger, subjects=subjects, known_at=known_at):
-        if case.kind == "objection" and case.open:
-            disputed.add(case.target)
-        elif case.kind == "review" and case.status == "confirmed":
-            confirmed.add(case.target)
-    noticed = listing_notices(ledger, subjects, known_at)
-    return DueProcess(frozenset(disputed), frozenset(confirmed), frozenset(noticed))
 
 
 # --- objections -------------------------------------------------------------------------
@@ -60,17 +45,17 @@ def file_objection(ledger: Ledger, policy: Policy, objector: Subject, target: st
                 raise CaseError(f"record {ref} is about {owner}; only that subject or its "
                                 "legal representative may object to it")
             by = f"legal_representative:{objector.id}"
-        subject, key = owner, f"record:{ref}"
+        subject, key = owner, record_key(ref)
     elif kind == "list":
-        st = ledger.standing(policy, objector, today)
+        st = standing(ledger, policy, objector, today)
         if not any(e.list == ref and e.subject == objector.id for e in st.entries):
             raise CaseError(f"{objector.id} has no entry on list {ref!r}; nothing to object to")
-        subject, key = objector.id, f"list:{objector.id}:{ref}"
+        subject, key = objector.id, list_key(objector.id, ref)
     elif kind == "grade":
-        st = ledger.standing(policy, objector, today)
+        st = standing(ledger, policy, objector, today)
         if ref not in st.ratings:
             raise CaseError(f"{objector.id} has no grade under scheme {ref!r}")
-        subject, key = objector.id, f"grade:{objector.id}:{ref}"
+        subject, key = objector.id, grade_key(objector.id, ref)
     else:
         raise CaseError(f"unknown target {target!r}: write record:ID, list:LIST or "
                         "grade:SCHEME")
@@ -93,10 +78,10 @@ def _record_owner(ledger: Ledger, record_id: str) -> str:
 
 
 def _represents(ledger: Ledger, person: str, firm: str, on: date) -> bool:
-    case = ledger.case(ledger.subjects([firm])[firm], depth=1)
+    hood = ledger.neighbourhood(ledger.subjects([firm])[firm], depth=1)
     return any(lk.organisation == firm and lk.party == person
                and lk.role is LinkRole.LEGAL_REPRESENTATIVE and lk.holds_on(on)
-               for lk in case.links)
+               for lk in hood.links)
 
 
 # --- resolving any case -----------------------------------------------------------------
@@ -169,7 +154,7 @@ def _records_behind(ledger: Ledger, policy: Policy, case: Case, on: date) -> lis
         return [rest]
     subject_id, _, ref = rest.partition(":")
     subject = ledger.subjects([subject_id])[subject_id]
-    st = ledger.standing(policy, subject, on)
+    st = standing(ledger, policy, subject, on)
     if kind == "list":
         return sorted({r for e in st.entries if e.list == ref and e.subject == subject_id
                        for r in e.records})
@@ -187,7 +172,7 @@ def _corrections(ledger: Ledger, policy: Policy, case: Case, records: list[str],
     force) see every measure that was ever applied."""
     today = now.date()
     owner = ledger.subjects([case.subject])[case.subject]
-    graph = ledger.case(owner, max(1, policy.at(today).max_path))
+    graph = ledger.neighbourhood(owner, max(1, policy.at(today).max_path))
     reached = [owner, *graph.related]
     wrong = set(records)
     turns = set(policy.breaks)
@@ -196,7 +181,7 @@ def _corrections(ledger: Ledger, policy: Policy, case: Case, records: list[str],
         if lk.end is not None:
             turns.add(lk.end - timedelta(days=1))
     days = {today}
-    for e in ledger.standing(policy, owner, today).entries:
+    for e in standing(ledger, policy, owner, today).entries:
         if not wrong & set(e.records) or e.start > today:
             continue
         last = today if e.end is None else min(today, e.end - timedelta(days=1))
@@ -204,7 +189,7 @@ def _corrections(ledger: Ledger, policy: Policy, case: Case, records: list[str],
     out: dict[str, dict[str, Any]] = {}
     for subject in reached:
         for day in sorted(days):
-            for am in ledger.standing(policy, subject, day).measures:
+            for am in standing(ledger, policy, subject, day).measures:
                 if not wrong & set(am.entry.records):
                     continue
                 nid = f"{case.id}/correction/{am.applied_by}/{subject.id}/{am.measure}"
@@ -267,7 +252,7 @@ def apply_for_repair(ledger: Ledger, policy: Policy, subject: Subject, target: s
     if procedure is not None and procedure.answer_working_days is not None:
         deadline = policy.calendar(procedure.calendar).add_working_days(
             today, procedure.answer_working_days)
-    st = ledger.standing(policy, subject, today)
+    st = standing(ledger, policy, subject, today)
     kind, _, ref = target.partition(":")
     if kind == "record":
         shown = [d for d in st.displayed if d.record == ref]
@@ -332,7 +317,7 @@ def tick(ledger: Ledger, policy: Policy, until: date | None = None,
     fresh: list[dict[str, Any]] = []
     reviews: list[tuple[str, str, list[str]]] = []
     for subject in ledger.subjects().values():
-        st = ledger.standing(policy, subject, on, known)
+        st = standing(ledger, policy, subject, on, known)
         report.subjects += 1
         rules = policy.at(on).list_rules
         for e in st.entries:
@@ -362,7 +347,7 @@ def tick(ledger: Ledger, policy: Policy, until: date | None = None,
                     {"ended": e.end.isoformat(), "why": e.end_reason or ""}, now))
                 report.removal_notices += 1
         for am in st.measures:
-            if getattr(am, "pending_review", False) and am.entry.key not in reviewed:
+            if am.pending_review and am.entry.key not in reviewed:
                 reviewed.add(am.entry.key)
                 reviews.append((subject.id, am.entry.key,
                                 sorted({m.measure for m in st.measures

@@ -14,7 +14,6 @@ from datetime import date
 from functools import cache
 from typing import Any
 
-from xinyong.engine import evaluate
 from xinyong.ledger.platform import active_policy_version, policy_version, policy_versions
 from xinyong.ledger.store import Ledger
 from xinyong.model import Standing, Subject
@@ -22,6 +21,7 @@ from xinyong.policy.lint import lint
 from xinyong.policy.loader import PolicyError, build
 from xinyong.policy.model import Policy
 from xinyong.service.core import Invalid, NotFound, Principal, Service, audited
+from xinyong.standings import assess, due_states
 
 
 def pointer(*parts: str) -> str:
@@ -105,13 +105,11 @@ def impact(ledger: Ledger, current: Policy, candidate: Policy, on: date) -> dict
     subjects = ledger.subjects()
     everyone = list(subjects.values())
     for i in range(0, len(everyone), 2000):  # neighbourhoods read in bulk, a slice at a time
-        cases = ledger.cases(everyone[i:i + 2000], depth)
-        dues = ledger.due_processes(cases.values(), known)
-        for sid, c in cases.items():
-            before, after = (
-                restrictions(evaluate(p, c.subject, c.records, c.events, c.links, on,
-                                      related=c.related, known_at=known, due=dues[sid]))
-                for p in (current, candidate))
+        hoods = ledger.neighbourhoods(everyone[i:i + 2000], depth)
+        dues = due_states(ledger, hoods.values(), known)
+        for sid, h in hoods.items():
+            before, after = (restrictions(assess(p, h, on, known, dues[sid]))
+                             for p in (current, candidate))
             _count(tally, totals, per_measure, subjects[sid], before, after)
     return {
         "on": on.isoformat(), "subjects": len(subjects),

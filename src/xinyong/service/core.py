@@ -16,6 +16,7 @@ from xinyong.engine.explain import decision_data, explain, public_view
 from xinyong.ledger.store import Ledger, LedgerError
 from xinyong.model import Standing, record_key
 from xinyong.policy.model import Policy
+from xinyong.standings import Cache, Entry, UnknownSubject, standing, standings
 
 
 class Unauthorized(Exception):
@@ -136,8 +137,6 @@ class Service:
             raise Forbidden(why)
 
     def _subject(self, key: str) -> Any:
-        from xinyong.dataset import UnknownSubject
-
         try:
             return self.ledger.resolve(key, self.policy)
         except (UnknownSubject, ValueError) as e:
@@ -152,7 +151,7 @@ class Service:
         ids = self.ledger.find_subjects(q, limit)
         found = []
         for s in self.ledger.subjects(ids).values():
-            view = public_view(self.policy, self.ledger.standing(self.policy, s, on))
+            view = public_view(self.policy, standing(self.ledger, self.policy, s, on))
             if view["list_entries"] or view["displayed"]:
                 found.append(view)
         self.ledger.audit(who.actor, "public.search", None, {"q": q, "results": len(found)})
@@ -166,15 +165,15 @@ class Service:
 
         s = self._subject(key)
         self.authorize(who, "subject.file", s.id)
-        standing = self.ledger.standing(self.policy, s, on)
-        body = explain(self.policy, standing)
+        st = standing(self.ledger, self.policy, s, on)
+        body = explain(self.policy, st)
         body["notices"] = [_plain(n) for n in notices(self.ledger, subject=s.id)]
         body["cases"] = [c.as_dict() for c in load(self.ledger, subjects=[s.id])]
         body["repair_options"] = [
             {"target": record_key(d.record), "from": d.earliest_repair.isoformat()}
-            for d in standing.displayed] + [
+            for d in st.displayed] + [
             {"target": f"list:{e.list}", "from": e.earliest_application.isoformat()}
-            for e in standing.active_entries
+            for e in st.active_entries
             if e.subject == s.id and e.earliest_application is not None]
         self.ledger.audit(who.actor, "subject.file", s.id, {"on": on.isoformat()})
         return body
@@ -186,7 +185,7 @@ class Service:
 
         Each (subject, date) is evaluated once however often it is asked, the subjects of a
         batch in bulk, and standings are kept while the ledger's data and the policy stay as
-        they are (``_Standings``): a repeated ask costs only the decision. ``known_at`` replays
+        they are (``standings.Cache``): a repeated ask costs only the decision. ``known_at`` replays
         an earlier transaction time (only what was recorded by then), past the cache."""
         self.authorize(who, "decisions")
         standings = (self._standings_for(asks, who.agency) if known_at is None
@@ -251,8 +250,8 @@ class Service:
             except NotFound as e:
                 out[key, on] = e
                 continue
-            standing = self.ledger.standing(self.policy, subject, on, known_at)
-            out[key, on] = self._signed_only(standing, agency)
+            st = standing(self.ledger, self.policy, subject, on, known_at)
+            out[key, on] = self._signed_only(st, agency)
         return out
 
     @overload
@@ -272,7 +271,7 @@ class Service:
         with ``cached_only``, None unless every one is in the cache (nothing is read but the
         ledger's generation)."""
         policy = self.policy
-        cache = _Standings.of(self)
+        cache = Cache.of(self)
         state = cache.use(self.ledger.generation(), policy)
         pairs = list(dict.fromkeys((key, on) for key, _, on in asks))
         subjects: dict[str, Any] = {}
@@ -291,7 +290,7 @@ class Service:
                     subjects[key] = e
                     continue
                 cache.keep_subject(state, key, subjects[key])
-        entries: dict[tuple[str, date], _Entry] = {}
+        entries: dict[tuple[str, date], Entry] = {}
         todo: dict[date, dict[str, Any]] = {}
         for key, on in pairs:
             s = subjects[key]
@@ -304,8 +303,8 @@ class Service:
                 else:
                     todo.setdefault(on, {})[s.id] = s
         for on, wanted in todo.items():
-            for sid, standing in self.ledger.standings(policy, wanted.values(), on).items():
-                entries[sid, on] = cache.keep(state, sid, on, standing)
+            for sid, st in standings(self.ledger, policy, wanted.values(), on).items():
+                entries[sid, on] = cache.keep(state, sid, on, st)
         out: dict[tuple[str, date], Standing | NotFound] = {}
         for key, on in pairs:
             s = subjects[key]
@@ -444,86 +443,3 @@ class Service:
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, date) else v for k, v in row.items()}
-
-
-class _Entry:
-    """A subject's standing on a date, and the views of it each agency gets."""
-
-    __slots__ = ("signed", "standing")
-
-    def __init__(self, standing: Standing):
-        self.standing = standing
-        self.signed: dict[str | None, Standing] = {}
-
-
-class _Standings:
-    """A service's standings by (subject id, date), and its subjects by the keys asked with,
-    for one state of the ledger's data and one policy. Each call reads ``Ledger.generation``
-    once and calls ``use``: a newer state (or another policy) empties the cache; a call that
-    read an older state than the cache's (it began before a write another call has already
-    seen) neither reads nor fills it. So a call that began after a write never gets a
-    standing computed before it. Standings are computed with known_at=None, so they depend on
-    nothing but the data and the date. At most ``LIMIT`` standings, least recently used out
-    first."""
-
-    LIMIT = 50_000
-
-    def __init__(self) -> None:
-        import threading
-        from collections import OrderedDict
-
-        self.lock = threading.Lock()
-        self.state: tuple[tuple[int, ...], Policy] | None = None
-        self.subjects: dict[str, Any] = {}
-        self.standings: OrderedDict[tuple[str, date], _Entry] = OrderedDict()
-
-    @staticmethod
-    def of(service: Service) -> _Standings:
-        cache = service.__dict__.get("_standings_cache")
-        if cache is None:  # setdefault is atomic: two threads racing here get the same one
-            cache = service.__dict__.setdefault("_standings_cache", _Standings())
-        return cache  # type: ignore[no-any-return]
-
-    def use(self, generation: tuple[int, ...],
-            policy: Policy) -> tuple[tuple[int, ...], Policy] | None:
-        """The state this call may use the cache under, or None: do without it."""
-        with self.lock:
-            now = self.state
-            if now is not None and now[1] is policy and now[0] == generation:
-                return now
-            if now is None or now[1] is not policy or all(
-                    a >= b for a, b in zip(generation, now[0], strict=True)):
-                self.state = (generation, policy)
-                self.subjects.clear()
-                self.standings.clear()
-                return self.state
-            return None
-
-    def subject(self, state: object, key: str) -> Any:
-        with self.lock:
-            return self.subjects.get(key) if state is self.state else None
-
-    def keep_subject(self, state: object, key: str, subject: Any) -> None:
-        with self.lock:
-            if state is self.state:
-                if len(self.subjects) >= self.LIMIT:
-                    self.subjects.clear()
-                self.subjects[key] = subject
-
-    def get(self, state: object, sid: str, on: date) -> _Entry | None:
-        with self.lock:
-            if state is not self.state:
-                return None
-            entry = self.standings.get((sid, on))
-            if entry is not None:
-                self.standings.move_to_end((sid, on))
-            return entry
-
-    def keep(self, state: object, sid: str, on: date, standing: Standing) -> _Entry:
-        entry = _Entry(standing)
-        with self.lock:
-            if state is self.state:
-                self.standings[sid, on] = entry
-                while len(self.standings) > self.LIMIT:
-                    self.standings.popitem(last=False)
-        return entry
