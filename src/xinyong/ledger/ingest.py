@@ -24,12 +24,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from xinyong.ids import InvalidIdentifier, identify
+from xinyong.ledger.batch import Batch, WriteResult
 from xinyong.ledger.candidates import candidates
 from xinyong.ledger.errors import AlreadyIngested, IngestError, RowError
 from xinyong.ledger.payloads import Columns, amount_text, canonical_amount
 from xinyong.ledger.readers import FORMATS, read_rows, read_table
 from xinyong.ledger.store import Ledger
-from xinyong.ledger.writes import Batch, WriteResult
 from xinyong.model import Channel, Subject, SubjectKind
 from xinyong.policy.data_class import LABELS
 from xinyong.policy.model import Policy

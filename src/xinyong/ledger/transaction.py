@@ -19,7 +19,7 @@ from xinyong.ledger import tables as t
 from xinyong.ledger.errors import LedgerError
 
 if TYPE_CHECKING:
-    from xinyong.ledger.writes import Batch, WriteResult
+    from xinyong.ledger.batch import Batch, WriteResult
 
 
 class Transaction:

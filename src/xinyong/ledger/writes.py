@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from xinyong.ledger import hasher
 from xinyong.ledger import tables as t
+from xinyong.ledger.batch import Batch, WriteResult
 from xinyong.ledger.connection import _db_message
 from xinyong.ledger.errors import AlreadyIngested, Conflict, LedgerError
 from xinyong.ledger.hasher import _Forked, _hash_facts
@@ -33,28 +33,6 @@ from xinyong.ledger.payloads import (
 from xinyong.ledger.proofs import Checkpoints
 from xinyong.ledger.rows import _facts, event_row, link_row, record_row, subject_row
 from xinyong.ledger.transaction import Transaction
-from xinyong.model import Link, Record, RecordEvent, Subject
-
-
-@dataclass
-class Batch:
-    """Facts written together, atomically, at one transaction time."""
-
-    subjects: list[Subject] = field(default_factory=list)
-    links: list[Link] = field(default_factory=list)
-    records: list[Record] = field(default_factory=list)
-    events: list[RecordEvent] = field(default_factory=list)
-    ingest: dict[str, Any] | None = None
-    record_columns: Columns | None = None
-    """Records already in storage form, column by column (ingest builds these directly)."""
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    written: dict[str, int]
-    unchanged: dict[str, int]
-    first_seq: int
-    last_seq: int
 
 
 class Writer(Checkpoints):
