@@ -20,7 +20,7 @@ FORBIDDEN_MODULES = {"os", "pathlib", "io", "sqlite3", "socket", "subprocess", "
                      "sqlalchemy", "duckdb", "pyarrow", "requests", "httpx", "time", "random"}
 OUTER = ("xinyong.files", "xinyong.dataset", "xinyong.cli", "xinyong.sim", "xinyong.ledger",
          "xinyong.api", "xinyong.portal", "xinyong.process", "xinyong.service", "xinyong.pilot",
-         "xinyong.standings", "xinyong.checks")
+         "xinyong.standings", "xinyong.checks", "xinyong.batch")
 CLOCK = {("date", "today"), ("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today")}
 
 # room → the rooms it may import (besides itself and the package root, xinyong/__init__.py);
@@ -41,11 +41,12 @@ ALLOWED: dict[str, set[str]] = {
     "ledger": BASE | {"merkle", "standings"},
     "process": BASE | {"engine", "standings", "ledger"},
     "service": BASE | {"engine", "standings", "ledger", "process"},
+    "batch": BASE | {"engine"},
     "sim": BASE | {"engine", "standings", "dataset", "ledger"},
     "api": BASE | {"engine", "standings", "ledger", "process", "service"},
     "portal": BASE | {"engine", "standings", "ledger", "process", "service"},
     "pilot": BASE | {"merkle", "engine", "standings", "files", "checks", "dataset", "ledger",
-                     "process", "service", "sim"},
+                     "process", "service", "sim", "batch"},
     "cli": {"*"},
 }
 # the stores implement a standings Source: they read its types, never compute a standing
