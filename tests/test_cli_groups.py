@@ -24,7 +24,7 @@ GROUPED = {
     "policy": ["schema", "lint", "presets", "actions"],
     "sim": ["generate", "study"],
 }
-TOP_LEVEL = ["evaluate", "decide", "explain", "demo"]
+TOP_LEVEL = ["evaluate", "decide", "explain", "demo", "rate"]
 SUBGROUPS = {"review": ["list", "link", "reject"], "users": ["add"]}
 
 

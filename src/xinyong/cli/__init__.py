@@ -2,7 +2,8 @@
 
 Commands come in groups, as a user thinks of them: ``xinyong ledger …``, ``xinyong process …``,
 ``xinyong service …``, ``xinyong policy …`` and ``xinyong sim …``; a subject's standing and
-decisions (``evaluate``, ``decide``, ``explain``) and ``demo`` are top-level. Each group is a
+decisions (``evaluate``, ``decide``, ``explain``), ``demo`` and ``rate`` (the batch evaluator) are
+top-level. Each group is a
 module of its own that imports only ``cli.common``; this module makes the app and adds them.
 The flat names of the previous release (``xinyong ingest``, ``xinyong tick``, …) stay for one
 release as hidden aliases of the grouped commands (listed at the end of ``xinyong --help``).
@@ -18,7 +19,7 @@ from typing import Annotated
 
 import typer
 
-from xinyong.cli import decisions, demo, ledger, policy, process, service, sim
+from xinyong.cli import decisions, demo, ledger, policy, process, rate, service, sim
 from xinyong.cli.common import EFFECT_EXIT, EXIT_CODES, ExitCode, out
 
 __all__ = ["ALIASES", "EFFECT_EXIT", "EXIT_CODES", "ExitCode", "app", "main"]
@@ -49,7 +50,7 @@ def _root(
     pass
 
 
-TOP_LEVEL = (decisions.app, demo.app)
+TOP_LEVEL = (decisions.app, demo.app, rate.app)
 """Command modules whose commands are top-level: ``xinyong evaluate``, ``xinyong demo``."""
 GROUPS = {"ledger": ledger.app, "process": process.app, "service": service.app,
           "policy": policy.app, "sim": sim.app}

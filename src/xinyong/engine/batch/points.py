@@ -198,10 +198,16 @@ def compile_points(policy: Policy, as_of: date, schemes: Iterable[str] | None = 
     cats = sorted({c for ident in wanted for i in view[ident].indicator for c in i.categories})
     revoked = exp.Exists(this=exp.select("1").from_(exp.alias_(exp.to_table("events"), "e"))
                          .where(_event_of_live((EventKind.REVOKED,), as_of, known)))
+    # a record handed in twice counts once, as first recorded (``engine.facts.known_inputs``)
+    first = exp.Window(this=exp.RowNumber(), partition_by=[exp.column("id")],
+                       order=exp.Order(expressions=[exp.Ordered(this=exp.column("recorded_at"))]))
+    known_records = exp.select("*", exp.alias_(first, "nth")).from_("records").where(exp.and_(
+        exp.LTE(this=exp.column("recorded_at"), expression=_ts(known)),
+        exp.column("subject").isin(query=exp.select("id").from_("subjects"))))
     live = exp.select("r.id", "r.subject", "r.category", "r.effective", "r.amounts").from_(
-        exp.alias_(exp.to_table("records"), "r")).where(exp.and_(
+        exp.alias_(exp.paren(known_records), "r")).where(exp.and_(
+            exp.EQ(this=exp.column("nth", "r"), expression=exp.Literal.number(1)),
             exp.LTE(this=exp.column("effective", "r"), expression=_date(as_of)),
-            exp.LTE(this=exp.column("recorded_at", "r"), expression=_ts(known)),
             exp.column("category", "r").isin(*map(_lit, cats)) if cats else exp.false(),
             exp.Not(this=revoked),
         ))
