@@ -4,7 +4,9 @@ error. Every command module imports this; this imports no command module."""
 
 from __future__ import annotations
 
+import errno
 import json
+import socket
 import sys
 from collections.abc import Callable
 from datetime import date, datetime
@@ -205,3 +207,22 @@ def _print_json(data: Any) -> None:
 def _release(hold: Any) -> None:
     if hold is not None:
         hold.release()
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """Why the service could not listen on host:port, or None if it can."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as e:
+        return f"cannot listen on {host}: {getattr(e, 'strerror', None) or e}"
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            s.bind(address)
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                return (f"port {port} on {host} is in use (another `xinyong demo` or "
+                        f"`xinyong serve`?); stop it, or pass --port")
+            return f"cannot listen on {host}:{port}: {e.strerror or e}"
+    return None

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from xinyong.cli.common import PoliciesOpt, _policy, _release, fail, guarded, out
+from xinyong.cli.common import PoliciesOpt, _policy, _release, fail, guarded, out, port_problem
 
 app = typer.Typer()
 
@@ -61,7 +61,7 @@ def demo(
 
     hold: StoreHold | None = None
     try:
-        if not no_serve and (why := d.port_problem(host, port)):
+        if not no_serve and (why := port_problem(host, port)):
             fail(why)
         today = date.today()
         with step("Creating the store"):

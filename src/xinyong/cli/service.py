@@ -15,6 +15,7 @@ from xinyong.cli.common import (
     fail,
     guarded,
     out,
+    port_problem,
 )
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
@@ -70,7 +71,6 @@ def serve(
     from xinyong.files import default_policy_dir, read_policy_texts
     from xinyong.ledger.holders import StoreBusy, StoreHold, sqlite_file
     from xinyong.ledger.store import default_url
-    from xinyong.pilot.demo import port_problem
 
     if why := port_problem(host, port):  # before uvicorn, whose exit code 3 would mislead
         fail(why)

@@ -7,10 +7,8 @@ recreates it. A store not made by the demo is never deleted."""
 
 from __future__ import annotations
 
-import errno
 import json
 import shlex
-import socket
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -96,25 +94,6 @@ def fresh_store(url: str | None) -> tuple[Ledger, list[Path]]:
     ledger.audit("demo", MARK, None, {"note": "made by `xinyong demo`; the next run deletes "
                                               "and recreates this store"})
     return ledger, removed
-
-
-def port_problem(host: str, port: int) -> str | None:
-    """Why the service could not listen on host:port, or None if it can."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as e:
-        return f"cannot listen on {host}: {getattr(e, 'strerror', None) or e}"
-    family, _, _, _, address = infos[0]
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
-        try:
-            s.bind(address)
-        except OSError as e:
-            if e.errno == errno.EADDRINUSE:
-                return (f"port {port} on {host} is in use (another `xinyong demo` or "
-                        f"`xinyong serve`?); stop it, or pass --port")
-            return f"cannot listen on {host}:{port}: {e.strerror or e}"
-    return None
 
 
 # --- policy and population -----------------------------------------------------------------
