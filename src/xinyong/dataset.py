@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from xinyong.ids import ChecksumException, InvalidIdentifier, readings
+from xinyong.ids import ChecksumException, InvalidIdentifier, held_by, looks_like_identifier
 from xinyong.model import Link, Record, RecordEvent, Subject
 from xinyong.standings.source import Neighbourhood, UnknownSubject
 
@@ -42,17 +42,13 @@ class Dataset:
             return self.subjects[key]
         if key in self.by_identifier:
             return self.subjects[self.by_identifier[key]]
-        if len(key.strip()) >= 15 or ":" in key:
-            try:
-                found = readings(key, exceptions)  # by structure; errors name the schemes tried
+        if looks_like_identifier(key):
+            try:  # by structure; errors name the schemes tried
+                sid = held_by(key, exceptions, lambda i: self.by_identifier.get(i.value))
             except InvalidIdentifier as e:
                 raise UnknownSubject(str(e)) from None
-            held = {self.by_identifier[i.value] for i in found if i.value in self.by_identifier}
-            if len(held) == 1:
-                return self.subjects[held.pop()]
-            if held:
-                raise UnknownSubject(f"{key!r} is valid as both cn-uscc and cn-ric and names "
-                                     "two subjects; give the subject id, or cn-ric:VALUE")
+            if sid is not None:
+                return self.subjects[sid]
         raise UnknownSubject(
             f"no subject {key!r} in the data; give a subject id (e.g. P000001) or an identifier"
         )

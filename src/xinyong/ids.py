@@ -8,7 +8,7 @@ explicit, audited exception list (early pilot codes that are still legal).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -234,6 +234,24 @@ def identify(value: str, exceptions: Iterable[ChecksumException] = ()) -> Identi
 
 
 _TRIED = "tried cn-uscc and cn-ric"
+
+
+def looks_like_identifier(key: str) -> bool:
+    """Whether a lookup key is meant as an identifier (18 characters, or ``SCHEME:VALUE`` /
+    ``ISSUER:NUMBER``) rather than a subject id, so a bad one is diagnosed, not just missed."""
+    return len(key.strip()) >= 15 or ":" in key
+
+
+def held_by(key: str, exceptions: Iterable[ChecksumException],
+            owner: Callable[[Identifier], str | None]) -> str | None:
+    """The one subject (``owner`` of a reading) holding an identifier ``key`` validly is, or
+    None if nobody does. :class:`InvalidIdentifier` if the key is no valid identifier (naming
+    the schemes tried), or if its two readings are held by two subjects."""
+    held = {sid for i in readings(key, exceptions) if (sid := owner(i)) is not None}
+    if len(held) > 1:
+        raise InvalidIdentifier("identifier", key, "valid as both cn-uscc and cn-ric and names "
+                                "two subjects; give the subject id, or cn-ric:VALUE")
+    return held.pop() if held else None
 
 
 # --- building valid identifiers (used by the synthetic population) -----------------

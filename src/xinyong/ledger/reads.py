@@ -109,21 +109,19 @@ class Reader(Connected):
         found = self.subjects([key])
         if key in found:
             return found[key]
-        from xinyong.ids import InvalidIdentifier, readings
+        from xinyong.ids import InvalidIdentifier, held_by, looks_like_identifier
 
         for scheme in ("cn-uscc", "cn-ric", "passport"):  # a stored identifier, exactly
             sid = self.find_identifier(scheme, key.strip().upper())
             if sid is not None:
                 return self.subjects([sid])[sid]
         try:  # its readings by structure (labelled, spaced or hyphenated keys)
-            held = {sid for i in readings(key, policy.exceptions)
-                    if (sid := self.find_identifier(i.scheme, i.value)) is not None}
+            sid = held_by(key, policy.exceptions, lambda i: self.find_identifier(i.scheme, i.value))
         except InvalidIdentifier as e:
-            if len(key.strip()) >= 15 or ":" in key:  # an identifier: the schemes tried, the
-                raise UnknownSubject(str(e)) from None  # check character expected
-            held = set()
-        if len(held) == 1:
-            sid = held.pop()
+            if looks_like_identifier(key):  # the schemes tried, the check character expected
+                raise UnknownSubject(str(e)) from None
+            sid = None
+        if sid is not None:
             return self.subjects([sid])[sid]
         raise UnknownSubject(f"no subject {key!r} in the ledger; give a subject id (e.g. "
                              "P000001) or an identifier")
