@@ -33,13 +33,13 @@ def rate(policy: Policy, data_dir: Path, as_of: date, schemes: Iterable[str] | N
         for t in TABLES:
             path = str(data_dir / f"{t}.parquet").replace("'", "''")
             con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{path}')")
-        bad = con.execute(plan.refused_events.sql(dialect="duckdb")).fetchall()
+        bad = con.execute(plan.checks["uncompiled_events"].sql(dialect="duckdb")).fetchall()
         if bad:
             ev, kind, record = bad[0]
             raise RefusedPopulation(
                 f"{data_dir}/events.parquet: event {ev} ({kind}) on record {record} changes "
                 "what the record counts, and the batch evaluator does not compile "
                 f"{kind} events yet; rate this population with the per-subject engine")
-        return con.sql(plan.sql("duckdb")).to_arrow_table()
+        return con.sql(plan.sql("ratings", "duckdb")).to_arrow_table()
     finally:
         con.close()

@@ -2,6 +2,8 @@
 (SQLGlot expressions) that rates a whole population. Pure: it builds the plan, the outer
 ``xinyong.batch`` room runs it."""
 
-from xinyong.engine.batch.points import Plan, Unsupported, compile_points
+from xinyong.engine.batch.plan import OUTPUTS, Plan
+from xinyong.engine.batch.points import compile_points
+from xinyong.engine.batch.sql import Unsupported
 
-__all__ = ["Plan", "Unsupported", "compile_points"]
+__all__ = ["OUTPUTS", "Plan", "Unsupported", "compile_points"]

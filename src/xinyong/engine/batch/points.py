@@ -10,37 +10,18 @@ window, points per unit, ``cap``, ``base``, ``clamp``, bands. A construct not co
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date, datetime, time
-from decimal import Decimal
 
 import sqlglot.expressions as exp
 
+from xinyong.engine.batch.plan import Plan
+from xinyong.engine.batch.sql import NUM, Unsupported, day, instant, lit, within
 from xinyong.model import EventKind
 from xinyong.periods import Period
 from xinyong.policy.model import Policy
 from xinyong.policy.schema import Indicator, Scheme, SchemeForm
 
-_NUM = "DECIMAL(38, 6)"
-
-
-class Unsupported(ValueError):
-    """A policy construct the batch compiler cannot express yet."""
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """One query rating every subject under the compiled schemes, and the query that must
-    return no row before it runs (events whose semantics are not compiled yet)."""
-
-    query: exp.Expr
-    refused_events: exp.Expr
-    schemes: tuple[str, ...]
-    as_of: date
-    known_at: datetime
-
-    def sql(self, dialect: str = "duckdb") -> str:
-        return self.query.sql(dialect=dialect)
+_NUM = NUM
 
 
 def _where(policy: Policy, scheme: Scheme, key: str) -> str:
@@ -74,26 +55,12 @@ def _check(policy: Policy, scheme: Scheme) -> None:
         raise Unsupported(_where(policy, scheme, refuse[0]))
 
 
-def _lit(value: Decimal | int | str) -> exp.Expr:
-    if isinstance(value, str):
-        return exp.Literal.string(value)
-    return exp.cast(exp.Literal.number(str(value)), _NUM)
+_lit = lit
+_date = day
 
 
 def _in_window(effective: exp.Expr, window: Period, as_of: date) -> exp.Expr:
-    """``engine.facts.within``: as-of is before effective + window (months clamp first)."""
-    end: exp.Expr = effective
-    months = 12 * window.years + window.months
-    if months:
-        end = exp.DateAdd(this=end, expression=exp.Literal.number(months), unit=exp.var("MONTH"))
-    if window.days:
-        end = exp.DateAdd(this=end, expression=exp.Literal.number(window.days),
-                          unit=exp.var("DAY"))
-    return exp.GT(this=exp.cast(end, "DATE"), expression=_date(as_of))
-
-
-def _date(d: date) -> exp.Expr:
-    return exp.cast(exp.Literal.string(d.isoformat()), "DATE")
+    return within(effective, window, day(as_of))
 
 
 def _counts(ind: Indicator, scheme: Scheme, as_of: date) -> exp.Expr:
@@ -179,8 +146,7 @@ def _event_of_live(kinds: Iterable[EventKind], as_of: date, known: datetime) -> 
     )
 
 
-def _ts(t: datetime) -> exp.Expr:
-    return exp.cast(exp.Literal.string(t.isoformat(sep=" ")), "TIMESTAMP")
+_ts = instant
 
 
 def compile_points(policy: Policy, as_of: date, schemes: Iterable[str] | None = None,
@@ -227,4 +193,5 @@ def compile_points(policy: Policy, as_of: date, schemes: Iterable[str] | None = 
         exp.alias_(exp.to_table("live"), "r"),
         on=_event_of_live((EventKind.CORRECTED, EventKind.REPAIRED), as_of, known)
     ).order_by("e.id").limit(1).with_("live", as_=live)
-    return Plan(query, refused, wanted, as_of, known)
+    return Plan({"ratings": query}, {"uncompiled_events": refused}, wanted, (), as_of, known,
+                policy.digest)

@@ -1,0 +1,31 @@
+"""What the compiler hands the runner: named queries, each one output table, and checks
+that must find nothing before they run. Pure data."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import sqlglot.expressions as exp
+
+OUTPUTS = ("ratings", "entries", "measures")
+"""The output tables, in the order they are written (see ``docs/batch.md``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The compiled policy for one as-of and known-at."""
+
+    outputs: Mapping[str, exp.Expr]
+    """Output name (one of :data:`OUTPUTS`) -> the query producing its rows."""
+    checks: Mapping[str, exp.Expr]
+    """Name -> a query returning the input rows the plan cannot rate (must return none)."""
+    schemes: tuple[str, ...]
+    lists: tuple[str, ...]
+    as_of: date
+    known_at: datetime
+    policy_digest: str
+
+    def sql(self, output: str = "ratings", dialect: str = "duckdb") -> str:
+        return self.outputs[output].sql(dialect=dialect)

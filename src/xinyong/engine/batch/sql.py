@@ -1,0 +1,90 @@
+"""The pieces every compiled query shares: typed literals, calendar arithmetic on date
+expressions (``Period.after``), amounts read from a record's JSON and amount tests. Pure:
+SQLGlot expressions only, emitted later for DuckDB or Spark."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from decimal import Decimal
+
+import sqlglot.expressions as exp
+
+from xinyong.periods import Period
+from xinyong.policy.schema import AmountTest
+
+NUM = "DECIMAL(38, 6)"
+"""Every score, amount and point: exact, as the per-subject engine's ``Decimal``."""
+
+
+class Unsupported(ValueError):
+    """A policy construct the batch compiler cannot express (yet): named with file and key."""
+
+
+def lit(value: Decimal | int | str) -> exp.Expr:
+    if isinstance(value, str):
+        return exp.Literal.string(value)
+    return exp.cast(exp.Literal.number(str(value)), NUM)
+
+
+def day(d: date) -> exp.Expr:
+    return exp.cast(exp.Literal.string(d.isoformat()), "DATE")
+
+
+def instant(t: datetime) -> exp.Expr:
+    return exp.cast(exp.Literal.string(t.isoformat(sep=" ")), "TIMESTAMP")
+
+
+def after(start: exp.Expr, period: Period) -> exp.Expr:
+    """``period.after(start)``: months first (clamped to the month's end), then days."""
+    end: exp.Expr = start
+    months = 12 * period.years + period.months
+    if months:
+        end = exp.DateAdd(this=end, expression=exp.Literal.number(months), unit=exp.var("MONTH"))
+    if period.days:
+        end = exp.DateAdd(this=end, expression=exp.Literal.number(period.days),
+                          unit=exp.var("DAY"))
+    return exp.cast(end, "DATE")
+
+
+def within(effective: exp.Expr, window: Period | None, on: exp.Expr) -> exp.Expr:
+    """``engine.facts.within``: ``on`` is before effective + window (always, without one)."""
+    if window is None:
+        return exp.true()
+    return exp.GT(this=after(effective, window), expression=on)
+
+
+def amount_column(field: str) -> str:
+    """The column of ``states`` holding one amount field (after corrections)."""
+    return "a_" + "".join(c if c.isalnum() else "_" for c in field) + f"_{_tag(field)}"
+
+
+def _tag(field: str) -> str:
+    # distinct fields never share a column, whatever their punctuation
+    return format(sum(ord(c) * 31 ** n for n, c in enumerate(field)) % 65521, "x")
+
+
+def json_amount(json_col: exp.Expr, field: str) -> exp.Expr:
+    """One field of a JSON amounts object as a decimal, NULL where it is absent."""
+    path = exp.Literal.string("$." + field)
+    return exp.cast(exp.JSONExtractScalar(this=json_col, expression=path), NUM)
+
+
+def amounts_pass(tests: Iterable[AmountTest], table: str) -> exp.Expr:
+    """``engine.facts.amounts_pass`` over the amount columns of ``table`` (a ``states`` row):
+    a missing amount fails; a ratio needs a positive divisor and is compared exactly,
+    v against bound × d."""
+    out: list[exp.Expr] = []
+    for t in tests:
+        v = exp.column(amount_column(t.field), table)
+        conds: list[exp.Expr] = [exp.Not(this=v.is_(exp.null()))]
+        d: exp.Expr | None = None
+        if t.of is not None:
+            d = exp.column(amount_column(t.of), table)
+            conds.append(exp.GT(this=d, expression=lit(0)))
+        for op, bound in ((exp.GTE, t.ge), (exp.GT, t.gt), (exp.LTE, t.le), (exp.LT, t.lt)):
+            if bound is not None:
+                rhs = lit(bound) if d is None else exp.Mul(this=lit(bound), expression=d)
+                conds.append(op(this=v, expression=rhs))
+        out.append(exp.Coalesce(this=exp.paren(exp.and_(*conds)), expressions=[exp.false()]))
+    return exp.and_(*out) if out else exp.true()
