@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 
-from xinyong.engine.batch import compile_points
+from xinyong.engine.batch import compile_plan
 from xinyong.policy.model import Policy
 
 TABLES = ("subjects", "records", "events")
@@ -23,7 +23,7 @@ def rate(policy: Policy, data_dir: Path, as_of: date, schemes: Iterable[str] | N
          known_at: datetime | None = None) -> pa.Table:
     """Ratings (subject, scheme, score, grade) of every subject in ``data_dir`` on ``as_of``
     under the points schemes named (default: every scheme in force, which must all compile)."""
-    plan = compile_points(policy, as_of, schemes, known_at)
+    plan = compile_plan(policy, as_of, known_at=known_at, schemes=schemes, outputs=("ratings",))
     missing = [t for t in TABLES if not (data_dir / f"{t}.parquet").is_file()]
     if missing:
         raise FileNotFoundError(f"{data_dir}: no {', '.join(t + '.parquet' for t in missing)}; "

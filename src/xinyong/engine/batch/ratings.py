@@ -14,6 +14,7 @@ from datetime import date, datetime, time
 
 import sqlglot.expressions as exp
 
+from xinyong.engine.batch.build import Build
 from xinyong.engine.batch.plan import Plan
 from xinyong.engine.batch.sql import NUM, Unsupported, day, instant, lit, within
 from xinyong.model import EventKind
@@ -147,6 +148,15 @@ def _event_of_live(kinds: Iterable[EventKind], as_of: date, known: datetime) -> 
 
 
 _ts = instant
+
+
+def compile_ratings(b: Build, schemes: Iterable[str] | None,
+                    checks: dict[str, exp.Expr]) -> tuple[exp.Expr, tuple[str, ...]]:
+    """The ``ratings`` output query of the schemes named (default: all in force), and the
+    schemes it rates; adds to ``checks`` the input rows it cannot rate."""
+    plan = compile_points(b.policy, b.as_of, schemes, b.known_at)
+    checks.update(plan.checks)
+    return plan.outputs["ratings"], plan.schemes
 
 
 def compile_points(policy: Policy, as_of: date, schemes: Iterable[str] | None = None,

@@ -1,0 +1,44 @@
+"""The state one compilation shares between its parts (ratings, grade runs, entries,
+measures): the policy, the as-of and known-at, and the named subqueries (CTEs) built so far,
+so that a part another part needs is built once and referred to by name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import sqlglot.expressions as exp
+
+from xinyong.engine.batch.facts import known_ctes
+from xinyong.policy.model import Policy, PolicyView
+
+
+@dataclass
+class Build:
+    policy: Policy
+    as_of: date
+    known_at: datetime
+    ctes: dict[str, exp.Expr] = field(default_factory=dict)
+    """Name -> query, in dependency order (a CTE reads only those before it)."""
+
+    def __post_init__(self) -> None:
+        for name, q in known_ctes(self.known_at):
+            self.ctes[name] = q
+
+    @property
+    def view(self) -> PolicyView:
+        return self.policy.at(self.as_of)
+
+    def cte(self, name: str, query: exp.Expr) -> str:
+        """Register ``query`` as ``name`` (once: a second registration must be equal)."""
+        have = self.ctes.get(name)
+        if have is not None and have != query:
+            raise ValueError(f"two different queries named {name!r} in one plan")
+        self.ctes[name] = query
+        return name
+
+    def with_ctes(self, query: exp.Select) -> exp.Select:
+        """``query`` with every CTE it (transitively) reads."""
+        for name, q in self.ctes.items():
+            query = query.with_(name, as_=q)
+        return query
