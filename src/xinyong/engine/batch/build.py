@@ -10,6 +10,7 @@ from datetime import date, datetime
 import sqlglot.expressions as exp
 
 from xinyong.engine.batch.facts import known_ctes
+from xinyong.engine.batch.plan import Table
 from xinyong.policy.model import Policy, PolicyView
 
 
@@ -20,6 +21,8 @@ class Build:
     known_at: datetime
     ctes: dict[str, exp.Expr] = field(default_factory=dict)
     """Name -> query, in dependency order (a CTE reads only those before it)."""
+    tables: dict[str, Table] = field(default_factory=dict)
+    """The plan's own small tables (:attr:`Plan.tables`)."""
 
     def __post_init__(self) -> None:
         for name, q in known_ctes(self.known_at):

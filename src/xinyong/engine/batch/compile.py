@@ -38,4 +38,4 @@ def compile_plan(policy: Policy, as_of: date, *, known_at: datetime | None = Non
             queries["entries"] = b.with_ctes(entries.entries_output(b, name))
         if "measures" in wanted:
             queries["measures"] = b.with_ctes(measures.compile_measures(b, name))
-    return Plan(queries, checks, rated, listed, as_of, b.known_at, policy.digest)
+    return Plan(queries, checks, rated, listed, as_of, b.known_at, policy.digest, b.tables)
