@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -60,10 +59,6 @@ def default_memory_limit() -> str:
     return f"{max(total // 2 // 2**20, 256)}MB"
 
 
-def _literal_path(path: Path | str) -> exp.Expr:
-    return exp.Literal.string(str(path))
-
-
 @dataclass
 class DuckDBEngine:
     """DuckDB in this process, with a memory limit and a temporary folder to spill to."""
@@ -91,7 +86,8 @@ class DuckDBEngine:
             raise EngineLimit(f"DuckDB cannot start with --memory-limit {self.memory_limit!r}"
                               f" ({_first_line(e)}); give a size like 4GB") from None
 
-    def _run(self, fn: Any) -> Any:
+    def guard(self, fn: Any) -> Any:
+        """``fn()``, a memory or disk limit hit said plainly (:class:`EngineLimit`)."""
         import duckdb
 
         try:
@@ -114,11 +110,11 @@ class DuckDBEngine:
 
     def register_parquet(self, name: str, location: Path, hive: bool) -> None:
         glob = str(location / "**" / "*.parquet") if location.is_dir() else str(location)
-        rel = self.con.read_parquet(glob, hive_partitioning=hive)
-        rel.create_view(name, replace=True)
+        self.guard(lambda: self.con.read_parquet(glob, hive_partitioning=hive).create_view(
+            name, replace=True))
 
     def register_query(self, name: str, query: exp.Expr) -> None:
-        self._run(lambda: self.con.sql(query.sql(dialect="duckdb")).create_view(
+        self.guard(lambda: self.con.sql(query.sql(dialect="duckdb")).create_view(
             name, replace=True))
 
     def first_row(self, query: exp.Expr) -> dict[str, Any] | None:
@@ -127,14 +123,14 @@ class DuckDBEngine:
             rows = rel.fetchall()
             return dict(zip(rel.columns, rows[0], strict=True)) if rows else None
 
-        result: dict[str, Any] | None = self._run(go)
+        result: dict[str, Any] | None = self.guard(go)
         return result
 
     def to_arrow(self, query: exp.Expr) -> pa.Table:
-        return self._run(lambda: self.con.sql(query.sql(dialect="duckdb")).to_arrow_table())
+        return self.guard(lambda: self.con.sql(query.sql(dialect="duckdb")).to_arrow_table())
 
     def write_parquet(self, query: exp.Expr, path: Path) -> int:
-        self._run(lambda: self.con.sql(query.sql(dialect="duckdb")).write_parquet(
+        self.guard(lambda: self.con.sql(query.sql(dialect="duckdb")).write_parquet(
             str(path), compression="zstd"))
         rows: int = pq.ParquetFile(path).metadata.num_rows
         return rows
@@ -189,6 +185,10 @@ class SparkEngine:
 
     def __post_init__(self) -> None:
         if self.session is None:
+            from pyspark.sql import SparkSession
+
+            self.session = SparkSession.getActiveSession()  # one running here: left running
+        if self.session is None:
             if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
                 raise EngineLimit("--engine spark needs Java 17 (no `java` on PATH and no "
                                   "JAVA_HOME); install openjdk-17-jre-headless or use "
@@ -196,7 +196,7 @@ class SparkEngine:
             self.session = spark_session(self.master, temp_dir=self.temp_dir)
             self._own = True
 
-    def _run(self, fn: Any) -> Any:
+    def guard(self, fn: Any) -> Any:
         try:
             return fn()
         except Exception as e:
@@ -217,15 +217,15 @@ class SparkEngine:
         reader.parquet(str(location)).createOrReplaceTempView(name)
 
     def register_query(self, name: str, query: exp.Expr) -> None:
-        self._run(lambda: self.session.sql(query.sql(dialect="spark"))
+        self.guard(lambda: self.session.sql(query.sql(dialect="spark"))
                   .createOrReplaceTempView(name))
 
     def first_row(self, query: exp.Expr) -> dict[str, Any] | None:
-        rows = self._run(lambda: self.session.sql(query.sql(dialect="spark")).take(1))
+        rows = self.guard(lambda: self.session.sql(query.sql(dialect="spark")).take(1))
         return rows[0].asDict() if rows else None
 
     def to_arrow(self, query: exp.Expr) -> pa.Table:
-        return self._run(lambda: self.session.sql(query.sql(dialect="spark")).toArrow())
+        return self.guard(lambda: self.session.sql(query.sql(dialect="spark")).toArrow())
 
     def write_parquet(self, query: exp.Expr, path: Path) -> int:
         # Spark writes a folder of part files; one partition in query order makes one file,
@@ -233,7 +233,7 @@ class SparkEngine:
         work = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
         try:
             df = self.session.sql(query.sql(dialect="spark")).coalesce(1)
-            self._run(lambda: df.write.mode("overwrite").option("compression", "zstd")
+            self.guard(lambda: df.write.mode("overwrite").option("compression", "zstd")
                       .parquet(str(work / "parts")))
             parts = sorted((work / "parts").glob("part-*.parquet"))
             if len(parts) == 1:
@@ -266,10 +266,6 @@ def make_engine(name: str, *, memory_limit: str | None = None, temp_dir: Path | 
     if name == "spark":
         return SparkEngine(spark_master or "local[2]", session, temp_dir)
     raise ValueError(f"unknown engine {name!r}; choose from {', '.join(ENGINES)}")
-
-
-def select_all(columns: Sequence[str]) -> list[exp.Expr]:
-    return [exp.column(c, quoted=True) for c in columns]
 
 
 def _first_line(e: BaseException) -> str:

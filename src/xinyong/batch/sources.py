@@ -129,7 +129,7 @@ def _manifest(directory: Path, tables: Mapping[str, Location]) -> dict[str, Any]
 def schema_of(table: str) -> Any:
     """The Arrow schema an input table has (``xinyong.sim.parquet.SCHEMAS``)."""
     if table == "confirmed":
-        import pyarrow as pa  # type: ignore[import-untyped]
+        import pyarrow as pa
 
         return pa.schema([("key", pa.string())])
     return SCHEMAS[table]

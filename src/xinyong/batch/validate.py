@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlglot.expressions as exp
 
+from xinyong.batch.engines import DuckDBEngine
 from xinyong.batch.sources import Inputs, Location
 from xinyong.checks import RowProblem
 from xinyong.ids import InvalidIdentifier
@@ -66,22 +67,22 @@ class _Report:
 def validate(policy: Policy, inputs: Inputs, memory_limit: str,
              temp_dir: Path | None = None) -> None:
     """Raise :class:`InvalidPopulation` listing the bad rows; return when there are none."""
-    import duckdb
-
-    config: dict[str, Any] = {"memory_limit": memory_limit}
-    if temp_dir is not None:
-        config["temp_directory"] = str(temp_dir)
-    con = duckdb.connect(config=config)
+    engine = DuckDBEngine(memory_limit, temp_dir)
     report = _Report(inputs)
-    try:
+
+    def run() -> None:
+        con = engine.con
         for name in ("subjects", "links", "records", "events"):
             _view(con, f"v_{name}", inputs.tables[name])
         _subjects(con, policy, report)
         _links(con, report)
         _records(con, policy, report)
         _events(con, report)
+
+    try:
+        engine.guard(run)
     finally:
-        con.close()
+        engine.close()
     if report.total:
         raise InvalidPopulation(report.kept, report.total,
                                 str(inputs.description.get("path")
