@@ -85,15 +85,16 @@ def table_query(table: Table) -> exp.Select:
 
 
 def _input_query(name: str) -> exp.Select:
-    """An input as the plan reads it: the schema's scalar columns cast to their types (a hive
-    partition column, a ledger export and a generated file then agree on every engine)."""
+    """An input as the plan reads it: the schema's strings, dates and booleans cast to their
+    types (a hive partition column, read as text or guessed, then agrees with a generated
+    file on every engine). Timestamps stay as read: naive (``TIMESTAMP_NTZ`` on Spark)."""
     import pyarrow.types as pt  # type: ignore[import-untyped]
 
     cols: list[exp.Expr] = []
     for f in schema_of(name):
         col = exp.column(f.name, "raw", quoted=True)
         ty = ("VARCHAR" if pt.is_string(f.type) else "DATE" if pt.is_date(f.type)
-              else "TIMESTAMP" if pt.is_timestamp(f.type) else "BOOLEAN"
+              else "BOOLEAN"
               if pt.is_boolean(f.type) else None)
         cols.append(exp.alias_(exp.cast(col, ty), f.name, quoted=True) if ty else col)
     return exp.select(*cols).from_(exp.alias_(exp.to_table(f"{name}__raw"), "raw"))
