@@ -73,9 +73,12 @@ def _with_amounts(pop: Population, policy: Policy) -> Population:
     person = next(s for s in pop.subjects if s.kind in scheme.subject_kinds
                   and s.region.startswith(scheme.regions))
     cat = sorted({c for i in scheme.indicator for c in i.categories})[0]
+    category = policy.at(AS_OF).categories[cat]
+    amounts = {f: Decimal("123456789012.345678") for f in list(category.amounts)[:1]}
     days = [date(2024, 2, 29), date(2023, 1, 31), date(2025, 8, 31), date(2025, 12, 31),
             date(2021, 12, 16), date(2020, 2, 29)]
     records = [dataclasses.replace(template, id=f"AM{n}", subject=person.id, category=cat,
+                                   agency=category.agencies[0], amounts=amounts,
                                    act_date=d, effective=d,
                                    recorded_at=datetime.combine(d, time(23, 59, 59)))
                for n, d in enumerate(days)]

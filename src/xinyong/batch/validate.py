@@ -41,7 +41,7 @@ def _view(con: Any, name: str, loc: Location) -> None:
 
 
 def _batches(con: Any, query: exp.Expr) -> Iterator[dict[str, Any]]:
-    reader = con.sql(query.sql(dialect="duckdb")).fetch_record_batch(BATCH)
+    reader = con.sql(query.sql(dialect="duckdb")).to_arrow_reader(BATCH)
     for batch in reader:
         yield from batch.to_pylist()
 
