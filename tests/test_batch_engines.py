@@ -296,3 +296,37 @@ def test_the_ledger_export_keeps_the_schemas(population: Population, tmp_path: P
     assert {s["id"]: sorted((i["scheme"], i["value"]) for i in s["identifiers"])
             for s in subjects} == want
     assert pq.read_table(inputs.tables["confirmed"].path).num_rows == 0
+
+
+def test_the_export_is_one_snapshot(population: Population, ledger_url: str,
+                                    tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A record written while the export runs (after the subjects are read, before the
+    records are) is not in the export: every table is read in one transaction."""
+    from xinyong.batch import snapshot
+    from xinyong.ledger.batch import Batch
+    from xinyong.ledger.store import Ledger
+
+    _fill(ledger_url, population)
+    write = snapshot._write
+
+    def write_then_interfere(path: Path, table: str, chunks: Any) -> int:
+        n = write(path, table, chunks)
+        if table == "subjects":
+            ledger = Ledger.open(ledger_url)
+            try:
+                ledger.write(Batch(records=[dataclasses.replace(population.records[0],
+                                                                id="DURING1")]),
+                             at=datetime(2020, 1, 1, 9))
+            finally:
+                ledger.dispose()
+        return n
+
+    monkeypatch.setattr(snapshot, "_write", write_then_interfere)
+    inputs = snapshot.export(ledger_url, datetime.combine(AS_OF, time.max), tmp_path)
+    ids = pq.read_table(inputs.tables["records"].path).column("id").to_pylist()
+    assert "DURING1" not in ids and len(ids) == len(population.records) + 1  # + LATE1
+    # written for real: a second export sees it
+    monkeypatch.undo()
+    (tmp_path / "2").mkdir()
+    again = snapshot.export(ledger_url, datetime.combine(AS_OF, time.max), tmp_path / "2")
+    assert "DURING1" in pq.read_table(again.tables["records"].path).column("id").to_pylist()

@@ -75,6 +75,8 @@ def export(url: str, known_at: datetime, folder: Path,
         engine = create_engine(url, future=True)
     except Exception as e:  # bad URL, missing driver
         raise BadSource(f"--database {shown}: cannot open ({e})") from None
+    if engine.dialect.name == "sqlite":
+        _sqlite_transactions(engine)
     counts: dict[str, int] = {}
     try:
         options: dict[str, Any] = {"yield_per": CHUNK}
@@ -134,6 +136,22 @@ def export(url: str, known_at: datetime, folder: Path,
                                      "isolation": "REPEATABLE READ" if engine.dialect.name
                                      == "postgresql" else "one read transaction",
                                      "known_at": known_at.isoformat(), "counts": counts}, where)
+
+
+def _sqlite_transactions(engine: Any) -> None:
+    """SQLite reads in one transaction: the driver's own transaction handling begins none for
+    a SELECT, so every read would see the database as it is then. BEGIN issued here holds one
+    snapshot (WAL) or a shared lock (rollback journal) until the export ends."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        dbapi_conn.execute("PRAGMA busy_timeout=60000")
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")
 
 
 def _subjects(conn: Any, t: Any) -> Iterator[list[dict[str, Any]]]:
