@@ -27,6 +27,7 @@ from xinyong.batch import (
     open_folder,
     rate,
     run_plan,
+    validate,
 )
 from xinyong.batch.run import register
 from xinyong.dataset import Dataset
@@ -330,3 +331,56 @@ def test_the_export_is_one_snapshot(population: Population, ledger_url: str,
     (tmp_path / "2").mkdir()
     again = snapshot.export(ledger_url, datetime.combine(AS_OF, time.max), tmp_path / "2")
     assert "DURING1" in pq.read_table(again.tables["records"].path).column("id").to_pylist()
+
+
+def test_a_dataset_larger_than_the_memory_limit_is_rated(policy: Policy, tmp_path: Path) -> None:
+    """300 copies of a generated population's records (600,000 rows, over 100 MB in memory)
+    in 300 part files, rated under a 96 MB limit: read lazily, spilled to the temp folder,
+    the same ratings as without a limit."""
+    pop = generate(policy, seed=3, persons=2000, enterprises=300)
+    write_population(pop, tmp_path / "pop")
+    ds = tmp_path / "ds"
+    for name in ("subjects", "links", "events"):
+        (ds / name).mkdir(parents=True)
+        shutil.copy(tmp_path / "pop" / f"{name}.parquet", ds / name / "part-0.parquet")
+    records = pq.read_table(tmp_path / "pop" / "records.parquet")
+    (ds / "records").mkdir()
+    for k in range(300):  # copy k of every record is another record of the same subject
+        ids = pa.compute.binary_join_element_wise(records.column("id"), pa.scalar(f"~{k}"), "")
+        pq.write_table(records if k == 0 else records.set_column(0, "id", ids),
+                       ds / "records" / f"part-{k:03d}.parquet")
+    assert records.nbytes * 300 > 100 * 2**20
+    inputs = open_folder(ds)
+    validate(policy, inputs, "96MB", tmp_path / "spill")
+    plan = compile_plan(policy, AS_OF, schemes=POINTS, outputs=("ratings",))
+    run = run_plan(plan, inputs, DuckDBEngine("96MB", tmp_path / "spill", threads=1),
+                   tmp_path / "out")
+    limited = pq.read_table(tmp_path / "out" / "ratings.parquet")
+    assert run.manifest["rows"]["ratings"] == limited.num_rows > 0
+    assert limited.to_pylist() == rate(policy, ds, AS_OF, POINTS).to_pylist()
+
+
+def test_the_command_runs_on_spark(policy: Policy, folder: Path, spark: Any,
+                                   tmp_path: Path) -> None:
+    """`xinyong rate --engine spark` (in the session running here, which it leaves running):
+    the same files as --engine duckdb, and the manifest names the engine and its master."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from xinyong.cli import app
+    from xinyong.files import default_policy_dir
+
+    base = ["rate", "--policies", str(default_policy_dir()), "--data", str(folder),
+            "--as-of", "2025-12-31", "--presets", "suzhou", "--output", "ratings"]
+    for name in ("duckdb", "spark"):
+        r = CliRunner().invoke(app, [*base, "--engine", name, "--out", str(tmp_path / name)],
+                               catch_exceptions=False)
+        assert r.exit_code == 0, r.output
+    duck = pq.read_table(tmp_path / "duckdb" / "ratings.parquet").to_pylist()
+    assert duck == pq.read_table(tmp_path / "spark" / "ratings.parquet").to_pylist()
+    assert {x["scheme"] for x in duck} == {"suzhou.osmanthus_points"}  # the preset's scheme
+    manifest = json.loads((tmp_path / "spark" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["engine"] == "spark" and manifest["engine_detail"]["master"] == "local[2]"
+    assert manifest["schemes"] == ["suzhou.osmanthus_points"]
+    assert spark.sparkContext._jsc is not None  # still running for the other tests

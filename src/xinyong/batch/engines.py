@@ -74,7 +74,7 @@ class DuckDBEngine:
         import duckdb
 
         config: dict[str, Any] = {"memory_limit": self.memory_limit,
-                                  "preserve_insertion_order": True}
+                                  "preserve_insertion_order": False}
         if self.temp_dir is not None:
             self.temp_dir.mkdir(parents=True, exist_ok=True)
             config["temp_directory"] = str(self.temp_dir)

@@ -30,7 +30,7 @@ SHOWN = 1000
 class InvalidPopulation(ValueError):
     def __init__(self, problems: list[RowProblem], total: int, source: str):
         self.problems, self.total, self.source = problems, total, source
-        more = f" (the first {len(problems)} shown)" if total > len(problems) else ""
+        more = f" ({len(problems)} shown)" if total > len(problems) else ""
         super().__init__(f"{total} bad row(s) in {source}{more}; nothing was rated")
 
 
@@ -52,16 +52,24 @@ def _col(name: str, table: str) -> exp.Column:
 
 class _Report:
     def __init__(self, inputs: Inputs):
-        self.inputs, self.kept, self.total = inputs, list[RowProblem](), 0
+        self.inputs, self.total = inputs, 0
+        self.rows: list[tuple[int, str, int, RowProblem]] = []
+
+    @property
+    def kept(self) -> list[RowProblem]:
+        """In table, file and row order (rows arrive in any order: joins do not keep it)."""
+        return [p for *_, p in sorted(self.rows, key=lambda x: x[:3])]
 
     def add(self, table: str, row: dict[str, Any], key: str, field: str, reason: str) -> None:
         self.total += 1
-        if len(self.kept) < SHOWN:
+        if len(self.rows) < SHOWN:
             file = row.get("filename") if self.inputs.kind != "ledger" else None
             where = Path(file).name if file and self.inputs.tables[table].path.is_file() \
                 else (file or self.inputs.name_of(table))
             n = int(row.get("file_row_number", -1)) + 1
-            self.kept.append(RowProblem(str(where), n, key, field, reason))
+            order = ("subjects", "links", "records", "events").index(table)
+            self.rows.append((order, str(where), n, RowProblem(str(where), n, key, field,
+                                                                reason)))
 
 
 def validate(policy: Policy, inputs: Inputs, memory_limit: str,
@@ -122,6 +130,7 @@ def _records(con: Any, policy: Policy, report: _Report) -> None:
         exp.alias_(exp.to_table("v_subjects"), "s"),
         on=exp.EQ(this=_col("subject", "r"), expression=_col("id", "s")), join_type="LEFT")
     catalog: dict[tuple[str, date], Any] = {}
+    sensitive: dict[str, bool] = {}  # the data-class search is slow: once per amount name
     for row in _batches(con, q):
         rid, t = row["id"], "records"
         key = (row["category"], row["effective"])
@@ -147,7 +156,9 @@ def _records(con: Any, policy: Policy, report: _Report) -> None:
             report.add(t, row, rid, "amounts", "not a JSON object of decimal strings")
             amounts = {}
         for name, value in amounts.items():
-            if name not in cat.amounts or policy.sensitive.find(name):
+            if name not in sensitive:
+                sensitive[name] = bool(policy.sensitive.find(name))
+            if name not in cat.amounts or sensitive[name]:
                 report.add(t, row, rid, f"amounts.{name}", f"not an amount of {row['category']}")
                 continue
             try:
