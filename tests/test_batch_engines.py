@@ -384,3 +384,26 @@ def test_the_command_runs_on_spark(policy: Policy, folder: Path, spark: Any,
     assert manifest["engine"] == "spark" and manifest["engine_detail"]["master"] == "local[2]"
     assert manifest["schemes"] == ["suzhou.osmanthus_points"]
     assert spark.sparkContext._jsc is not None  # still running for the other tests
+
+
+def test_a_plans_small_tables_read_the_same_on_both_engines(folder: Path, spark: Any) -> None:
+    """Plan.tables (a calendar, bindings) registered from literal rows, typed as declared;
+    an empty one too; and a folder without confirmations reads an empty ``confirmed``."""
+    from xinyong.batch.run import table_query
+    from xinyong.engine.batch.plan import Table
+
+    days = Table((("day", "DATE"), ("working", "BOOLEAN"), ("n", "BIGINT"),
+                  ("note", "VARCHAR")),
+                 ((date(2024, 2, 29), True, 1, "leap"), (date(2025, 12, 31), False, 2, None)))
+    empty = Table((("key", "VARCHAR"), ("since", "DATE")), ())
+    q = exp.select("*").from_("days").order_by("day")
+    for engine in (DuckDBEngine(), SparkEngine(session=spark)):
+        engine.register_query("days", table_query(days))
+        engine.register_query("nothing", table_query(empty))
+        assert engine.to_arrow(q).to_pylist() == [
+            {"day": date(2024, 2, 29), "working": True, "n": 1, "note": "leap"},
+            {"day": date(2025, 12, 31), "working": False, "n": 2, "note": None}]
+        assert engine.first_row(exp.select("*").from_("nothing")) is None
+        plan = compile_plan(load_policy(), AS_OF, schemes=POINTS[:1], outputs=("ratings",))
+        register(engine, open_folder(folder), plan)
+        assert engine.first_row(exp.select("*").from_("confirmed")) is None

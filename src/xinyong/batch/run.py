@@ -104,6 +104,8 @@ def register(engine: Engine, inputs: Inputs, plan: Plan) -> None:
     for name, loc in inputs.tables.items():
         engine.register_parquet(f"{name}__raw", loc.path, loc.hive)
         engine.register_query(name, _input_query(name))
+    if "confirmed" not in inputs.tables:  # a folder without confirmations: none confirmed
+        engine.register_query("confirmed", table_query(Table((("key", "VARCHAR"),), ())))
     for name, table in plan.tables.items():
         engine.register_query(name, table_query(table))
 
