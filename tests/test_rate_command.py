@@ -198,3 +198,24 @@ def test_the_epilog_documents_the_exit_codes() -> None:
     r = CliRunner().invoke(app, ["rate", "--help"])
     text = " ".join(r.output.split())
     assert "Exit codes: 0 rated" in text and "2 refused" in text
+
+
+def test_any_check_of_a_plan_refuses_naming_the_input_and_the_row(
+        shipped: Policy, population: Population, folder: Path, tmp_path: Path) -> None:
+    """The runner is generic over a plan's checks: the first row any check finds refuses the
+    run with the input file and the row's values, and nothing is written."""
+    import sqlglot.expressions as exp
+
+    from xinyong.batch import DuckDBEngine, RefusedPopulation, run_plan
+    from xinyong.engine.batch import compile_plan
+
+    plan = compile_plan(shipped, AS_OF, schemes=POINTS, outputs=("ratings",))
+    first = min(r.id for r in population.records)
+    check = exp.select("id", "category").from_("records").where(
+        exp.EQ(this=exp.column("id"), expression=exp.Literal.string(first)))
+    plan = dataclasses.replace(plan, checks={**plan.checks, "some_new_check": check})
+    with pytest.raises(RefusedPopulation) as e:
+        run_plan(plan, open_folder(folder), DuckDBEngine(), tmp_path / "out")
+    text = str(e.value)
+    assert text.startswith(f"{folder}/records.parquet: row (id {first}, category ")
+    assert "'some_new_check'" in text and not (tmp_path / "out").exists()
