@@ -41,7 +41,7 @@ ALLOWED: dict[str, set[str]] = {
     "ledger": BASE | {"merkle", "standings"},
     "process": BASE | {"engine", "standings", "ledger"},
     "service": BASE | {"engine", "standings", "ledger", "process"},
-    "batch": BASE | {"engine"},
+    "batch": BASE | {"engine", "checks", "ledger", "sim"},
     "sim": BASE | {"engine", "standings", "dataset", "ledger"},
     "api": BASE | {"engine", "standings", "ledger", "process", "service"},
     "portal": BASE | {"engine", "standings", "ledger", "process", "service"},

@@ -204,37 +204,3 @@ def test_windows_cap_and_clamp_worked_by_hand(shipped: Policy, windowed: Policy,
     # without windows or cap: 100 + 5 × 20 + 2 × 5 + 2 × 5 = 220, clamped to 200
     rows = rate(shipped, tmp_path, as_of, ["suzhou.osmanthus_points"]).to_pylist()
     assert [(Decimal(r["score"]), r["grade"]) for r in rows] == [(Decimal(200), "excellent")]
-
-
-def test_the_rate_command_writes_ratings_and_a_manifest(shipped: Policy, tmp_path: Path) -> None:
-    import json
-
-    import pyarrow.parquet as pq
-    from typer.testing import CliRunner
-
-    from xinyong.cli import app
-
-    pop = _exercised(generate(shipped, seed=12, persons=300, enterprises=60), shipped)
-    write_population(pop, tmp_path / "pop")
-    policies = str(default_policy_dir())
-    args = ["rate", "--data", str(tmp_path / "pop"), "--as-of", "2025-12-31",
-            "--policies", policies, *(a for s in POINTS for a in ("--scheme", s))]
-    runner = CliRunner()
-    r = runner.invoke(app, [*args, "--out", str(tmp_path / "out")], catch_exceptions=False)
-    assert r.exit_code == 0, r.output
-    written = pq.read_table(tmp_path / "out" / "ratings.parquet")
-    assert written.to_pylist() == rate(shipped, tmp_path / "pop", DATES[-1], POINTS).to_pylist()
-    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["as_of"] == "2025-12-31" and manifest["engine"] == "duckdb"
-    assert manifest["policy_digest"] == shipped.digest
-    assert manifest["rows"] == {"ratings": written.num_rows}
-    # an existing --out is refused
-    r = runner.invoke(app, [*args, "--out", str(tmp_path / "out")], catch_exceptions=False)
-    assert r.exit_code == 2 and "exists" in r.output
-    # a construct not compiled is refused with its file and key, and nothing is written
-    r = runner.invoke(app, ["rate", "--data", str(tmp_path / "pop"), "--as-of", "2025-12-31",
-                            "--policies", policies, "--scheme", "rongcheng.points",
-                            "--out", str(tmp_path / "out2")], catch_exceptions=False)
-    text = " ".join(r.output.split())
-    assert r.exit_code == 2 and "rongcheng/scheme.toml:" in text and "'override'" in text
-    assert not (tmp_path / "out2").exists()

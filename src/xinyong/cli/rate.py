@@ -1,24 +1,23 @@
-"""`xinyong rate`: a whole population rated by the batch evaluator (``xinyong.batch``) and
-written as Parquet with a manifest (a top-level command)."""
+"""`xinyong rate`: a whole population rated by the batch evaluator (``xinyong.batch``) on DuckDB
+or Spark, written as Parquet with a manifest (a top-level command). The logic is in
+``xinyong.batch.job``; this reads the options, shows progress and the summary."""
 
 from __future__ import annotations
 
-import json
-import shutil
-import tempfile
-from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from xinyong.cli.common import (
     AsOfOpt,
+    ExitCode,
     KnownAtOpt,
     PoliciesOpt,
     _date,
     _datetime,
     _policy,
+    err,
     fail,
     guarded,
     out,
@@ -26,57 +25,114 @@ from xinyong.cli.common import (
 
 app = typer.Typer()
 
+EPILOG = ("Exit codes: 0 rated (every output written, with manifest.json); 2 refused, "
+          "nothing written: bad input (bad rows of the population are all listed), a scheme "
+          "construct, output or event the batch evaluator does not compile yet (named with "
+          "file and key), an existing --out without --overwrite, a memory or disk limit hit "
+          "(named, with how to raise it), an unreadable source. See docs/batch.md.")
 
-@app.command(epilog="Exit codes: 0 rated; 2 refused: bad input, a scheme construct or event "
-             "the batch evaluator does not compile yet (named with file and key), an existing "
-             "--out folder, missing data.")
+
+@app.command(epilog=EPILOG)
 def rate(
-    data: Annotated[Path, typer.Option(
-        "--data", help="Population folder written by `xinyong sim generate`")],
     out_dir: Annotated[Path, typer.Option(
-        "--out", help="Folder to create with ratings.parquet and manifest.json")],
+        "--out", help="Folder to create: NAME.parquet per output and manifest.json")],
+    data: Annotated[Path | None, typer.Option(
+        "--data", help="Population folder (`xinyong sim generate`) or a partitioned dataset "
+        "(a folder per table of Parquet files)")] = None,
+    database: Annotated[str | None, typer.Option(
+        "--database", help="Read one snapshot of the ledger at this URL (sqlite:///PATH or "
+        "postgresql+psycopg://…) instead of --data")] = None,
     as_of: AsOfOpt = None,
     known_at: KnownAtOpt = None,
+    engine: Annotated[str, typer.Option(
+        "--engine", help="duckdb (embedded) or spark (local[2], or --spark-master)")] = "duckdb",
+    spark_master: Annotated[str | None, typer.Option(
+        "--spark-master", help="Spark master URL, e.g. spark://host:7077 (default local[2])")
+    ] = None,
     schemes: Annotated[list[str] | None, typer.Option(
         "--scheme", help="A scheme to rate (repeat; default: every scheme in force)")] = None,
+    presets: Annotated[list[str] | None, typer.Option(
+        "--presets", help="Rate the schemes and lists these presets declare (repeat)")] = None,
+    outputs: Annotated[list[str] | None, typer.Option(
+        "--output", help="ratings, entries or measures (repeat; default: every output the "
+        "plan compiles, the others named in the manifest)")] = None,
+    memory_limit: Annotated[str | None, typer.Option(
+        "--memory-limit", help="DuckDB memory limit, e.g. 4GB (default: half the RAM)")] = None,
+    temp_dir: Annotated[Path | None, typer.Option(
+        "--temp-dir", help="Folder to spill to and for the ledger's snapshot")] = None,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace an existing --out (only once the new one is whole)")
+    ] = False,
     policies: PoliciesOpt = None,
 ) -> None:
-    """Rate every subject of a population on one date with the batch evaluator (DuckDB).
-    So far points schemes compile; any other construct is refused with its file and key."""
-    import pyarrow.parquet as pq  # type: ignore[import-untyped]
-
-    from xinyong.batch import RefusedPopulation
-    from xinyong.batch import rate as batch_rate
+    """Rate every subject of a population on one date with the batch evaluator and write
+    the outputs (ratings, entries, measures: those the plan has) as Parquet."""
+    from xinyong.batch import (
+        BadSource,
+        EngineLimit,
+        InvalidPopulation,
+        OutExists,
+        RefusedPopulation,
+    )
+    from xinyong.batch.job import Job, execute
     from xinyong.engine.batch import Unsupported
 
-    if out_dir.exists():
-        fail(f"--out {out_dir} exists; give a new folder (nothing was written)")
+    if (data is None) == (database is None):
+        fail("give one source: --data DIR or --database URL")
+    if schemes and presets:
+        fail("give --scheme or --presets, not both")
+    if engine not in ("duckdb", "spark"):
+        fail(f"--engine {engine!r}: choose duckdb or spark")
+    if spark_master and engine != "spark":
+        fail("--spark-master needs --engine spark")
     day, known = _date(as_of), _datetime(known_at)
     policy = _policy(policies)
+    job = Job(policy, day, out_dir, data, database, known, engine, spark_master, memory_limit,
+              temp_dir, schemes, presets, outputs, overwrite)
     try:
-        table = guarded(lambda: batch_rate(policy, data, day, schemes, known))
-    except (Unsupported, RefusedPopulation) as e:
+        run, skipped = guarded(lambda: _with_progress(job, execute))
+    except InvalidPopulation as e:
+        err.print(f"[bold red]error:[/] {e}:", highlight=False)
+        for p in e.problems:
+            err.print(f"  {p}", highlight=False, markup=False)
+        raise typer.Exit(ExitCode.BAD_INPUT) from None
+    except (Unsupported, RefusedPopulation, BadSource, OutExists, EngineLimit) as e:
         fail(str(e))
-    # written beside --out and renamed at the end: a failed run leaves no partial output
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        pq.write_table(table, work / "ratings.parquet")
-        rows = table.to_pylist()
-        manifest = {
-            "policy_digest": policy.digest, "as_of": day.isoformat(),
-            "known_at": known.isoformat() if known else None, "engine": "duckdb",
-            "schemes": sorted({r["scheme"] for r in rows}) if schemes is None else schemes,
-            "rows": {"ratings": table.num_rows},
-        }
-        (work / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n",
-                                            encoding="utf-8")
-        work.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    counts = Counter((r["scheme"], r["grade"]) for r in rows)
-    out.print(f"rated {table.num_rows} subject-scheme pairs on {day} -> {out_dir}",
+    except ValueError as e:  # an unknown output name
+        fail(str(e))
+    rows = run.manifest["rows"]
+    out.print(f"rated on {day} with {engine}: "
+              + ", ".join(f"{n} {k}" for k, n in rows.items()) + f" -> {out_dir}",
               highlight=False)
-    for (scheme, grade), n in sorted(counts.items()):
-        out.print(f"  {scheme:32} {grade:12} {n:8}", highlight=False)
+    _summary(run.summary)
+    for name, why in skipped.items():
+        out.print(f"not written: {name} ({why})", highlight=False, markup=False)
+
+
+def _with_progress(job: Any, execute: Any) -> Any:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=err, transient=True) as bar:
+        task = bar.add_task("compiling", total=None)
+
+        def tick(step: str, done: int, total: int) -> None:
+            bar.update(task, description=step, completed=done, total=total)
+
+        return execute(job, tick, lambda m: bar.update(task, description=m))
+
+
+def _summary(summary: dict[str, list[dict[str, Any]]]) -> None:
+    from rich.table import Table
+
+    titles = {"ratings": "Subjects per grade per scheme", "entries": "List sizes",
+              "measures": "Measures in force by kind"}
+    for name, rows in summary.items():
+        if not rows:
+            continue
+        table = Table(title=titles.get(name, name))
+        for col in rows[0]:
+            table.add_column(col, justify="right" if col == "n" else "left")
+        for r in rows:
+            table.add_row(*(str(v) for v in r.values()))
+        out.print(table)
