@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 
 import sqlglot.expressions as exp
 
-from xinyong.engine.batch import entries, measures, ratings
+from xinyong.engine.batch import calendar, entries, measures, ratings
 from xinyong.engine.batch.build import Build
 from xinyong.engine.batch.plan import OUTPUTS, Plan
 from xinyong.policy.model import Policy
@@ -15,10 +15,12 @@ from xinyong.policy.model import Policy
 
 def compile_plan(policy: Policy, as_of: date, *, known_at: datetime | None = None,
                  schemes: Iterable[str] | None = None, lists: Iterable[str] | None = None,
-                 outputs: Iterable[str] = OUTPUTS) -> Plan:
+                 outputs: Iterable[str] = OUTPUTS, due_process: bool = False) -> Plan:
     """The plan rating every subject on ``as_of`` on what was recorded by ``known_at``
     (default: the end of as-of): the ``outputs`` asked for, under every scheme and list rule
-    in force (or those named). Raises :class:`~xinyong.engine.batch.sql.Unsupported`, with
+    in force (or those named). With ``due_process``, measures read the input table
+    ``confirmed(key)`` (reviewers' confirmations of entries) and mark significant ones not
+    confirmed as pending review. Raises :class:`~xinyong.engine.batch.sql.Unsupported`, with
     file and key, for a construct it cannot express."""
     wanted = tuple(outputs)
     unknown = [o for o in wanted if o not in OUTPUTS]
@@ -32,10 +34,14 @@ def compile_plan(policy: Policy, as_of: date, *, known_at: datetime | None = Non
         queries["ratings"], rated = ratings.compile_ratings(b, schemes, checks)
     listed: tuple[str, ...] = ()
     if "entries" in wanted or "measures" in wanted:
-        name = entries.compile_entries(b, lists)
-        listed = tuple(sorted({r.list_id for r in b.view.list_rules.values()}))
+        listed = entries.chosen(b, lists)
+        name = entries.compile_entries(b, listed)
         if "entries" in wanted:
             queries["entries"] = b.with_ctes(entries.entries_output(b, name))
         if "measures" in wanted:
-            queries["measures"] = b.with_ctes(measures.compile_measures(b, name))
+            queries["measures"] = b.with_ctes(
+                measures.compile_measures(b, name, listed, due_process=due_process))
+        cats = sorted({c for r in b.view.list_rules.values() for c in r.trigger.categories
+                       if r.removal.rectification_working_days})
+        checks["performed_before_calendar"] = b.with_ctes(calendar.too_early(cats))
     return Plan(queries, checks, rated, listed, as_of, b.known_at, policy.digest, b.tables)
