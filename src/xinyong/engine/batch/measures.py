@@ -55,7 +55,7 @@ def compile_measures(b: Build, entries: str, lists: tuple[str, ...] = (), *,
         active, c("path", "m").is_(exp.null())))]
     paths = sorted({str(row[1]) for row in table.rows if row[1] is not None})
     if paths:
-        on = b.view.day
+        on = b.as_of
         b.cte(LINKS, exp.select("organisation", "party", "role").from_("links").where(exp.and_(
             exp.LTE(this=c("start"), expression=day(on)),
             exp.or_(c("end", quoted=True).is_(exp.null()),
