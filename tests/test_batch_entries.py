@@ -16,6 +16,7 @@ import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 import pytest
 import sqlglot
+import sqlglot.expressions as exp
 from sqlglot.errors import ErrorLevel
 
 from xinyong.dataset import Dataset
@@ -190,7 +191,7 @@ def _run(plan: Plan, folder: Path, output: str,
             con.register(f"{name}_rows", pa.table(
                 {c: [r[i] for r in table.rows] for i, c in enumerate(cols)}))
             con.execute(f"CREATE TABLE {name} AS SELECT " + ", ".join(
-                f"CAST({c} AS {t}) AS {c}" for c, t in table.columns) + f" FROM {name}_rows")
+                f'CAST("{c}" AS {t}) AS "{c}"' for c, t in table.columns) + f" FROM {name}_rows")
         for check, query in plan.checks.items():
             assert con.sql(query.sql(dialect="duckdb")).fetchall() == [], check
         return con.sql(plan.sql(output)).fetchall()
@@ -365,3 +366,47 @@ def test_performance_before_the_calendar_is_a_check(policy: Policy,
                         outputs=("entries",))
     with pytest.raises(AssertionError, match="performed_before_calendar"):
         _run(plan, tmp_path, "entries")
+
+
+def test_grade_triggered_entries_read_the_grade_runs_interface(
+        policy: Policy, population: Population, folder: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Against ``runs.grade_runs``'s documented columns (subject, start, end, grade,
+    records), here a table of runs given by hand: an entry per run of a triggering grade,
+    listed on the first day of the run a version of the rule is in force (sat.grade_a:
+    from 2014-10-01), ending with the run; runs of other grades, of other subject kinds or
+    ended before the rule give nothing."""
+    from xinyong.engine.batch import runs
+    from xinyong.engine.batch.build import Build
+
+    def given(b: Build, scheme: str) -> str:
+        return b.cte(f"runs_{scheme.replace('.', '_')}", exp.select(
+            "subject", "start", exp.column("end", quoted=True), "grade", "records").from_(
+            "given_runs").where(exp.EQ(this=exp.column("scheme"),
+                                       expression=exp.Literal.string(scheme))))
+
+    monkeypatch.setattr(runs, "grade_runs", given)
+    firms = [s.id for s in population.subjects if s.kind.value == "enterprise"][-3:]
+    person = next(s.id for s in population.subjects if s.kind.value == "person")
+    scheme = "sat.tax_credit"
+    given_runs = [
+        (firms[0], date(2013, 1, 1), date(2015, 1, 1), "A", ["R1", "R2"]),
+        (firms[0], date(2016, 1, 1), None, "A", ["R3"]),
+        (firms[1], date(2016, 1, 1), None, "B", []),
+        (firms[2], date(2012, 1, 1), date(2014, 6, 1), "A", []),
+        (person, date(2016, 1, 1), None, "A", []),
+    ]
+    as_of = date(2022, 6, 30)
+    plan = compile_plan(policy, as_of, lists=["sat.grade_a"], outputs=("entries",))
+    tables = dict(plan.tables)
+    tables["given_runs"] = Table(
+        (("scheme", "VARCHAR"), ("subject", "VARCHAR"), ("start", "DATE"), ("end", "DATE"),
+         ("grade", "VARCHAR"), ("records", "VARCHAR[]")),
+        [(scheme, *r) for r in given_runs])
+    rows = _run(dataclasses.replace(plan, tables=tables), folder, "entries")
+    assert sorted(rows) == sorted([
+        (f"sat.grade_a:{firms[0]}:2014-10-01:R1+R2", "sat.grade_a", "sat.grade_a", firms[0],
+         date(2014, 10, 1), date(2014, 10, 1), None, date(2015, 1, 1), "ended", ["R1", "R2"]),
+        (f"sat.grade_a:{firms[0]}:2016-01-01:R3", "sat.grade_a", "sat.grade_a", firms[0],
+         date(2016, 1, 1), date(2016, 1, 1), None, None, "active", ["R3"]),
+    ])
