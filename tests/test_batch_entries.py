@@ -21,6 +21,7 @@ from sqlglot.errors import ErrorLevel
 
 from xinyong.dataset import Dataset
 from xinyong.engine.batch import Plan, Unsupported, compile_plan
+from xinyong.engine.batch.compile import measures_over
 from xinyong.engine.batch.entries import grade_free
 from xinyong.engine.batch.plan import Table
 from xinyong.files import load_policy
@@ -410,3 +411,27 @@ def test_grade_triggered_entries_read_the_grade_runs_interface(
         (f"sat.grade_a:{firms[0]}:2016-01-01:R3", "sat.grade_a", "sat.grade_a", firms[0],
          date(2016, 1, 1), date(2016, 1, 1), None, None, "active", ["R3"]),
     ])
+
+
+def test_measures_over_stored_entries_equal_the_plan_s(policy: Policy, folder: Path) -> None:
+    """The runner may store the entries and compute measures from them (cheaper than
+    computing the entries twice): the rows are the same."""
+    as_of = date(2021, 2, 19)
+    lists = grade_free(policy.at(as_of))
+    plan = compile_plan(policy, as_of, lists=lists, outputs=("entries", "measures"))
+    over = measures_over(policy, as_of, "stored_entries", lists=lists)
+    con = duckdb.connect()
+    try:
+        for t in INPUTS:
+            path = str(folder / f"{t}.parquet").replace("'", "''")
+            con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{path}')")
+        for name, table in {**plan.tables, **over.tables}.items():
+            cols = [c for c, _ in table.columns]
+            con.register(name, pa.table({c: [r[i] for r in table.rows]
+                                         for i, c in enumerate(cols)}))
+        con.execute("CREATE TABLE stored_entries AS " + plan.sql("entries"))
+        stored = Counter(con.sql(over.sql("measures")).fetchall())
+        direct = Counter(con.sql(plan.sql("measures")).fetchall())
+    finally:
+        con.close()
+    assert stored == direct and stored

@@ -63,3 +63,21 @@ def _with_ctes(b: Build, query: exp.Select) -> exp.Select:
     if ctes:
         out.set("with_", exp.With(expressions=ctes))
     return out
+
+
+def measures_over(policy: Policy, as_of: date, entries_table: str, *,
+                  lists: Iterable[str] | None = None, due_process: bool = False,
+                  known_at: datetime | None = None) -> Plan:
+    """A plan whose one output, ``measures``, reads the entries already computed (the
+    ``entries`` output of :func:`compile_plan` for the same as-of, lists and known-at,
+    stored as ``entries_table``) instead of computing them again: on a generated population
+    the measures then cost about a quarter of the entries, instead of the entries again
+    plus that quarter. The entries table needs only the columns key, list, subject and
+    status."""
+    b = Build(policy, as_of, known_at or datetime.combine(as_of, time.max))
+    listed = entries.chosen(b, lists)
+    b.cte(entries.ENTRIES, exp.select("*").from_(exp.to_table(entries_table)))
+    query = _with_ctes(b, measures.compile_measures(b, entries.ENTRIES, listed,
+                                                    due_process=due_process))
+    return Plan({"measures": query}, {}, (), listed, as_of, b.known_at, policy.digest,
+                b.tables)

@@ -106,7 +106,7 @@ def _reach(b: Build, entries: str, path: str, lists: list[str], name: str) -> st
     role, ``role_of`` back)."""
     c = exp.column
     cur: exp.Select = exp.select(exp.alias_(c("subject"), "origin"),
-                                 exp.alias_(c("subject"), "at")).distinct().from_(entries).where(
+                                 exp.alias_(c("subject"), "node")).distinct().from_(entries).where(
         exp.and_(exp.EQ(this=c("status"), expression=lit(EntryStatus.ACTIVE.value)),
                  c("list").isin(*(lit(x) for x in lists))))
     for k, step in enumerate(path.split("/")):
@@ -114,12 +114,12 @@ def _reach(b: Build, entries: str, path: str, lists: list[str], name: str) -> st
         role = step[:-3] if back else step
         frm, to = ("party", "organisation") if back else ("organisation", "party")
         prev = f"p{k}"
-        cur = exp.select(c("origin", prev), exp.alias_(c(to, "l"), "at")).distinct().from_(
+        cur = exp.select(c("origin", prev), exp.alias_(c(to, "l"), "node")).distinct().from_(
             exp.alias_(exp.paren(cur), prev)).join(
             exp.alias_(exp.to_table(LINKS), "l"), on=exp.and_(
-                exp.EQ(this=c(frm, "l"), expression=c("at", prev)),
+                exp.EQ(this=c(frm, "l"), expression=c("node", prev)),
                 exp.EQ(this=c("role", "l"), expression=lit(role))))
-    done = exp.select("origin", exp.alias_(c("at"), "target")).from_(
+    done = exp.select("origin", exp.alias_(c("node"), "target")).from_(
         exp.alias_(exp.paren(cur), "walk")).where(
-        exp.NEQ(this=c("at"), expression=c("origin")))
+        exp.NEQ(this=c("node"), expression=c("origin")))
     return b.cte(name, done)
