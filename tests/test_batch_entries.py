@@ -178,7 +178,7 @@ def folder(population: Population, tmp_path_factory: pytest.TempPathFactory) -> 
 def _run(plan: Plan, folder: Path, output: str,
          confirmed: frozenset[str] | None = None) -> list[tuple[Any, ...]]:
     """The harness: the population's Parquet files as the input views, the plan's own
-    tables registered beside them, one output query run."""
+    tables registered beside them, the checks (with the entries) and one output query run."""
     con = duckdb.connect()
     try:
         for t in INPUTS:
@@ -194,7 +194,7 @@ def _run(plan: Plan, folder: Path, output: str,
                 {c: [r[i] for r in table.rows] for i, c in enumerate(cols)}))
             con.execute(f"CREATE TABLE {name} AS SELECT " + ", ".join(
                 f'CAST("{c}" AS {t}) AS "{c}"' for c, t in table.columns) + f" FROM {name}_rows")
-        for check, query in plan.checks.items():
+        for check, query in plan.checks.items() if output == "entries" else ():
             assert con.sql(query.sql(dialect="duckdb")).fetchall() == [], check
         return con.sql(plan.sql(output)).fetchall()
     finally:
