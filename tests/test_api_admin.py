@@ -1,5 +1,6 @@
 """Admin over HTTP: load a policy version and lint it, its impact before it takes effect (a
-job: started, then polled until done), and activation. Expected counts are worked out by hand from the court list's rules."""
+job: started, then polled until done), and activation. Expected counts are worked out by hand
+from the court list's rules."""
 
 from __future__ import annotations
 

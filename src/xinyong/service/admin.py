@@ -241,6 +241,7 @@ class Admin:
         self.service.authorize(who, "policies.impact")
         row = self._row(version)
         candidate = build_or_explain(row.files)
+        self.jobs.open()
         current = self.service.policy
         head = {"version": version, "running": current.digest, "candidate": candidate.digest}
         with self.ledger.transaction(who.actor, "policies.impact", None, {

@@ -85,13 +85,23 @@ class Jobs:
 
     # -- running ----------------------------------------------------------------------------
 
+    def open(self) -> None:
+        """Refuse to start a job once the service is stopping."""
+        if self._stopping.is_set():
+            raise Invalid("the service is stopping and starts no job; start it again once "
+                          "the service is back", [])
+
     def submit(self, job_id: str, work: Work,
                summary: Callable[[Mapping[str, Any]], dict[str, Any]]) -> None:
         """Queue a job recorded as queued; ``summary(result)`` is the detail of the audit
-        entry that records it done."""
+        entry that records it done. Should the service have begun stopping meanwhile, the
+        job is marked interrupted at once."""
         with self._lock:
             if self._stopping.is_set():
-                raise Invalid("the service is stopping; start the job again once it is up", [])
+                with self.ledger.transaction("platform", "jobs.interrupted", None,
+                                             {"why": "the service stopped"}) as tx:
+                    tx.detail["jobs"] = tx.interrupt_jobs(self.ledger.clock(), [job_id])
+                self.open()
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="xinyong-job")
             self._mine.add(job_id)
@@ -115,14 +125,15 @@ class Jobs:
                                              "detail": f"the job is already {state}"}])
         return document(self.row(job_id))
 
-    def shutdown(self) -> None:
+    def shutdown(self, wait: bool = False) -> None:
         """Stop taking jobs; mark this process's unfinished ones interrupted. A running job
-        stops at its next step without writing anything more."""
+        stops at its next step without writing anything more; ``wait`` waits for that."""
         with self._lock:
             self._stopping.set()
             pool, mine = self._pool, sorted(self._mine)
+            self._mine.clear()
         if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=wait, cancel_futures=True)
         if mine:
             try:
                 with self.ledger.transaction("platform", "jobs.interrupted", None,
