@@ -90,3 +90,34 @@ def listed_debtor(url: str, policy: Any, e1: Subject, p1: Subject, p2: Subject) 
     for case in load(led, kind="review"):
         resolve(led, policy, case.id, "confirmed", "checked", "reviewer:王芳")
     return led
+
+
+def finished_job(client: Any, headers: dict[str, str], job: dict[str, Any],
+                 within: float = 30.0) -> dict[str, Any]:
+    """Poll a job over HTTP (``GET /admin/jobs/{id}``) until it has ended; its document.
+    Fails after ``within`` seconds: a job never runs unbounded in a test."""
+    import time as clock
+
+    deadline = clock.monotonic() + within
+    while True:
+        got = client.get(job["links"]["self"], headers=headers)
+        assert got.status_code == 200, got.text
+        doc: dict[str, Any] = got.json()
+        if doc["state"] not in ("queued", "running"):
+            return doc
+        assert clock.monotonic() < deadline, f"job {job['id']} still {doc['state']}: {doc}"
+        clock.sleep(0.02)
+
+
+def impact_result(client: Any, headers: dict[str, str], version: str,
+                  on: str) -> dict[str, Any]:
+    """Start the impact job of ``version`` on ``on`` (``POST …/impact``), wait for it, and
+    return its result; the job must end ``done``."""
+    started = client.post(f"/admin/policies/{version}/impact?on={on}", headers=headers)
+    assert started.status_code == 202, started.text
+    assert started.headers["location"] == f"/admin/jobs/{started.json()['id']}"
+    doc = finished_job(client, headers, started.json())
+    assert doc["state"] == "done", doc
+    assert doc["progress"]["done"] == doc["progress"]["total"]
+    result: dict[str, Any] = doc["result"]
+    return result

@@ -80,11 +80,14 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("GET", "/notices", None, {"subject", "submitter", "enforcer", "reviewer", "admin"}),
     ("GET", "/admin/policies", None, {"admin"}),
     ("POST", "/admin/policies", {"files": {}}, {"admin"}),
-    ("GET", "/admin/policies/PV-000001/impact?on=2024-03-01", None, {"admin"}),
+    ("POST", "/admin/policies/PV-000001/impact?on=2024-03-01", None, {"admin"}),
     ("POST", "/admin/policies/PV-000001/activate", None, {"admin"}),
+    ("GET", "/admin/jobs", None, {"admin"}),
+    ("GET", "/admin/jobs/JOB-000001", None, {"admin"}),
+    ("DELETE", "/admin/jobs/JOB-000001", None, {"admin"}),
 ]
 NO_SUCH = {"/admin/policies/PV-000001/impact?on=2024-03-01",
-           "/admin/policies/PV-000001/activate"}
+           "/admin/policies/PV-000001/activate", "/admin/jobs/JOB-000001"}
 """Paths whose object does not exist in the fixture: an allowed role gets 404 (audited)."""
 
 

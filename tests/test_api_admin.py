@@ -1,5 +1,6 @@
-"""Admin over HTTP: load a policy version and lint it, its impact before it takes effect, and
-activation. Expected counts are worked out by hand from the court list's rules."""
+"""Admin over HTTP: load a policy version and lint it, its impact before it takes effect (a
+job: started, then polled until done), and activation. Expected counts are worked out by hand
+from the court list's rules."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from builders import firm, listed_debtor, person
+from builders import firm, impact_result, listed_debtor, person
 from xinyong.api.app import create_app
 from xinyong.files import default_policy_dir, read_policy_texts
 from xinyong.ledger.store import Ledger
@@ -65,9 +66,7 @@ def test_a_longer_grace_releases_the_firm_and_its_representative(
     assert body["id"] == "PV-000001" and body["changed"] == [LISTS]
     assert body["errors"] == 0 and body["activatable"] is True
     assert all(f["severity"] == "warning" for f in body["lint"])
-    got = client.get("/admin/policies/PV-000001/impact?on=2024-03-01", headers=admin)
-    assert got.status_code == 200, got.text
-    impact = got.json()
+    impact = impact_result(client, admin, "PV-000001", "2024-03-01")
     assert impact["subjects"] == 3
     assert impact["restricted"] == {"before": 2, "after": 0}
     assert impact["released"] == {"total": 2, "by_kind": {"enterprise": 1, "person": 1},
@@ -84,14 +83,14 @@ def test_no_grace_restricts_at_once(client: TestClient, admin: dict[str, str],
     """Without grace E1 is listed from the judgment's date, 10 Jan: on 20 Jan (still in the
     running rule's grace) E1 and its representative P1 would be newly restricted."""
     client.post("/admin/policies", headers=admin, json={"files": _with_grace(files, None)})
-    impact = client.get("/admin/policies/PV-000001/impact?on=2024-01-20", headers=admin).json()
+    impact = impact_result(client, admin, "PV-000001", "2024-01-20")
     assert impact["restricted"] == {"before": 0, "after": 2}
     assert impact["newly_restricted"] == {"total": 2,
                                           "by_kind": {"enterprise": 1, "person": 1},
                                           "by_region": {"北京市": 2}, "by_area": {"urban": 2}}
     assert impact["released"]["total"] == 0
     # the same version on a day both rules list E1: no change
-    same = client.get("/admin/policies/PV-000001/impact?on=2024-03-01", headers=admin).json()
+    same = impact_result(client, admin, "PV-000001", "2024-03-01")
     assert same["newly_restricted"]["total"] == same["released"]["total"] == 0
     assert same["restricted"] == {"before": 2, "after": 2}
 
@@ -166,7 +165,10 @@ def test_only_admins_touch_policies(client: TestClient, ledger: Ledger, role: st
     for method, path, body in [
             ("GET", "/admin/policies", None),
             ("POST", "/admin/policies", {"files": _with_grace(files, "P3M")}),
-            ("GET", "/admin/policies/PV-000001/impact?on=2024-03-01", None),
+            ("POST", "/admin/policies/PV-000001/impact?on=2024-03-01", None),
+            ("GET", "/admin/jobs", None),
+            ("GET", "/admin/jobs/JOB-000001", None),
+            ("DELETE", "/admin/jobs/JOB-000001", None),
             ("POST", "/admin/policies/PV-000001/activate", None)]:
         r = client.request(method, path, headers=headers, json=body)
         assert r.status_code == expected, (method, path, r.text)

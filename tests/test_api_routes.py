@@ -24,8 +24,9 @@ AUDIENCES = {
     "agencies": {("POST", "/records"), ("POST", "/records/batch")},
     "reviewers": {("GET", "/cases"), ("POST", "/cases/{case}/resolve")},
     "admin": {("GET", "/admin/policies"), ("POST", "/admin/policies"),
-              ("GET", "/admin/policies/{version}/impact"),
-              ("POST", "/admin/policies/{version}/activate")},
+              ("POST", "/admin/policies/{version}/impact"),
+              ("POST", "/admin/policies/{version}/activate"), ("GET", "/admin/jobs"),
+              ("GET", "/admin/jobs/{job}"), ("DELETE", "/admin/jobs/{job}")},
 }
 
 

@@ -51,6 +51,7 @@ def create_app(ledger: Ledger, policy: Policy, tick_every: float | None = None,
         yield
         if task is not None:
             task.cancel()
+        admin.jobs.shutdown()  # its unfinished jobs are marked interrupted
 
     app = FastAPI(title="xinyong", version="0.1.0", lifespan=lifespan, responses=ERRORS,
                   description="Credit records, lists and joint reward and punishment, "

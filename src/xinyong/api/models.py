@@ -77,6 +77,11 @@ FeedQ = Annotated[str | None, Query(max_length=120, description="The agency's fe
                                    "(needed when the agency has several)")]
 
 
+JobStateQ = Annotated[str | None, Query(
+    pattern="^(queued|running|done|failed|cancelled|interrupted)$",
+    description="Only jobs in this state")]
+
+
 class RecordBatch(BaseModel):
     records: list[RecordIn] = Field(min_length=1, max_length=100_000)
 

@@ -16,6 +16,7 @@ from xinyong.api.models import (
     DecisionAsk,
     DecisionBatch,
     FeedQ,
+    JobStateQ,
     ObjectionIn,
     PolicyVersionIn,
     RecordBatch,
@@ -154,12 +155,46 @@ def load_policy(who: Who, admin: Adm, body: PolicyVersionIn) -> dict[str, Any]:
     return admin.load(who, body.files, body.remove, body.replace_all)
 
 
-@admin_api.get("/admin/policies/{version}/impact")
-def impact(who: Who, admin: Adm, version: str, on: Day | None = None) -> dict[str, Any]:
-    """Before it takes effect: how many subjects in the ledger, by kind, region and
-    urban/rural area, the version would newly restrict or release on the date, against
-    the running policy; and per measure."""
-    return admin.impact(who, version, on or date.today())
+_JOB_STARTED: dict[int | str, dict[str, Any]] = {202: {
+    "description": "The job is queued: its document; poll Location",
+    "headers": {"Location": {"description": "The job: GET it for state, progress and result",
+                             "schema": {"type": "string"}}}}}
+
+
+@admin_api.post("/admin/policies/{version}/impact", status_code=202,
+                response_model=dict[str, Any], responses=_JOB_STARTED)
+def impact(who: Who, admin: Adm, version: str, on: Day | None = None) -> JSONResponse:
+    """Start the impact analysis as a job: before it takes effect, how many subjects in the
+    ledger, by kind, region and urban/rural area, the version would newly restrict or
+    release on the date, against the running policy; and per measure. Answers 202 with the
+    queued job; ``GET /admin/jobs/{job}`` has its progress and, once done, the result."""
+    job = admin.start_impact(who, version, on or date.today())
+    return JSONResponse(job, status_code=202, headers={"Location": job["links"]["self"]})
+
+
+@admin_api.get("/admin/jobs")
+def jobs(who: Who, admin: Adm, state: JobStateQ = None,
+         limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+    """Jobs, newest first, without their results; only those in ``state`` if given."""
+    return admin.job_list(who, state, limit)
+
+
+@admin_api.get("/admin/jobs/{job}")
+def job(who: Who, admin: Adm, job: str) -> dict[str, Any]:
+    """A job: state (queued, running, done, failed, cancelled, interrupted), progress
+    (subjects done of total), why it failed, was cancelled or interrupted, and once done its
+    result."""
+    return admin.job(who, job)
+
+
+@admin_api.delete("/admin/jobs/{job}", response_model=dict[str, Any], responses={
+    202: {"description": "The job is running: asked to stop at its next step"}})
+def cancel_job(who: Who, admin: Adm, job: str) -> JSONResponse:
+    """Cancel a job: a queued one at once (200, ``cancelled``); a running one stops at its
+    next step (202, still ``running`` with ``cancel_requested_by``; it ends ``cancelled``).
+    A job that has ended cannot be cancelled (422)."""
+    doc = admin.cancel(who, job)
+    return JSONResponse(doc, status_code=200 if doc["state"] == "cancelled" else 202)
 
 
 @admin_api.post("/admin/policies/{version}/activate")

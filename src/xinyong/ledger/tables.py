@@ -227,3 +227,25 @@ policy_versions = Table(
     Column("activated_at", DateTime),
     Column("activated_by", String(160)),
 )
+
+jobs = Table(
+    "jobs", metadata,
+    Column("id", String(20), primary_key=True),  # JOB-000001
+    Column("kind", String(40), nullable=False),  # policies.impact
+    Column("params", JSON, nullable=False),  # what was asked: {version, on, ...}
+    # queued | running | done | failed | cancelled | interrupted
+    Column("state", String(12), nullable=False),
+    Column("done", Integer, nullable=False),  # progress: items done of total
+    Column("total", Integer),  # None until the job has counted its work
+    Column("result", JSON),  # the job's document once done
+    Column("reason", Text),  # why it failed, was cancelled or interrupted
+    Column("created_at", DateTime, nullable=False),
+    Column("created_by", String(160), nullable=False),
+    Column("started_at", DateTime),
+    Column("finished_at", DateTime),
+    Column("cancel_requested_by", String(160)),
+    Index("ix_jobs_state", "state"),
+)
+"""Long work the service runs in its worker (the admin impact analysis): working state, so a
+job and its result outlive the process, and one running when the process stopped is marked
+interrupted at the next start."""

@@ -8,13 +8,13 @@ entry, so what was done and the record of who did it commit together or not at a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, insert, update
 
-from xinyong.ledger import cases, platform
+from xinyong.ledger import cases, jobs, platform
 from xinyong.ledger import tables as t
 from xinyong.ledger.errors import LedgerError
 
@@ -73,3 +73,20 @@ class Transaction:
 
     def activate_policy_version(self, version: str, at: datetime, by: str) -> None:
         platform.activate_policy_version(self.conn, version, at, by)
+
+    # -- jobs ----------------------------------------------------------------------------
+
+    def add_job(self, kind: str, params: Mapping[str, Any], at: datetime, by: str) -> str:
+        return jobs.add_job(self.conn, kind, params, at, by)
+
+    def end_job(self, job_id: str, state: str, at: datetime, *,
+                result: Mapping[str, Any] | None = None, reason: str | None = None,
+                leaving: tuple[str, ...] = ("running",)) -> bool:
+        return jobs.end_job(self.conn, job_id, state, at, result=result, reason=reason,
+                            leaving=leaving)
+
+    def request_cancel(self, job_id: str, by: str) -> bool:
+        return jobs.request_cancel(self.conn, job_id, by)
+
+    def interrupt_jobs(self, at: datetime, ids: Collection[str] | None = None) -> list[str]:
+        return jobs.interrupt_unfinished(self.conn, at, ids)

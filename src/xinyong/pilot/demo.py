@@ -220,8 +220,8 @@ def _identifier(s: Subject) -> str:
 def create_users(ledger: Ledger, policy: Policy, c: Cast, today: date,
                  admin_paths: Iterable[str] = ()) -> list[DemoUser]:
     """One user per role (the public needs none), each with a token and an example request.
-    ``admin_paths``: GET paths under /admin the service offers (the admin's example uses the
-    first, else GET /notices)."""
+    ``admin_paths``: GET paths under /admin the service offers (the admin's example is GET
+    /admin/policies when it is offered, else GET /notices)."""
     category = policy.at(today).categories[SUBMITTER_CATEGORY]
     record = {"identifier": _identifier(c.debtor), "subject_name": c.debtor.name,
               "subject_region": c.debtor.region, "category": SUBMITTER_CATEGORY,
@@ -229,7 +229,7 @@ def create_users(ledger: Ledger, policy: Policy, c: Cast, today: date,
               "document_no": f"({today.year})演示执{today:%m%d}号",
               "legal_basis": category.legal_basis[0], "amounts": {"amount_owed": "52000"}}
     searched = c.firm or c.person
-    admin_path = next(iter(admin_paths), None)
+    admin_path = "/admin/policies" if "/admin/policies" in set(admin_paths) else None
     plan = [
         ("public", None, "anyone", Example(
             "GET", "/public/search", f"the public portal's entry for {searched.name}",

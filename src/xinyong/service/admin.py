@@ -1,5 +1,6 @@
 """Policy versions through the service (admin): load and lint a new version, measure its
-impact on the subjects in the ledger before it takes effect, then activate it.
+impact on the subjects in the ledger before it takes effect (a job: ``service.jobs``), then
+activate it.
 
 A version is a whole policy: the running version's files with the uploaded ones laid over
 them (or the uploaded files alone). It is stored with its lint findings, so what was checked
@@ -9,11 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Mapping
-from datetime import date
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
 from functools import cache
 from typing import Any
 
+from xinyong.ledger.jobs import jobs as stored_jobs
 from xinyong.ledger.platform import active_policy_version, policy_version, policy_versions
 from xinyong.ledger.store import Ledger
 from xinyong.model import Standing, Subject
@@ -21,6 +23,7 @@ from xinyong.policy.lint import lint
 from xinyong.policy.loader import PolicyError, build
 from xinyong.policy.model import Policy
 from xinyong.service.core import Invalid, NotFound, Principal, Service, audited
+from xinyong.service.jobs import WORKERS, Jobs, Step, document
 from xinyong.standings import assess, due_states
 
 
@@ -90,29 +93,56 @@ def restrictions(standing: Standing) -> set[str]:
     return {m.measure for m in standing.measures if m.kind == "restrict"}
 
 
-def impact(ledger: Ledger, current: Policy, candidate: Policy, on: date) -> dict[str, Any]:
-    """How many subjects, and in which groups, the candidate would newly restrict or release
-    on ``on`` compared with the running policy; per measure too. Both are evaluated on the
-    same facts, everything the ledger knows now (each subject's neighbourhood read once),
-    with due process as it stands now: a date ahead is a projection of today's facts."""
+Restrictions = Mapping[str, set[str]]
+"""subject id → the measures of kind ``restrict`` in force for it (absent: none)."""
+
+SLICE = 500
+"""Subjects evaluated between two progress reports (neighbourhoods read in bulk per slice)."""
+
+
+def restriction_maps(ledger: Ledger, current: Policy, candidate: Policy, on: date,
+                     subjects: Mapping[str, Subject], known: datetime,
+                     progress: Callable[[int, int], None] | None = None,
+                     size: int = SLICE) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """The restrictions of every subject under the running policy and under the candidate
+    on ``on``, both on the same facts: what the ledger knew at ``known`` (each subject's
+    neighbourhood read once), with due process as it stood then. The per-subject engine, a
+    slice at a time; ``progress(done, total)`` after each slice (and before the first) may
+    raise to stop. Only subjects with a restriction are in the maps."""
     depth = max(1, current.at(on).max_path, candidate.at(on).max_path)
-    known = ledger.clock()
+    before: dict[str, set[str]] = {}
+    after: dict[str, set[str]] = {}
+    everyone = list(subjects.values())
+    if progress is not None:
+        progress(0, len(everyone))
+    for i in range(0, len(everyone), size):
+        hoods = ledger.neighbourhoods(everyone[i:i + size], depth)
+        dues = due_states(ledger, hoods.values(), known)
+        for sid, h in hoods.items():
+            for policy, out in ((current, before), (candidate, after)):
+                found = restrictions(assess(policy, h, on, known, dues[sid]))
+                if found:
+                    out[sid] = found
+        if progress is not None:
+            progress(min(i + size, len(everyone)), len(everyone))
+    return before, after
+
+
+def impact_of(before: Restrictions, after: Restrictions,
+              subjects: Mapping[str, Subject]) -> dict[str, Any]:
+    """How many of ``subjects``, and in which groups, are newly restricted or released going
+    from the ``before`` restrictions to the ``after`` ones; per measure too. Pure counting:
+    the maps may come from the per-subject engine (:func:`restriction_maps`) or from any
+    evaluator that rates the whole population; a subject absent from a map has none."""
     tally: dict[str, dict[str, Counter[str]]] = {
         change: {g: Counter() for g in ("kind", "region", "area")}
         for change in ("newly_restricted", "released")}
     totals: Counter[str] = Counter()
     per_measure: dict[str, Counter[str]] = {}
-    subjects = ledger.subjects()
-    everyone = list(subjects.values())
-    for i in range(0, len(everyone), 2000):  # neighbourhoods read in bulk, a slice at a time
-        hoods = ledger.neighbourhoods(everyone[i:i + 2000], depth)
-        dues = due_states(ledger, hoods.values(), known)
-        for sid, h in hoods.items():
-            before, after = (restrictions(assess(p, h, on, known, dues[sid]))
-                             for p in (current, candidate))
-            _count(tally, totals, per_measure, subjects[sid], before, after)
+    for sid, s in subjects.items():
+        _count(tally, totals, per_measure, s, set(before.get(sid, ())), set(after.get(sid, ())))
     return {
-        "on": on.isoformat(), "subjects": len(subjects),
+        "subjects": len(subjects),
         "restricted": {"before": totals["restricted_before"],
                        "after": totals["restricted_after"]},
         **{change: {"total": totals[change],
@@ -121,6 +151,18 @@ def impact(ledger: Ledger, current: Policy, candidate: Policy, on: date) -> dict
         "measures": {m: {"newly": n["newly"], "lifted": n["lifted"]}
                      for m, n in sorted(per_measure.items())},
     }
+
+
+def impact(ledger: Ledger, current: Policy, candidate: Policy, on: date,
+           progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """How many subjects, and in which groups, the candidate would newly restrict or release
+    on ``on`` compared with the running policy; per measure too. Both are evaluated on the
+    same facts, everything the ledger knows now, with due process as it stands now: a date
+    ahead is a projection of today's facts."""
+    known = ledger.clock()
+    subjects = ledger.subjects()
+    before, after = restriction_maps(ledger, current, candidate, on, subjects, known, progress)
+    return {"on": on.isoformat(), **impact_of(before, after, subjects)}
 
 
 def _count(tally: dict[str, dict[str, Counter[str]]], totals: Counter[str],
@@ -144,8 +186,12 @@ def _count(tally: dict[str, dict[str, Counter[str]]], totals: Counter[str],
 class Admin:
     """Admin operations on policy versions, through the service's gate and audit log."""
 
-    def __init__(self, service: Service):
+    def __init__(self, service: Service, workers: int = WORKERS, slice_size: int = SLICE):
         self.service, self.ledger = service, service.ledger
+        self.jobs = Jobs(service.ledger, workers)
+        """The worker that runs impact analyses; made here, it marks the jobs an earlier
+        process left unfinished interrupted."""
+        self.slice = slice_size
 
     def _row(self, version: str) -> Any:
         row = policy_version(self.ledger, version)
@@ -188,18 +234,56 @@ class Admin:
                 "lint": findings, "activatable": errors == 0}
 
     @audited("policies.impact")
-    def impact(self, who: Principal, version: str, on: date) -> dict[str, Any]:
+    def start_impact(self, who: Principal, version: str, on: date) -> dict[str, Any]:
+        """Start the impact analysis of the version on ``on`` as a job; the queued job's
+        document. The version is checked to build now; the running policy is the one running
+        now. The job evaluates what the ledger knows when it starts."""
         self.service.authorize(who, "policies.impact")
         row = self._row(version)
         candidate = build_or_explain(row.files)
-        result = {"version": version, "running": self.service.policy.digest,
-                  "candidate": candidate.digest,
-                  **impact(self.ledger, self.service.policy, candidate, on)}
-        self.ledger.audit(who.actor, "policies.impact", None, {
-            "version": version, "on": on.isoformat(), "subjects": result["subjects"],
-            "newly_restricted": result["newly_restricted"]["total"],
-            "released": result["released"]["total"]})
-        return result
+        self.jobs.open()
+        current = self.service.policy
+        head = {"version": version, "running": current.digest, "candidate": candidate.digest}
+        with self.ledger.transaction(who.actor, "policies.impact", None, {
+                "version": version, "on": on.isoformat()}) as tx:
+            job_id = tx.add_job("policies.impact", {**head, "on": on.isoformat()},
+                                self.ledger.clock(), who.actor)
+            tx.detail["job"] = job_id
+
+        def work(step: Step) -> dict[str, Any]:
+            known = self.ledger.clock()
+            subjects = self.ledger.subjects()
+            before, after = restriction_maps(self.ledger, current, candidate, on, subjects,
+                                             known, step, self.slice)
+            return {**head, "on": on.isoformat(), **impact_of(before, after, subjects)}
+
+        self.jobs.submit(job_id, work, lambda r: {
+            "version": version, "on": on.isoformat(), "subjects": r["subjects"],
+            "newly_restricted": r["newly_restricted"]["total"],
+            "released": r["released"]["total"]})
+        return document(self.jobs.row(job_id))
+
+    @audited("jobs.read")
+    def job(self, who: Principal, job_id: str) -> dict[str, Any]:
+        """A job's state and progress, and its result once done."""
+        self.service.authorize(who, "jobs.read")
+        row = self.jobs.row(job_id)
+        self.ledger.audit(who.actor, "jobs.read", None, {"job": job_id, "state": row.state})
+        return document(row)
+
+    @audited("jobs.list")
+    def job_list(self, who: Principal, state: str | None, limit: int) -> dict[str, Any]:
+        """Jobs newest first, without their results."""
+        self.service.authorize(who, "jobs.list")
+        rows = stored_jobs(self.ledger, state, limit)
+        self.ledger.audit(who.actor, "jobs.list", None, {"state": state, "count": len(rows)})
+        return {"jobs": [document(r, result=False) for r in rows]}
+
+    @audited("jobs.cancel")
+    def cancel(self, who: Principal, job_id: str) -> dict[str, Any]:
+        """Cancel a queued job, or ask a running one to stop (it ends ``cancelled``)."""
+        self.service.authorize(who, "jobs.cancel")
+        return self.jobs.cancel(who.actor, job_id)
 
     @audited("policies.activate")
     def activate(self, who: Principal, version: str) -> dict[str, Any]:

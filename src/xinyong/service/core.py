@@ -82,6 +82,9 @@ ACCESS: dict[str, Rule] = {
     "policies.load": _rule("admin"),
     "policies.impact": _rule("admin"),
     "policies.activate": _rule("admin"),
+    "jobs.list": _rule("admin"),
+    "jobs.read": _rule("admin"),
+    "jobs.cancel": _rule("admin"),
 }
 """operation → who may call it. The whole authorization policy of the service. ``operator``
 is the command line on the database (`xinyong decide --database`), a role no token has."""
