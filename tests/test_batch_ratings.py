@@ -22,7 +22,7 @@ from xinyong.standings import standings
 DATES = (date(2016, 6, 30), date(2019, 6, 30), date(2020, 6, 30), date(2021, 12, 16),
          date(2025, 12, 31))
 TABLES = ("subjects", "links", "records", "events")
-PUBLISHED = ("sat.tax_credit",)
+PUBLISHED: tuple[str, ...] = ()
 RATED: Counter[str] = Counter()
 
 

@@ -6,7 +6,6 @@ one hop away in a derived view (the linker's day and cut), on their own records.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 
 import sqlglot.expressions as exp
@@ -23,21 +22,7 @@ from xinyong.engine.batch.sql import (
     struct,
     within,
 )
-from xinyong.policy.model import Policy
 from xinyong.policy.schema import Condition, Scheme
-
-
-def check(policy: Policy, scheme: Scheme, c: Condition,
-          where: Callable[[Policy, Scheme, str], str]) -> None:
-    if c.grade is not None:
-        other = [v for v in policy.versions["scheme"].get(c.grade.scheme, ())]
-        if any(v.publication is not None for v in other) and c.grade.scheme != scheme.id:
-            raise Unsupported(where(policy, scheme, f"grade test on the published scheme "
-                                    f"{c.grade.scheme!r}"))
-    if c.linked is not None:
-        check(policy, scheme, c.linked.when, where)
-    for sub in (*c.all, *c.any):
-        check(policy, scheme, sub, where)
 
 
 def _retarget(e: exp.Expr, old: str, new: str) -> exp.Expr:
@@ -139,7 +124,12 @@ class Leaves:
                 within(reg, c.registered_within, self.view.on)), expressions=[exp.false()]),
                 f"rw{n}"))
         if c.grade is not None:
-            from xinyong.engine.batch.ratings import rated_at
+            from xinyong.engine.batch.ratings import _where, rated_at
+            published = any(v.publication is not None for v in
+                            self.b.policy.versions["scheme"].get(c.grade.scheme, ()))
+            if published and not self.view.year:
+                raise Unsupported(_where(self.b.policy, self.scheme, "grade test on the "
+                                         f"published scheme {c.grade.scheme!r} outside its year"))
             if self.view.fixed is not None and (
                     self.b.policy.at(self.view.fixed).schemes.get(c.grade.scheme) is None):
                 self.columns += [exp.alias_(exp.false(), f"gl{n}"),

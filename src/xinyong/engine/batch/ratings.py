@@ -76,8 +76,6 @@ def check(policy: Policy, scheme: Scheme) -> None:
         if not exact or any(i.points is not None for i in scheme.indicator):
             raise Unsupported(_where(policy, scheme, "scale (a span whose fraction is not a "
                                      "finite decimal, or per-unit points)"))
-    for c in (*(o.when for o in scheme.override), *(c.when for c in scheme.conditional)):
-        cond.check(policy, scheme, c, _where)
 
 
 def _counts(ind: Indicator, scheme: Scheme, view: View, cover: dict[Relief, str]) -> exp.Expr:
@@ -352,6 +350,9 @@ def rated_at(b: Build, scheme_id: str, view: View, *, follow_links: bool = True,
     return exp.select(*view.keys, *COLUMNS).from_(exp.alias_(exp.paren(out), "v"))
 
 
+_OUT = ("subject", "scheme", "score", "band_grade", "grade", "reasons")
+
+
 def compile_ratings(b: Build, schemes: Iterable[str] | None,
                     checks: dict[str, exp.Expr]) -> tuple[exp.Expr, tuple[str, ...]]:
     """The ``ratings`` output query of the schemes named (default: all in force on as-of):
@@ -370,8 +371,9 @@ def compile_ratings(b: Build, schemes: Iterable[str] | None,
         if s.publication is not None:
             parts.append(publication.published(b, s))
         else:
-            parts.append(rated_at(b, ident, View.of(b.as_of)))
-    cols = ("subject", "scheme", "score", "band_grade", "grade", "reasons")
+            parts.append(exp.select(*_OUT).from_(exp.alias_(exp.paren(
+                rated_at(b, ident, View.of(b.as_of))), "p")))
+    cols = _OUT
     if parts:
         body: exp.Expr = parts[0]
         for p in parts[1:]:
