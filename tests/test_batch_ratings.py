@@ -4,8 +4,9 @@ conditionals and linked conditions, on a generated population run on DuckDB."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 import duckdb
@@ -13,7 +14,9 @@ import pytest
 
 from xinyong.dataset import Dataset
 from xinyong.engine.batch import compile_points
+from xinyong.engine.rating import reads_of
 from xinyong.files import load_policy
+from xinyong.model import EventKind, Record, RecordEvent
 from xinyong.policy.model import Policy
 from xinyong.sim.parquet import write_population
 from xinyong.sim.population import Population, generate
@@ -31,9 +34,72 @@ def policy() -> Policy:
     return load_policy()
 
 
+AMOUNTS = (Decimal(0), Decimal(8000), Decimal(60000), Decimal(150000), Decimal(2000000))
+DAYS = (date(2015, 3, 1), date(2017, 8, 9), date(2018, 12, 31), date(2019, 6, 30),
+        date(2020, 5, 1), date(2020, 11, 15), date(2021, 2, 1), date(2021, 12, 15),
+        date(2022, 7, 1), date(2024, 6, 30), date(2025, 4, 2), date(2025, 9, 1))
+
+
+def _exercised(pop: Population, policy: Policy) -> Population:
+    """The generated population with, for four subjects under each scheme, records of every
+    category any version of the scheme reads (its conditions' and reliefs' too) on days
+    across the versions, amounts on both sides of the tests, and events of every kind:
+    corrections moving amounts across thresholds, repairs (valid or too early), revocations,
+    rectifications, re-evaluations after a publication; some records recorded late."""
+    records: list[Record] = []
+    events: list[RecordEvent] = []
+    template = pop.records[0]
+    schemes = sorted({s.id for s in policy.all("scheme")})
+    for ident in schemes:
+        versions = policy.versions["scheme"][ident]
+        kinds = {k for v in versions for k in v.subject_kinds}
+        chosen = [s for s in pop.subjects if s.kind in kinds
+                  and any(s.region.startswith(v.regions) for v in versions)][:4]
+        cats = sorted(reads_of(policy, ident).categories)
+        for k, subject in enumerate(chosen):
+            for n, cat in enumerate(cats):
+                for m, day in enumerate(DAYS):
+                    if (n + m + k) % 3:
+                        continue
+                    c = policy.at(day).categories.get(cat) or policy.at(DAYS[-1]).categories.get(
+                        cat)
+                    fields = c.amounts if c is not None else ()
+                    rid = f"X{len(records):05d}"
+                    amounts = {f: AMOUNTS[(len(records) + j) % len(AMOUNTS)]
+                               for j, f in enumerate(fields)}
+                    late = len(records) % 7 == 0
+                    records.append(dataclasses.replace(
+                        template, id=rid, subject=subject.id, category=cat, act_date=day,
+                        effective=day, amounts=amounts, recorded_at=datetime.combine(
+                            day + timedelta(days=30 if late else 0), time(12))))
+                    e = len(records) % 6
+                    on = day + timedelta(days=(40, 400, 800, 1200, 90, 2000)[e])
+                    at = datetime.combine(on, time(9))
+                    if e == 0 and fields:
+                        events.append(RecordEvent(f"XE{len(events):05d}", rid,
+                                                  EventKind.CORRECTED, on, at, amounts={
+                                                      fields[0]: AMOUNTS[(e + len(records)) % 5]}))
+                    elif e in (1, 2, 5):
+                        events.append(RecordEvent(f"XE{len(events):05d}", rid,
+                                                  EventKind.REPAIRED, on, at))
+                    elif e == 3:
+                        events.append(RecordEvent(f"XE{len(events):05d}", rid,
+                                                  EventKind.REVOKED, on, at))
+                    else:
+                        events.append(RecordEvent(f"XE{len(events):05d}", rid,
+                                                  EventKind.RECTIFIED, on, at))
+    # opt-ins to every voluntary preset for the chosen subjects, some only later
+    optins = {p.id for p in policy.presets.values() if p.voluntary}
+    subjects = tuple(dataclasses.replace(s, opt_ins=(*s.opt_ins, *(
+        (p, date(2018 + n % 6, 1, 1)) for p in sorted(optins))))
+        if n % 3 == 0 else s for n, s in enumerate(pop.subjects))
+    return dataclasses.replace(pop, subjects=subjects, records=(*pop.records, *records),
+                               events=(*pop.events, *events))
+
+
 @pytest.fixture(scope="module")
 def population(policy: Policy) -> Population:
-    return generate(policy, seed=12, persons=300, enterprises=60)
+    return _exercised(generate(policy, seed=12, persons=300, enterprises=60), policy)
 
 
 @pytest.fixture(scope="module")

@@ -31,30 +31,62 @@ def year_points(b: Build, scheme: Scheme) -> tuple[str, date] | None:
     if b.policy.at(year_end).schemes.get(scheme.id) is None:
         return None
     # the last granted re-evaluation since publication, among the records of the as-of view
-    revoked = exp.select("record").from_(KNOWN_EVENTS).where(exp.and_(
-        exp.EQ(this=exp.column("kind"), expression=exp.Literal.string(EventKind.REVOKED.value)),
-        exp.LTE(this=exp.column("effective"), expression=day(b.as_of))))
-    reassessed = exp.select(exp.column("subject", "r"), exp.alias_(
-        exp.Max(this=exp.column("effective", "r")), "assessed")).from_(
-        exp.alias_(exp.to_table(KNOWN), "r")).where(exp.and_(
-            exp.column("category", "r").isin(*(exp.Literal.string(c) for c in pub.reassessment))
-            if pub.reassessment else exp.false(),
-            exp.GT(this=exp.column("effective", "r"), expression=day(published)),
-            exp.LTE(this=exp.column("effective", "r"), expression=day(b.as_of)),
-            exp.Not(this=exp.column("id", "r").isin(query=revoked)))).group_by(
-        exp.column("subject", "r"))
+    revoked = (
+        exp.select("record")
+        .from_(KNOWN_EVENTS, copy=False)
+        .where(
+            exp.and_(
+                exp.EQ(
+                    this=exp.column("kind"), expression=exp.Literal.string(EventKind.REVOKED.value)
+                ),
+                exp.LTE(this=exp.column("effective"), expression=day(b.as_of)),
+            ),
+            copy=False,
+        )
+    )
+    reassessed = (
+        exp.select(
+            exp.column("subject", "r"),
+            exp.alias_(exp.Max(this=exp.column("effective", "r")), "assessed", copy=False),
+        )
+        .from_(exp.alias_(exp.to_table(KNOWN), "r", copy=False), copy=False)
+        .where(
+            exp.and_(
+                exp.column("category", "r").isin(*(exp.Literal.string(c) for c in pub.reassessment))
+                if pub.reassessment
+                else exp.false(),
+                exp.GT(this=exp.column("effective", "r"), expression=day(published)),
+                exp.LTE(this=exp.column("effective", "r"), expression=day(b.as_of)),
+                exp.Not(this=exp.column("id", "r").isin(query=revoked)),
+            ),
+            copy=False,
+        )
+        .group_by(exp.column("subject", "r"), copy=False)
+    )
     assessed = exp.Coalesce(this=exp.column("assessed", "ra"), expressions=[day(published)])
-    end_of_day = exp.cast(exp.DPipe(this=exp.cast(assessed, "VARCHAR"),
-                                    expression=exp.Literal.string(" 23:59:59.999999")),
-                          "TIMESTAMP")
-    points = exp.select(exp.alias_(exp.column("id", "s"), "subject"),
-                        exp.alias_(day(year_end), "day"),
-                        exp.alias_(assessed.copy(), "events_on"),
-                        exp.alias_(exp.Least(this=instant(b.known_at), expressions=[end_of_day]),
-                                   "cut")).from_(exp.alias_(exp.to_table("subjects"), "s")).join(
-        exp.alias_(exp.paren(reassessed), "ra"), on=exp.EQ(
-            this=exp.column("subject", "ra"), expression=exp.column("id", "s")),
-        join_type="LEFT")
+    end_of_day = exp.cast(
+        exp.DPipe(
+            this=exp.cast(assessed, "VARCHAR"), expression=exp.Literal.string(" 23:59:59.999999")
+        ),
+        "TIMESTAMP",
+    )
+    points = (
+        exp.select(
+            exp.alias_(exp.column("id", "s"), "subject", copy=False),
+            exp.alias_(day(year_end), "day", copy=False),
+            exp.alias_(assessed.copy(), "events_on", copy=False),
+            exp.alias_(
+                exp.Least(this=instant(b.known_at), expressions=[end_of_day]), "cut", copy=False
+            ),
+        )
+        .from_(exp.alias_(exp.to_table("subjects"), "s", copy=False), copy=False)
+        .join(
+            exp.alias_(exp.paren(reassessed, copy=False), "ra", copy=False),
+            on=exp.EQ(this=exp.column("subject", "ra"), expression=exp.column("id", "s")),
+            join_type="LEFT",
+            copy=False,
+        )
+    )
     return b.cte(name_of("year", points), points), year_end
 
 
@@ -64,21 +96,40 @@ def year_view(b: Build, scheme: Scheme) -> tuple[View, frozenset[str]] | None:
     if found is None:
         return None
     name, year_end = found
-    view = View(exp.column("day", name), exp.column("events_on", name),
-                exp.column("cut", name), b.as_of, name, (), fixed=year_end, year=True)
+    view = View(
+        exp.column("day", name),
+        exp.column("events_on", name),
+        exp.column("cut", name),
+        b.as_of,
+        name,
+        (),
+        fixed=year_end,
+        year=True,
+    )
     return view, frozenset(reads_of(b.policy, scheme.id).categories)
 
 
 def published(b: Build, scheme: Scheme) -> exp.Select:
     """(subject, scheme, score, band_grade, grade, reasons) of the ratings in force on as-of."""
     from xinyong.engine.batch.ratings import rated_at
+
     found = year_view(b, scheme)
     if found is None:
-        return exp.select(*(exp.alias_(exp.cast(exp.null(), t), c) for c, t in (
-            ("subject", "VARCHAR"), ("scheme", "VARCHAR"), ("score", "DECIMAL(38, 6)"),
-            ("band_grade", "VARCHAR"), ("grade", "VARCHAR"), ("reasons", "VARCHAR[]")))
-        ).where(exp.false())
+        return exp.select(
+            *(
+                exp.alias_(exp.cast(exp.null(), t), c, copy=False)
+                for c, t in (
+                    ("subject", "VARCHAR"),
+                    ("scheme", "VARCHAR"),
+                    ("score", "DECIMAL(38, 6)"),
+                    ("band_grade", "VARCHAR"),
+                    ("grade", "VARCHAR"),
+                    ("reasons", "VARCHAR[]"),
+                )
+            )
+        ).where(exp.false(), copy=False)
     view, only = found
     rated = rated_at(b, scheme.id, view, only=only)
     return exp.select("subject", "scheme", "score", "band_grade", "grade", "reasons").from_(
-        exp.alias_(exp.paren(rated), "p"))
+        exp.alias_(exp.paren(rated, copy=False), "p", copy=False), copy=False
+    )
