@@ -5,6 +5,7 @@ conditionals and linked conditions, on a generated population run on DuckDB."""
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from collections import Counter
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -16,13 +17,13 @@ import sqlglot
 import sqlglot.expressions as exp
 
 from xinyong.dataset import Dataset
-from xinyong.engine.batch import compile_points
+from xinyong.engine.batch import Unsupported, compile_points
 from xinyong.engine.batch.build import Build
 from xinyong.engine.batch.facts import View
 from xinyong.engine.batch.ratings import rated_at
 from xinyong.engine.facts import known_inputs, view_on
 from xinyong.engine.rating import applies, rate, reads_of
-from xinyong.files import load_policy
+from xinyong.files import default_policy_dir, load_policy
 from xinyong.model import EventKind, Record, RecordEvent, Subject
 from xinyong.policy.model import Policy
 from xinyong.sim.parquet import write_population
@@ -263,7 +264,7 @@ def test_a_tax_rating_worked_by_hand(policy: Policy, population: Population,
 def test_the_sql_transpiles_to_spark(policy: Policy) -> None:
     """Every shipped scheme's query reads in Spark's dialect: ordered lists are sorted
     structs, never ARRAY_AGG ... ORDER BY (which loses its order in Spark)."""
-    for as_of in (date(2021, 12, 16), date(2025, 12, 31)):
+    for as_of in (date(2025, 12, 31),):
         sql = compile_points(policy, as_of).sql(dialect="spark")
         assert "ARRAY_SORT(" in sql and "COLLECT_LIST(" in sql and "ARRAY_AGG" not in sql
         assert sqlglot.parse_one(sql, read="spark") is not None
@@ -309,3 +310,47 @@ def test_rated_at_rates_many_views_at_once(policy: Policy, population: Populatio
                     engine[(d, sid)] = (r.score, r.band_grade, r.grade, r.principal_reasons,
                                         r.records)
         assert batch == engine, ident
+
+
+@pytest.fixture(scope="module")
+def amended(tmp_path_factory: pytest.TempPathFactory) -> Policy:
+    """The shipped presets with the NDRC appraisal capped at "poor" for a firm whose
+    published tax grade is D (a grade test on a published rating), and Sesame's first bin
+    at 349 points (a raw span of 999, whose fraction is no finite decimal)."""
+    root = tmp_path_factory.mktemp("policies") / "policies"
+    shutil.copytree(default_policy_dir(), root)
+    path = root / "enterprise-appraisal-2019" / "scheme.toml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text + '''
+[[scheme.override]]
+id = "tax_d"
+when = { grade = { scheme = "sat.tax_credit", grades = ["D"] } }
+at_most = "poor"
+legal_basis = ["ndrc-2019-885"]
+''', encoding="utf-8")
+    path = root / "sesame" / "scheme.toml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("{ upto = 0, points = 350 }", "{ upto = 0, points = 349 }", 1),
+                    encoding="utf-8")
+    return load_policy(root)
+
+
+@pytest.mark.parametrize("as_of", (date(2021, 12, 16), date(2025, 12, 31)), ids=str)
+def test_a_grade_test_on_a_published_rating(amended: Policy, population: Population,
+                                            con: duckdb.DuckDBPyConnection,
+                                            as_of: date) -> None:
+    ident = "ndrc.enterprise_appraisal"
+    batch = _batch(con, amended, as_of, [ident])
+    data = Dataset(population.subjects, population.links, population.records, population.events)
+    engine = {(sid, s): (r.score, r.band_grade, r.grade, r.principal_reasons)
+              for sid, st in standings(data, amended, population.subjects, as_of).items()
+              for s, r in st.ratings.items() if s == ident}
+    assert batch == engine
+    assert any(g == "poor" and b != "poor" for _, b, g, _ in engine.values())
+
+
+def test_what_is_not_compiled_is_refused_with_file_and_key(amended: Policy) -> None:
+    with pytest.raises(Unsupported) as e:
+        compile_points(amended, date(2025, 12, 31), ["sesame.score"])
+    text = str(e.value)
+    assert "sesame/scheme.toml:" in text and "'scale" in text and "sesame.score" in text

@@ -173,47 +173,44 @@ class Leaves:
                 v.publication is not None
                 for v in self.b.policy.versions["scheme"].get(c.grade.scheme, ())
             )
-            if published and not self.view.year:
+            own_day = self.view.points is None and self.view.fixed == self.b.as_of
+            if published and not self.view.year and not own_day:
                 raise Unsupported(
                     _where(
                         self.b.policy,
                         self.scheme,
-                        f"grade test on the published scheme {c.grade.scheme!r} outside its year",
+                        f"grade test on the published scheme {c.grade.scheme!r} in a view "
+                        "other than as-of",
                     )
                 )
-            if self.view.fixed is not None and (
+            joined = True
+            if published and not self.view.year:
+                # in the as-of view, the other scheme's rating is the one published
+                from xinyong.engine.batch.publication import published_own
+
+                self._join(f"gt{n}", published_own(self.b, c.grade.scheme), ())
+            elif self.view.fixed is not None and (
                 self.b.policy.at(self.view.fixed).schemes.get(c.grade.scheme) is None
             ):
                 self.columns += [
                     exp.alias_(exp.false(), f"gl{n}", copy=False),
                     exp.alias_(empty_list(), f"glr{n}", copy=False),
                 ]
+                joined = False
             else:
                 sub = rated_at(
                     self.b, c.grade.scheme, self.view, follow_links=False, only=self.only
                 )
+                self._join(f"gt{n}", sub, self.view.keys)
+            if joined:
                 t = f"gt{n}"
-                self._join(t, sub, self.view.keys)
+                hit = exp.column("grade", t).isin(*(exp.Literal.string(g) for g in c.grade.grades))
                 self.columns += [
                     exp.alias_(
-                        exp.Coalesce(
-                            this=exp.column("grade", t).isin(
-                                *(exp.Literal.string(g) for g in c.grade.grades)
-                            ),
-                            expressions=[exp.false()],
-                        ),
-                        f"gl{n}",
-                        copy=False,
+                        exp.Coalesce(this=hit, expressions=[exp.false()]), f"gl{n}", copy=False
                     ),
                     exp.alias_(
-                        exp.Case()
-                        .when(
-                            exp.column("grade", t).isin(
-                                *(exp.Literal.string(g) for g in c.grade.grades)
-                            ),
-                            exp.column("records", t),
-                        )
-                        .else_(empty_list()),
+                        exp.Case().when(hit.copy(), exp.column("records", t)).else_(empty_list()),
                         f"glr{n}",
                         copy=False,
                     ),

@@ -133,3 +133,31 @@ def published(b: Build, scheme: Scheme) -> exp.Select:
     return exp.select("subject", "scheme", "score", "band_grade", "grade", "reasons").from_(
         exp.alias_(exp.paren(rated, copy=False), "p", copy=False), copy=False
     )
+
+
+def published_own(b: Build, scheme_id: str) -> exp.Select:
+    """(subject, grade, records) of the ratings published under ``scheme_id`` in force on
+    as-of, on each subject's own records (links not followed), for the subjects the as-of
+    version applies to (``engine.rating._own_rating`` in the as-of view)."""
+    from xinyong.engine.batch.ratings import applies, rated_at
+
+    scheme = b.view.schemes.get(scheme_id)
+    found = year_view(b, scheme) if scheme is not None else None
+    if scheme is None or found is None:
+        return exp.select(
+            exp.alias_(exp.cast(exp.null(), "VARCHAR"), "subject", copy=False),
+            exp.alias_(exp.cast(exp.null(), "VARCHAR"), "grade", copy=False),
+            exp.alias_(exp.cast(exp.null(), "VARCHAR[]"), "records", copy=False),
+        ).where(exp.false(), copy=False)
+    view, only = found
+    rated = rated_at(b, scheme_id, view, follow_links=False, only=only)
+    return (
+        exp.select(exp.column("subject", "p"), exp.column("grade", "p"), exp.column("records", "p"))
+        .from_(exp.alias_(exp.paren(rated, copy=False), "p", copy=False), copy=False)
+        .join(
+            exp.alias_(exp.to_table("subjects"), "s", copy=False),
+            on=exp.EQ(this=exp.column("id", "s"), expression=exp.column("subject", "p")),
+            copy=False,
+        )
+        .where(applies(b.policy, scheme, View.of(b.as_of), "s"), copy=False)
+    )
