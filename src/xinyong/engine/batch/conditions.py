@@ -396,7 +396,7 @@ class Leaves:
             conds.append(exp.or_(*(h for h, _ in subs)))
             recs += [exp.Case().when(h, r).else_(empty_list()) for h, r in subs]
         held = exp.paren(exp.and_(*conds), copy=False) if conds else exp.true()
-        out: exp.Expr = recs[0] if recs else empty_list()
-        for r in recs[1:]:
-            out = exp.ArrayConcat(this=out, expressions=[r])
-        return held, out
+        from xinyong.engine.batch.ratings import first_each
+
+        # each part's list is free of repeats, and so the whole: Rating.records keeps each once
+        return held, first_each(recs)

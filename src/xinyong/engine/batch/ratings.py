@@ -414,7 +414,7 @@ def _grade(b: Build, scheme: Scheme, view: View, q: exp.Select, leaves: cond.Lea
         )
     parts: list[exp.Expr] = [exp.column(f"r{n}", t) for n in range(len(scheme.indicator))]
     parts += [exp.Case().when(h, r).else_(empty_list()) for h, r in held]
-    records = _first_each(parts)
+    records = first_each(parts)
     return exp.select(
         *_keys(view, t),
         exp.column("subject", t),
@@ -427,7 +427,7 @@ def _grade(b: Build, scheme: Scheme, view: View, q: exp.Select, leaves: cond.Lea
     ).from_(exp.alias_(exp.paren(q, copy=False), t, copy=False), copy=False)
 
 
-def _first_each(parts: list[exp.Expr]) -> exp.Expr:
+def first_each(parts: list[exp.Expr]) -> exp.Expr:
     """The lists concatenated, each id once where it first appears (each list is free of
     repeats), without relying on an order-keeping ``array_distinct``."""
     out: exp.Expr | None = None
