@@ -40,6 +40,7 @@ def year_points(b: Build, scheme: Scheme) -> tuple[str, date] | None:
                     this=exp.column("kind"), expression=exp.Literal.string(EventKind.REVOKED.value)
                 ),
                 exp.LTE(this=exp.column("effective"), expression=day(b.as_of)),
+                copy=False,
             ),
             copy=False,
         )
@@ -52,12 +53,15 @@ def year_points(b: Build, scheme: Scheme) -> tuple[str, date] | None:
         .from_(exp.alias_(exp.to_table(KNOWN), "r", copy=False), copy=False)
         .where(
             exp.and_(
-                exp.column("category", "r").isin(*(exp.Literal.string(c) for c in pub.reassessment))
+                exp.column("category", "r").isin(
+                    *(exp.Literal.string(c) for c in pub.reassessment), copy=False
+                )
                 if pub.reassessment
                 else exp.false(),
                 exp.GT(this=exp.column("effective", "r"), expression=day(published)),
                 exp.LTE(this=exp.column("effective", "r"), expression=day(b.as_of)),
-                exp.Not(this=exp.column("id", "r").isin(query=revoked)),
+                exp.Not(this=exp.column("id", "r").isin(query=revoked, copy=False)),
+                copy=False,
             ),
             copy=False,
         )
@@ -66,9 +70,11 @@ def year_points(b: Build, scheme: Scheme) -> tuple[str, date] | None:
     assessed = exp.Coalesce(this=exp.column("assessed", "ra"), expressions=[day(published)])
     end_of_day = exp.cast(
         exp.DPipe(
-            this=exp.cast(assessed, "VARCHAR"), expression=exp.Literal.string(" 23:59:59.999999")
+            this=exp.cast(assessed, "VARCHAR", copy=False),
+            expression=exp.Literal.string(" 23:59:59.999999"),
         ),
         "TIMESTAMP",
+        copy=False,
     )
     points = (
         exp.select(
@@ -117,7 +123,7 @@ def published(b: Build, scheme: Scheme) -> exp.Select:
     if found is None:
         return exp.select(
             *(
-                exp.alias_(exp.cast(exp.null(), t), c, copy=False)
+                exp.alias_(exp.cast(exp.null(), t, copy=False), c, copy=False)
                 for c, t in (
                     ("subject", "VARCHAR"),
                     ("scheme", "VARCHAR"),
@@ -145,9 +151,9 @@ def published_own(b: Build, scheme_id: str) -> exp.Select:
     found = year_view(b, scheme) if scheme is not None else None
     if scheme is None or found is None:
         return exp.select(
-            exp.alias_(exp.cast(exp.null(), "VARCHAR"), "subject", copy=False),
-            exp.alias_(exp.cast(exp.null(), "VARCHAR"), "grade", copy=False),
-            exp.alias_(exp.cast(exp.null(), "VARCHAR[]"), "records", copy=False),
+            exp.alias_(exp.cast(exp.null(), "VARCHAR", copy=False), "subject", copy=False),
+            exp.alias_(exp.cast(exp.null(), "VARCHAR", copy=False), "grade", copy=False),
+            exp.alias_(exp.cast(exp.null(), "VARCHAR[]", copy=False), "records", copy=False),
         ).where(exp.false(), copy=False)
     view, only = found
     rated = rated_at(b, scheme_id, view, follow_links=False, only=only)
@@ -180,8 +186,8 @@ def _latest(on: exp.Expr, month: int, dd: int) -> exp.Expr:
     )
     return (
         exp.Case()
-        .when(exp.LTE(this=this_year, expression=on.copy()), this_year.copy())
-        .else_(last_year)
+        .when(exp.LTE(this=this_year, expression=on.copy()), this_year.copy(), copy=False)
+        .else_(last_year, copy=False)
     )
 
 
@@ -218,6 +224,7 @@ def published_at(b: Build, scheme_id: str, view: View) -> exp.Select:
                     this=exp.column("kind"), expression=exp.Literal.string(EventKind.REVOKED.value)
                 ),
                 exp.LTE(this=exp.column("effective"), expression=day(b.as_of)),
+                copy=False,
             ),
             copy=False,
         )
@@ -228,6 +235,7 @@ def published_at(b: Build, scheme_id: str, view: View) -> exp.Select:
             exp.and_(
                 exp.GT(this=exp.column("effective", "r"), expression=published),
                 exp.LTE(this=exp.column("effective", "r"), expression=view.on.copy()),
+                copy=False,
             ),
             exp.Struct(
                 expressions=[
@@ -237,6 +245,7 @@ def published_at(b: Build, scheme_id: str, view: View) -> exp.Select:
                     exp.PropertyEQ(this=exp.to_identifier("i"), expression=exp.column("id", "r")),
                 ]
             ),
+            copy=False,
         )
     )
     reassessed = (
@@ -246,10 +255,13 @@ def published_at(b: Build, scheme_id: str, view: View) -> exp.Select:
             exp.alias_(exp.to_table(KNOWN), "r", copy=False),
             on=exp.and_(
                 exp.EQ(this=exp.column("subject", "r"), expression=exp.column("subject", p)),
-                exp.column("category", "r").isin(*(exp.Literal.string(c) for c in reassessment))
+                exp.column("category", "r").isin(
+                    *(exp.Literal.string(c) for c in reassessment), copy=False
+                )
                 if reassessment
                 else exp.false(),
-                exp.Not(this=exp.column("id", "r").isin(query=revoked)),
+                exp.Not(this=exp.column("id", "r").isin(query=revoked, copy=False)),
+                copy=False,
             ),
             copy=False,
         )
@@ -261,9 +273,11 @@ def published_at(b: Build, scheme_id: str, view: View) -> exp.Select:
     )
     end_of_day = exp.cast(
         exp.DPipe(
-            this=exp.cast(assessed, "VARCHAR"), expression=exp.Literal.string(" 23:59:59.999999")
+            this=exp.cast(assessed, "VARCHAR", copy=False),
+            expression=exp.Literal.string(" 23:59:59.999999"),
         ),
         "TIMESTAMP",
+        copy=False,
     )
     year_end = exp.DateFromParts(
         year=exp.Sub(this=exp.Year(this=published.copy()), expression=exp.Literal.number(1)),
@@ -292,7 +306,7 @@ def published_at(b: Build, scheme_id: str, view: View) -> exp.Select:
         .from_(exp.to_table(p), copy=False)
         .join(
             exp.alias_(exp.paren(reassessed, copy=False), "ra", copy=False),
-            on=exp.and_(*on),
+            on=exp.and_(*on, copy=False),
             join_type="LEFT",
             copy=False,
         )
@@ -305,8 +319,8 @@ def published_at(b: Build, scheme_id: str, view: View) -> exp.Select:
             span.append(exp.GTE(this=view.on.copy(), expression=day(start)))
         if end is not None:
             span.append(exp.LT(this=view.on.copy(), expression=day(end)))
-        spans.append(exp.and_(*span))
-    points = points.where(exp.or_(*spans) if spans else exp.false(), copy=False)
+        spans.append(exp.and_(*span, copy=False))
+    points = points.where(exp.or_(*spans, copy=False) if spans else exp.false(), copy=False)
     name = b.cte(name_of("ypts", points), points)
     year = View(
         exp.column("y_day", name),
@@ -331,5 +345,9 @@ def published_at(b: Build, scheme_id: str, view: View) -> exp.Select:
             exp.column("reassessed_by", "y"),
         )
         .from_(exp.alias_(exp.paren(rated, copy=False), "v", copy=False), copy=False)
-        .join(exp.alias_(exp.to_table(name), "y", copy=False), on=exp.and_(*join_on), copy=False)
+        .join(
+            exp.alias_(exp.to_table(name), "y", copy=False),
+            on=exp.and_(*join_on, copy=False),
+            copy=False,
+        )
     )
