@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from xinyong.batch import RefusedPopulation, rate
+from xinyong.batch import rate
 from xinyong.dataset import Dataset
 from xinyong.engine.batch import Unsupported, compile_points
 from xinyong.files import default_policy_dir, load_policy
@@ -28,7 +28,6 @@ from xinyong.standings import standings
 POINTS = ("fuzhou.credit_score", "suqian.xichu_points", "suzhou.osmanthus_points",
           "xiamen.credit_score")
 DATES = (date(2019, 6, 30), date(2021, 12, 16), date(2025, 12, 31))
-UNCOMPILED = (EventKind.CORRECTED, EventKind.REPAIRED)
 
 
 PERIODS = (Period(months=6), Period(years=1), Period(years=3))
@@ -103,9 +102,8 @@ def _exercised(pop: Population, policy: Policy) -> Population:
     records += [dataclasses.replace(r, effective=r.effective - timedelta(days=400),
                                     recorded_at=r.recorded_at + timedelta(hours=1))
                 for r in records[::7]]
-    # revocations and rectifications stay; corrections and repairs are refused (test below)
-    kept = tuple(e for e in pop.events if e.kind not in UNCOMPILED)
-    return dataclasses.replace(pop, records=(*pop.records, *records), events=(*kept, *events))
+    return dataclasses.replace(pop, records=(*pop.records, *records),
+                               events=(*pop.events, *events))
 
 
 @pytest.fixture(scope="module")
@@ -147,12 +145,12 @@ def test_revoked_records_count_nothing(shipped: Policy, population: Population) 
 
 
 def test_a_construct_not_compiled_is_refused_with_file_and_key(shipped: Policy) -> None:
-    # Rongcheng's scheme has an override (a direct grade cap), not compiled yet
+    # the tax rating is published once a year, not compiled yet
     with pytest.raises(Unsupported) as e:
-        compile_points(shipped, date(2022, 6, 30), ["rongcheng.points"])
+        compile_points(shipped, date(2022, 6, 30), ["sat.tax_credit"])
     text = str(e.value)
-    assert "policies/rongcheng/scheme.toml:" in text
-    assert "'override'" in text and "rongcheng.points" in text
+    assert "policies/covid-2020/tax-relief.toml:" in text
+    assert "'publication'" in text and "sat.tax_credit" in text
 
 
 def test_a_scheme_not_in_force_is_refused(shipped: Policy) -> None:
@@ -161,14 +159,22 @@ def test_a_scheme_not_in_force_is_refused(shipped: Policy) -> None:
         compile_points(shipped, date(2022, 6, 30), ["suining.mass_credit"])
 
 
-def test_a_population_with_repairs_is_refused(shipped: Policy, tmp_path: Path) -> None:
+def test_a_population_with_repairs_is_rated(shipped: Policy, tmp_path: Path) -> None:
+    # repairs are compiled now: a repaired record no longer counts, as in the engine
     pop = _exercised(generate(shipped, seed=12, persons=300, enterprises=60), shipped)
     record = pop.records[-1]  # one of a compiled scheme's categories (added above)
     repair = RecordEvent("BR1", record.id, EventKind.REPAIRED, record.effective,
                          datetime.combine(record.effective, time(10)))
-    write_population(dataclasses.replace(pop, events=(*pop.events, repair)), tmp_path)
-    with pytest.raises(RefusedPopulation, match=r"events.parquet: event BR1 \(repaired\)"):
-        rate(shipped, tmp_path, DATES[-1], POINTS)
+    pop = dataclasses.replace(pop, events=(*pop.events, repair))
+    write_population(pop, tmp_path)
+    table = rate(shipped, tmp_path, DATES[-1], POINTS)
+    batch = {(r["subject"], r["scheme"]): (Decimal(r["score"]), r["grade"])
+             for r in table.to_pylist()}
+    data = Dataset(pop.subjects, pop.links, pop.records, pop.events)
+    engine = {(sid, scheme): (rating.score, rating.grade)
+              for sid, st in standings(data, shipped, pop.subjects, DATES[-1]).items()
+              for scheme, rating in st.ratings.items() if scheme in POINTS}
+    assert batch == engine
 
 
 def test_windows_cap_and_clamp_worked_by_hand(shipped: Policy, windowed: Policy,
@@ -233,8 +239,8 @@ def test_the_rate_command_writes_ratings_and_a_manifest(shipped: Policy, tmp_pat
     assert r.exit_code == 2 and "exists" in r.output
     # a construct not compiled is refused with its file and key, and nothing is written
     r = runner.invoke(app, ["rate", "--data", str(tmp_path / "pop"), "--as-of", "2025-12-31",
-                            "--policies", policies, "--scheme", "rongcheng.points",
+                            "--policies", policies, "--scheme", "sat.tax_credit",
                             "--out", str(tmp_path / "out2")], catch_exceptions=False)
     text = " ".join(r.output.split())
-    assert r.exit_code == 2 and "rongcheng/scheme.toml:" in text and "'override'" in text
+    assert r.exit_code == 2 and "tax-rating/scheme.toml:" in text and "'publication'" in text
     assert not (tmp_path / "out2").exists()

@@ -40,11 +40,15 @@ class View:
     """Alias of a table with a ``subject`` column the view's expressions read, or None."""
     keys: tuple[str, ...] = ()
     """Columns of ``points`` carried into every row (identify the view)."""
+    fixed: date | None = None
+    """The view's day when it is one day for every point (the policy version is known)."""
+    year: bool = False
+    """The view of a published rating's year: ratings inside it are computed plainly."""
 
     @classmethod
     def of(cls, as_of: date) -> View:
         """The plain view on as-of of everything known (``engine.facts.view_on(on=as_of)``)."""
-        return cls(day(as_of), day(as_of), None, as_of)
+        return cls(day(as_of), day(as_of), None, as_of, fixed=as_of)
 
 
 def known_ctes(known_at: datetime) -> list[tuple[str, exp.Select]]:

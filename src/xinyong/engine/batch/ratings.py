@@ -1,28 +1,44 @@
-"""Points schemes compiled into one query over the tables ``subjects``, ``records`` and
-``events`` (as a population folder has them): rows (subject, scheme, score, grade).
+"""Ratings compiled into queries over a view (``engine.rating.rate``): every scheme form
+(points, deduction, weighted composite, scorecard with bins and a scale), windows, relief,
+amount tests, valid repairs, overrides and conditionals (see ``conditions``), in one pass
+GROUP BY over the view's record states per scheme version.
 
-The semantics are the per-subject engine's (``engine.rating.rate``): records in effect by
-as-of and known by its end, revoked ones dropped, each indicator's window and the scheme's
-window, points per unit, ``cap``, ``base``, ``clamp``, bands. A construct not compiled yet is
-:class:`Unsupported`, naming the file and key: never a silent fallback.
+:func:`rated_at` rates a view that may be many views at once (a table of evaluation points
+joined on subject), choosing for each point the scheme version in force on its day; the
+``ratings`` output is everyone on as-of, published schemes by ``publication``. A construct
+not compiled is :class:`Unsupported`, naming the file and key: never a silent fallback.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime, time
+from decimal import Decimal
 
 import sqlglot.expressions as exp
 
+from xinyong.engine.batch import conditions as cond
 from xinyong.engine.batch.build import Build
+from xinyong.engine.batch.facts import View
 from xinyong.engine.batch.plan import Plan
-from xinyong.engine.batch.sql import NUM, Unsupported, day, instant, lit, within
-from xinyong.model import EventKind
-from xinyong.periods import Period
+from xinyong.engine.batch.repairs import relief_columns, subject_states
+from xinyong.engine.batch.sql import (
+    NUM,
+    Unsupported,
+    amount_column,
+    amounts_pass,
+    empty_list,
+    lam,
+    lit,
+    ordered_ids,
+    struct,
+    within,
+)
 from xinyong.policy.model import Policy
-from xinyong.policy.schema import Indicator, Scheme, SchemeForm
+from xinyong.policy.schema import Indicator, Relief, Scheme, SchemeForm
 
-_NUM = NUM
+COLUMNS = ("subject", "scheme", "score", "band_grade", "grade", "reasons", "records")
+"""The columns :func:`rated_at` gives after the view's keys."""
 
 
 def _where(policy: Policy, scheme: Scheme, key: str) -> str:
@@ -33,175 +49,350 @@ def _where(policy: Policy, scheme: Scheme, key: str) -> str:
             "or leave it out of the batch run")
 
 
-def _check(policy: Policy, scheme: Scheme) -> None:
-    refuse: list[str] = []
-    if scheme.form is not SchemeForm.POINTS:
-        refuse.append(f"form = {scheme.form.value}")
-    for key, present in (("override", bool(scheme.override)),
-                         ("conditional", bool(scheme.conditional)),
-                         ("publication", scheme.publication is not None),
-                         ("scale", scheme.scale is not None),
-                         ("combination = weighted", scheme.combination == "weighted")):
-        if present:
-            refuse.append(key)
-    preset = policy.presets.get(policy.preset_of("scheme", scheme))
-    if preset is not None and preset.voluntary:
-        refuse.append(f"preset {preset.id!r} voluntary (opt-ins)")
+def _scale(scheme: Scheme) -> tuple[Decimal, Decimal, Decimal] | None:
+    """(lo, hi, factor) of a scheme's scale: the raw sum maps to min + (raw - lo) × factor,
+    exactly when the factor and 1 / span are finite decimals (as the engine computes)."""
+    if scheme.scale is None:
+        return None
+    weighted = scheme.combination == "weighted"
+    lo = hi = Decimal(0)
     for i in scheme.indicator:
-        for key, present in (("relief", i.relief is not None), ("bins", bool(i.bins)),
-                             ("amounts", bool(i.amounts))):
-            if present:
-                refuse.append(f"indicator {i.id!r} {key}")
-    if refuse:
-        raise Unsupported(_where(policy, scheme, refuse[0]))
+        w = i.weight if weighted and i.weight is not None else Decimal(1)
+        pts = [b.points * w for b in i.bins] or [Decimal(0)]
+        lo, hi = lo + min(pts), hi + max(pts)
+    span = hi - lo
+    factor = (scheme.scale.max - scheme.scale.min) / span if span else Decimal(0)
+    return lo, hi, factor
 
 
-_lit = lit
-_date = day
+def check(policy: Policy, scheme: Scheme) -> None:
+    """Refuse what :func:`rate_version` cannot express exactly."""
+    sc = _scale(scheme)
+    if sc is not None:
+        lo, hi, factor = sc
+        span = hi - lo
+        exact = span == 0 or (factor.as_tuple().exponent >= -6  # type: ignore[operator]
+                              and (Decimal(1) / span).as_tuple().exponent >= -20)  # type: ignore[operator]
+        if not exact or any(i.points is not None for i in scheme.indicator):
+            raise Unsupported(_where(policy, scheme, "scale (a span whose fraction is not a "
+                                     "finite decimal, or per-unit points)"))
+    for c in (*(o.when for o in scheme.override), *(c.when for c in scheme.conditional)):
+        cond.check(policy, scheme, c, _where)
 
 
-def _in_window(effective: exp.Expr, window: Period, as_of: date) -> exp.Expr:
-    return within(effective, window, day(as_of))
-
-
-def _counts(ind: Indicator, scheme: Scheme, as_of: date) -> exp.Expr:
-    """The condition under which one live record counts for the indicator."""
-    cond: exp.Expr = exp.column("category", "r").isin(*map(_lit, ind.categories))
+def _counts(ind: Indicator, scheme: Scheme, view: View, cover: dict[Relief, str]) -> exp.Expr:
+    """Row ``r`` of the states counts for the indicator (``engine.rating.matching`` with
+    ``for_score`` and the relief)."""
+    cats = exp.column("category", "r").isin(*(exp.Literal.string(c) for c in ind.categories))
+    parts: list[exp.Expr] = [cats, exp.column("repaired", "r").is_(exp.null())]
     for w in (ind.window, scheme.window):
         if w is not None:
-            cond = exp.and_(cond, _in_window(exp.column("effective", "r"), w, as_of))
-    return cond
+            parts.append(within(exp.column("effective", "r"), w, view.on))
+    if ind.amounts:
+        parts.append(amounts_pass(ind.amounts, "r"))
+    if ind.relief is not None:
+        parts.append(exp.Not(this=exp.column(cover[ind.relief], "r")))
+    return exp.and_(*parts)
 
 
-def _value(ind: Indicator, scheme: Scheme, as_of: date) -> exp.Expr:
-    """The indicator's value for one subject, as an aggregate over its live records."""
-    when = _counts(ind, scheme, as_of)
+def _value(ind: Indicator, counts: exp.Expr) -> exp.Expr:
     if ind.aggregate in ("count", "exists"):
-        one = exp.Case().when(when, exp.Literal.number(1)).else_(exp.Literal.number(0))
+        one = exp.Case().when(counts, exp.Literal.number(1)).else_(exp.Literal.number(0))
         agg: exp.Expr = exp.Sum(this=one) if ind.aggregate == "count" else exp.Max(this=one)
     else:
-        field = exp.JSONExtractScalar(this=exp.column("amounts", "r"),
-                                      expression=exp.Literal.string(f"$.{ind.field}"))
-        amount = exp.Coalesce(this=exp.cast(field, _NUM), expressions=[_lit(0)])
-        agg = (exp.Sum(this=exp.Case().when(when, amount).else_(_lit(0))) if ind.aggregate
-               == "sum" else exp.Max(this=exp.Case().when(when, amount)))
-    return exp.cast(agg, _NUM)
+        amount = exp.Coalesce(this=exp.column(amount_column(ind.field or ""), "r"),
+                              expressions=[lit(0)])
+        agg = exp.Sum(this=exp.Case().when(counts, amount).else_(lit(0))) if (
+            ind.aggregate == "sum") else exp.Max(this=exp.Case().when(counts, amount))
+    return exp.cast(agg, NUM)
 
 
-def _points(ind: Indicator, value: exp.Expr) -> exp.Expr:
-    pts: exp.Expr = exp.Mul(this=exp.Coalesce(this=value, expressions=[_lit(0)]),
-                                  expression=_lit(ind.points or 0))
+def _points(ind: Indicator, value: exp.Expr) -> tuple[exp.Expr, exp.Expr]:
+    """(points, best) of an indicator's value (``engine.rating._indicator``)."""
+    if ind.bins:
+        case = exp.Case()
+        for b in ind.bins:
+            if b.upto is None:
+                case = case.else_(lit(b.points))
+                break
+            case = case.when(exp.LTE(this=value, expression=lit(b.upto)), lit(b.points))
+        return exp.paren(case), lit(max(b.points for b in ind.bins))
+    per = ind.points or Decimal(0)
+    pts: exp.Expr = exp.cast(exp.Mul(this=value, expression=lit(per)), NUM)
     if ind.cap is not None:
-        pts = exp.Greatest(this=_lit(-ind.cap), expressions=[
-            exp.Least(this=_lit(ind.cap), expressions=[pts])])
-    return exp.paren(pts)
+        pts = exp.Greatest(this=lit(-ind.cap), expressions=[
+            exp.Least(this=lit(ind.cap), expressions=[pts])])
+    return exp.paren(pts), (exp.paren(pts) if per > 0 else lit(0))
 
 
-def _scheme_query(scheme: Scheme, as_of: date) -> exp.Select:
-    aliases = [f"v{n}" for n in range(len(scheme.indicator))]
-    values = exp.select(exp.column("subject", "r"), *(
-        exp.alias_(_value(i, scheme, as_of), a)
-        for i, a in zip(scheme.indicator, aliases, strict=True)
-    )).from_(exp.alias_(exp.to_table("live"), "r")).group_by(exp.column("subject", "r"))
-    score: exp.Expr = _lit(scheme.base)
-    for i, a in zip(scheme.indicator, aliases, strict=True):
-        score = exp.Add(this=score, expression=_points(i, exp.column(a, "a")))
-    if scheme.clamp is not None:
-        lo, hi = scheme.clamp
-        score = exp.Greatest(this=_lit(lo), expressions=[
-            exp.Least(this=_lit(hi), expressions=[score])])
-    applies: exp.Expr = exp.column("kind", "s").isin(
-        *(_lit(k.value) for k in scheme.subject_kinds))
+def applies(policy: Policy, scheme: Scheme, view: View, s: str) -> exp.Expr:
+    """``engine.rating.applies`` for subject row ``s`` in the view."""
+    parts: list[exp.Expr] = [exp.column("kind", s).isin(
+        *(exp.Literal.string(k.value) for k in scheme.subject_kinds))]
     if scheme.regions:
-        applies = exp.and_(applies, exp.or_(*(
-            exp.StartsWith(this=exp.column("region", "s"), expression=_lit(p))
-            for p in scheme.regions)))
-    registered = exp.column("registered", "s")
-    applies = exp.and_(applies, exp.or_(registered.is_(exp.null()),
-                                        exp.LTE(this=registered, expression=_date(as_of))))
-    rated = exp.select(
-        exp.alias_(exp.column("id", "s"), "subject"),
-        exp.alias_(_lit(scheme.id), "scheme"),
-        exp.alias_(score, "score"),
-    ).from_(exp.alias_(exp.to_table("subjects"), "s")).join(
-        exp.alias_(exp.paren(values), "a"), on=exp.EQ(this=exp.column("subject", "a"),
-                                                       expression=exp.column("id", "s")),
-        join_type="LEFT",
-    ).where(applies)
-    grade = exp.Case()
-    for b in sorted(scheme.bands, key=lambda b: b.min, reverse=True):
-        grade = grade.when(exp.GTE(this=exp.column("score"), expression=_lit(b.min)),
-                           _lit(b.grade))
-    grade = grade.else_(_lit(scheme.bands[-1].grade))
-    return exp.select("subject", "scheme", "score", exp.alias_(grade, "grade")).from_(
-        exp.alias_(exp.paren(rated), "rated"))
+        parts.append(exp.or_(*(exp.StartsWith(this=exp.column("region", s),
+                                              expression=exp.Literal.string(p))
+                               for p in scheme.regions)))
+    reg = exp.column("registered", s)
+    parts.append(exp.or_(reg.is_(exp.null()), exp.LTE(this=reg, expression=view.on)))
+    preset = policy.preset_of("scheme", scheme)
+    p = policy.presets.get(preset)
+    if p is not None and p.voluntary:
+        x = exp.to_identifier("x")
+        opted = exp.ArrayFilter(this=exp.column("opt_ins", s), expression=lam(exp.and_(
+            exp.EQ(this=exp.Dot(this=x, expression=exp.to_identifier("programme")),
+                   expression=exp.Literal.string(preset)),
+            exp.LTE(this=exp.Dot(this=x.copy(), expression=exp.to_identifier("since")),
+                    expression=view.on))))
+        parts.append(exp.GT(this=exp.ArraySize(this=exp.Coalesce(
+            this=opted, expressions=[exp.Array()])), expression=exp.Literal.number(0)))
+    return exp.and_(*parts)
 
 
-def _event_of_live(kinds: Iterable[EventKind], as_of: date, known: datetime) -> exp.Expr:
-    e = "e"
-    return exp.and_(
-        exp.EQ(this=exp.column("record", e), expression=exp.column("id", "r")),
-        exp.column("kind", e).isin(*(_lit(k.value) for k in kinds)),
-        exp.LTE(this=exp.column("effective", e), expression=_date(as_of)),
-        exp.LTE(this=exp.column("recorded_at", e), expression=_ts(known)),
-    )
+def _keys(view: View, t: str) -> list[exp.Expr]:
+    return [exp.column(k, t) for k in view.keys]
 
 
-_ts = instant
+def _on_keys(view: View, a: str, b: str, subject_a: str = "subject") -> exp.Expr:
+    return exp.and_(exp.EQ(this=exp.column(subject_a, a), expression=exp.column("subject", b)),
+                    *(exp.EQ(this=exp.column(k, a), expression=exp.column(k, b))
+                      for k in view.keys))
+
+
+def base(view: View) -> exp.Select:
+    """The rows of the view: (keys, ``subject``) with the subject's row as ``s``."""
+    if view.points is None:
+        return exp.select(*[], exp.alias_(exp.column("id", "s"), "subject")).from_(
+            exp.alias_(exp.to_table("subjects"), "s"))
+    return exp.select(*_keys(view, view.points), exp.column("subject", view.points)).from_(
+        exp.to_table(view.points)).join(exp.alias_(exp.to_table("subjects"), "s"), on=exp.EQ(
+            this=exp.column("id", "s"), expression=exp.column("subject", view.points)))
+
+
+def rate_version(b: Build, scheme: Scheme, view: View, *, follow_links: bool = True,
+                 only: frozenset[str] | None = None) -> exp.Select:
+    """The ratings of one scheme version in ``view``: (keys, :data:`COLUMNS`), one row per
+    view point whose subject the scheme applies to."""
+    check(b.policy, scheme)
+    leaves = cond.Leaves(b, view, scheme, follow_links, only)
+    for c in (*(c.when for c in scheme.conditional), *(o.when for o in scheme.override)):
+        leaves.add(c)
+    reliefs = [i.relief for i in scheme.indicator if i.relief is not None]
+    cats = {c for i in scheme.indicator for c in i.categories} | leaves.categories
+    fields = {f for i in scheme.indicator for f in (
+        i.field, *(t.field for t in i.amounts), *(t.of for t in i.amounts)) if f}
+    fields |= leaves.fields
+    if only is not None:
+        cats &= only
+    st = subject_states(b, view, sorted(cats), sorted(fields), reliefs, only)
+    cover = relief_columns(b.policy, cats, reliefs, only)
+    aggs: list[exp.Expr] = []
+    for n, ind in enumerate(scheme.indicator):
+        counts = _counts(ind, scheme, view, cover)
+        aggs.append(exp.alias_(_value(ind, counts), f"v{n}"))
+        aggs.append(exp.alias_(ordered_ids(exp.Case().when(counts, struct(
+            e=exp.column("effective", "r"), id=exp.column("id", "r"))), (), "id"), f"r{n}"))
+    aggs += leaves.aggregates("r")
+    per = exp.select(*_keys(view, "r"), exp.column("subject", "r"), *aggs).from_(
+        exp.alias_(exp.to_table(st), "r")).group_by(*_keys(view, "r"), exp.column("subject", "r"))
+    q = base(view).where(applies(b.policy, scheme, view, "s")).select(
+        exp.alias_(exp.column("kind", "s"), "s_kind"),
+        exp.alias_(exp.column("registered", "s"), "s_registered"))
+    q = q.join(exp.alias_(exp.paren(per), "a"), on=_on_keys(
+        view, "a", view.points or "s", "subject") if view.points else exp.EQ(
+        this=exp.column("subject", "a"), expression=exp.column("id", "s")), join_type="LEFT")
+    q = leaves.join(q)
+    weighted = scheme.combination == "weighted"
+    raw: exp.Expr = lit(0)
+    shortfalls: list[exp.Expr] = []
+    for n, ind in enumerate(scheme.indicator):
+        value = exp.Coalesce(this=exp.column(f"v{n}", "a"), expressions=[lit(0)])
+        pts, best = _points(ind, value)
+        w = ind.weight if weighted and ind.weight is not None else Decimal(1)
+        raw = exp.cast(exp.Add(this=raw, expression=exp.cast(
+            exp.Mul(this=pts, expression=lit(w)), NUM)), NUM)
+        shortfalls.append(exp.cast(exp.Mul(this=exp.paren(exp.Sub(
+            this=best, expression=pts.copy())), expression=lit(w)), NUM))
+        q = q.select(exp.alias_(exp.Coalesce(this=exp.column(f"r{n}", "a"),
+                                             expressions=[empty_list()]), f"r{n}"))
+    sc = _scale(scheme)
+    if sc is not None and scheme.scale is not None:
+        lo, _hi, factor = sc
+        score: exp.Expr = exp.Add(this=lit(scheme.scale.min), expression=exp.cast(exp.Mul(
+            this=exp.paren(exp.Sub(this=raw, expression=lit(lo))), expression=lit(factor)), NUM))
+        score = exp.Round(this=exp.cast(score, NUM), decimals=exp.Literal.number(0))
+    else:
+        score = exp.Add(this=lit(scheme.base), expression=raw)
+        if weighted:
+            score = exp.Round(this=exp.cast(score, NUM), decimals=exp.Literal.number(2))
+    score = exp.cast(score, NUM)
+    if scheme.clamp is not None:
+        lo_c, hi_c = scheme.clamp
+        score = exp.Greatest(this=lit(lo_c), expressions=[
+            exp.Least(this=lit(hi_c), expressions=[score])])
+    q = q.select(exp.alias_(exp.cast(score, NUM), "score"), *(
+        exp.alias_(s, f"sf{n}") for n, s in enumerate(shortfalls)))
+    return _grade(b, scheme, view, q, leaves)
+
+
+def _grade(b: Build, scheme: Scheme, view: View, q: exp.Select,
+           leaves: cond.Leaves) -> exp.Select:
+    t = "g"
+    score = exp.column("score", t)
+    band = exp.Case()
+    for bd in sorted(scheme.bands, key=lambda bd: bd.min, reverse=True):
+        band = band.when(exp.GTE(this=score, expression=lit(bd.min)), exp.Literal.string(bd.grade))
+    band = band.else_(exp.Literal.string(scheme.bands[-1].grade))
+    order = list(scheme.grades)
+
+    def idx(g: exp.Expr) -> exp.Expr:
+        case = exp.Case()
+        for n, name in enumerate(order):
+            case = case.when(exp.EQ(this=g, expression=exp.Literal.string(name)),
+                             exp.Literal.number(n))
+        return case
+
+    grade: exp.Expr = idx(band)
+    held: list[tuple[exp.Expr, exp.Expr]] = []
+    if scheme.conditional:
+        worst: exp.Expr = exp.Literal.number(-1)
+        for c in scheme.conditional:
+            h, recs = leaves.holds(c.when, t)
+            held.append((h, recs))
+            worst = exp.Greatest(this=worst, expressions=[exp.Case().when(
+                h, exp.Literal.number(order.index(c.grade))).else_(exp.Literal.number(-1))])
+        grade = exp.Case().when(exp.GTE(this=exp.paren(worst), expression=exp.Literal.number(0)),
+                                worst.copy()).else_(grade)
+    for o in scheme.override:
+        h, recs = leaves.holds(o.when, t)
+        held.append((h, recs))
+        target = order.index(o.at_most or o.grade or order[0])
+        grade = exp.Greatest(this=grade, expressions=[exp.Case().when(
+            h, exp.Literal.number(target)).else_(exp.Literal.number(-1))])
+    name = exp.Case()
+    for n, g in enumerate(order):
+        name = name.when(exp.EQ(this=exp.paren(grade), expression=exp.Literal.number(n)),
+                         exp.Literal.string(g))
+    reasons: exp.Expr = empty_list()
+    if scheme.form is SchemeForm.SCORECARD and scheme.max_reasons:
+        items: list[exp.Expr] = []
+        for n, ind in enumerate(scheme.indicator):
+            items.append(exp.Case().when(exp.GT(this=exp.column(f"sf{n}", t), expression=lit(0)),
+                                         struct(s=exp.Neg(this=exp.column(f"sf{n}", t)),
+                                                id=exp.Literal.string(ind.id))))
+        x = exp.to_identifier("x")
+        kept = exp.ArraySort(this=exp.ArrayFilter(this=exp.Array(expressions=items), expression=lam(
+            exp.Not(this=exp.Is(this=x, expression=exp.Null())))))
+        ids = exp.Transform(this=kept, expression=lam(
+            exp.Dot(this=x.copy(), expression=exp.to_identifier("id"))))
+        reasons = exp.ArraySlice(this=ids, start=exp.Literal.number(1),
+                                 end=exp.Literal.number(scheme.max_reasons))
+    parts: list[exp.Expr] = [exp.column(f"r{n}", t) for n in range(len(scheme.indicator))]
+    parts += [exp.Case().when(h, r).else_(empty_list()) for h, r in held]
+    records = _first_each(parts)
+    return exp.select(*_keys(view, t), exp.column("subject", t),
+                      exp.alias_(exp.Literal.string(scheme.id), "scheme"),
+                      exp.alias_(exp.column("score", t), "score"),
+                      exp.alias_(band, "band_grade"), exp.alias_(name, "grade"),
+                      exp.alias_(reasons, "reasons"), exp.alias_(records, "records")).from_(
+        exp.alias_(exp.paren(q), t))
+
+
+def _first_each(parts: list[exp.Expr]) -> exp.Expr:
+    """The lists concatenated, each id once where it first appears (each list is free of
+    repeats), without relying on an order-keeping ``array_distinct``."""
+    out: exp.Expr | None = None
+    x = exp.to_identifier("x")
+    for p in parts:
+        if out is None:
+            out = p
+            continue
+        fresh = exp.ArrayFilter(this=p, expression=lam(exp.Not(this=exp.ArrayContains(
+            this=out.copy(), expression=x.copy()))))
+        out = exp.ArrayConcat(this=out, expressions=[fresh])
+    return out if out is not None else empty_list()
+
+
+def versions(policy: Policy, scheme_id: str) -> list[tuple[date | None, date | None, Scheme]]:
+    """(start, end exclusive, version) of the scheme over the policy's intervals (None: open)."""
+    starts: list[date | None] = [None, *policy.breaks]
+    out: list[tuple[date | None, date | None, Scheme]] = []
+    for n, start in enumerate(starts):
+        v = policy.at(start or date.min).schemes.get(scheme_id)
+        end = starts[n + 1] if n + 1 < len(starts) else None
+        if v is None:
+            continue
+        if out and out[-1][2] is v and out[-1][1] == start:
+            out[-1] = (out[-1][0], end, v)
+        else:
+            out.append((start, end, v))
+    return out
+
+
+def rated_at(b: Build, scheme_id: str, view: View, *, follow_links: bool = True,
+             only: frozenset[str] | None = None) -> exp.Select:
+    """The ratings under ``scheme_id`` in ``view``: (view keys, :data:`COLUMNS`), each point
+    rated under the version in force on its day (``policy.at(day)``); records as
+    ``Rating.records`` (contributions', then adjustments' own records). A scheme published
+    yearly is rated plainly here (as inside a published rating's year view)."""
+    if view.fixed is not None:
+        v = b.policy.at(view.fixed).schemes.get(scheme_id)
+        if v is None:
+            raise Unsupported(f"scheme {scheme_id!r} is not in force on {view.fixed}")
+        return rate_version(b, v, view, follow_links=follow_links, only=only)
+    parts = []
+    for start, end, v in versions(b.policy, scheme_id):
+        parts.append(rate_version(b, v, cond.restrict(b, view, start, end),
+                                  follow_links=follow_links, only=only))
+    if not parts:
+        raise Unsupported(f"scheme {scheme_id!r} has no version in the policy")
+    out = parts[0]
+    for p in parts[1:]:
+        out = exp.union(out, p, distinct=False)  # type: ignore[assignment]
+    return exp.select(*view.keys, *COLUMNS).from_(exp.alias_(exp.paren(out), "v"))
 
 
 def compile_ratings(b: Build, schemes: Iterable[str] | None,
                     checks: dict[str, exp.Expr]) -> tuple[exp.Expr, tuple[str, ...]]:
-    """The ``ratings`` output query of the schemes named (default: all in force), and the
-    schemes it rates; adds to ``checks`` the input rows it cannot rate."""
-    plan = compile_points(b.policy, b.as_of, schemes, b.known_at)
-    checks.update(plan.checks)
-    return plan.outputs["ratings"], plan.schemes
+    """The ``ratings`` output query of the schemes named (default: all in force on as-of):
+    (subject, scheme, score, band_grade, grade, reasons), published schemes as published;
+    adds to ``checks`` the input rows it cannot rate (none: corrections and repairs are
+    compiled; the runner still reads ``uncompiled_events``, so it is a query finding none)."""
+    from xinyong.engine.batch import publication
+    view = b.view.schemes
+    wanted = tuple(sorted(view)) if schemes is None else tuple(schemes)
+    parts: list[exp.Select] = []
+    for ident in wanted:
+        if ident not in view:
+            raise Unsupported(f"scheme {ident!r} is not in force on {b.as_of}; in force: "
+                              f"{', '.join(sorted(view)) or 'none'}")
+        s = view[ident]
+        if s.publication is not None:
+            parts.append(publication.published(b, s))
+        else:
+            parts.append(rated_at(b, ident, View.of(b.as_of)))
+    cols = ("subject", "scheme", "score", "band_grade", "grade", "reasons")
+    if parts:
+        body: exp.Expr = parts[0]
+        for p in parts[1:]:
+            body = exp.union(body, p, distinct=False)
+    else:
+        body = exp.select(*(exp.alias_(exp.cast(exp.null(), t), c) for c, t in zip(
+            cols, ("VARCHAR", "VARCHAR", NUM, "VARCHAR", "VARCHAR", "VARCHAR[]"), strict=True))
+        ).where(exp.false())
+    query = exp.select(*cols).from_(exp.alias_(exp.paren(body), "rated_all")).order_by(
+        "scheme", "subject")
+    checks["uncompiled_events"] = exp.select(
+        exp.alias_(exp.cast(exp.null(), "VARCHAR"), "id"),
+        exp.alias_(exp.cast(exp.null(), "VARCHAR"), "kind"),
+        exp.alias_(exp.cast(exp.null(), "VARCHAR"), "record")).where(exp.false())
+    return b.with_ctes(query), wanted
 
 
 def compile_points(policy: Policy, as_of: date, schemes: Iterable[str] | None = None,
                    known_at: datetime | None = None) -> Plan:
-    """The plan rating every subject on ``as_of`` under the schemes in force then (all, or
-    those named). Raises :class:`Unsupported` for a construct not compiled yet."""
-    view = policy.at(as_of).schemes
-    wanted = tuple(sorted(view)) if schemes is None else tuple(schemes)
-    for ident in wanted:
-        if ident not in view:
-            raise Unsupported(f"scheme {ident!r} is not in force on {as_of}; in force: "
-                              f"{', '.join(sorted(view)) or 'none'}")
-        _check(policy, view[ident])
-    known = known_at or datetime.combine(as_of, time.max)
-    cats = sorted({c for ident in wanted for i in view[ident].indicator for c in i.categories})
-    revoked = exp.Exists(this=exp.select("1").from_(exp.alias_(exp.to_table("events"), "e"))
-                         .where(_event_of_live((EventKind.REVOKED,), as_of, known)))
-    # a record handed in twice counts once, as first recorded (``engine.facts.known_inputs``)
-    first = exp.Window(this=exp.RowNumber(), partition_by=[exp.column("id")],
-                       order=exp.Order(expressions=[exp.Ordered(this=exp.column("recorded_at"))]))
-    known_records = exp.select("*", exp.alias_(first, "nth")).from_("records").where(exp.and_(
-        exp.LTE(this=exp.column("recorded_at"), expression=_ts(known)),
-        exp.column("subject").isin(query=exp.select("id").from_("subjects"))))
-    live = exp.select("r.id", "r.subject", "r.category", "r.effective", "r.amounts").from_(
-        exp.alias_(exp.paren(known_records), "r")).where(exp.and_(
-            exp.EQ(this=exp.column("nth", "r"), expression=exp.Literal.number(1)),
-            exp.LTE(this=exp.column("effective", "r"), expression=_date(as_of)),
-            exp.column("category", "r").isin(*map(_lit, cats)) if cats else exp.false(),
-            exp.Not(this=revoked),
-        ))
-    parts = [_scheme_query(view[i], as_of) for i in wanted]
-    body: exp.Expr = (exp.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
-                            ) if parts else exp.select(
-        exp.alias_(exp.cast(exp.null(), "VARCHAR"), "subject"),
-        exp.alias_(exp.cast(exp.null(), "VARCHAR"), "scheme"),
-        exp.alias_(exp.cast(exp.null(), _NUM), "score"),
-        exp.alias_(exp.cast(exp.null(), "VARCHAR"), "grade")).where(exp.false())
-    query = exp.select("subject", "scheme", "score", "grade").from_(
-        exp.alias_(exp.paren(body), "rated_all")).order_by("scheme", "subject").with_(
-        "live", as_=live)
-    # corrections and repairs change what a record counts: not compiled yet, so refused
-    refused = exp.select("e.id", "e.kind", "e.record").from_(
-        exp.alias_(exp.to_table("events"), "e")).join(
-        exp.alias_(exp.to_table("live"), "r"),
-        on=_event_of_live((EventKind.CORRECTED, EventKind.REPAIRED), as_of, known)
-    ).order_by("e.id").limit(1).with_("live", as_=live)
-    return Plan({"ratings": query}, {"uncompiled_events": refused}, wanted, (), as_of, known,
-                policy.digest)
+    """The plan rating every subject on ``as_of`` (kept for callers of the first step)."""
+    b = Build(policy, as_of, known_at or datetime.combine(as_of, time.max))
+    checks: dict[str, exp.Expr] = {}
+    q, wanted = compile_ratings(b, schemes, checks)
+    return Plan({"ratings": q}, checks, wanted, (), as_of, b.known_at, policy.digest)

@@ -88,3 +88,32 @@ def amounts_pass(tests: Iterable[AmountTest], table: str) -> exp.Expr:
                 conds.append(op(this=v, expression=rhs))
         out.append(exp.Coalesce(this=exp.paren(exp.and_(*conds)), expressions=[exp.false()]))
     return exp.and_(*out) if out else exp.true()
+
+
+def lam(body: exp.Expr, var: str = "x") -> exp.Lambda:
+    """``var -> body`` for the array functions below."""
+    return exp.Lambda(this=body, expressions=[exp.to_identifier(var)])
+
+
+def ordered_ids(items: exp.Expr, order: Iterable[str], value: str) -> exp.Expr:
+    """The ``value`` field of an aggregate of structs, sorted by their fields ``order``
+    (``ARRAY_AGG(x ORDER BY y)`` loses its order on Spark; sorting structs does not). NULL
+    items (rows the aggregate skips) are dropped."""
+    del order  # structs sort field by field, in the order they were built
+    agg = exp.ArrayFilter(this=exp.ArrayAgg(this=items), expression=lam(
+        exp.Not(this=exp.Is(this=exp.to_identifier("x"), expression=exp.Null()))))
+    return exp.Transform(this=exp.ArraySort(this=agg), expression=lam(
+        exp.Dot(this=exp.to_identifier("x"), expression=exp.to_identifier(value))))
+
+
+def struct(**fields: exp.Expr) -> exp.Expr:
+    return exp.Struct(expressions=[exp.PropertyEQ(this=exp.to_identifier(k), expression=v)
+                                   for k, v in fields.items()])
+
+
+def empty_list() -> exp.Expr:
+    return exp.cast(exp.Array(), "VARCHAR[]")
+
+
+def size(arr: exp.Expr) -> exp.Expr:
+    return exp.ArraySize(this=arr)

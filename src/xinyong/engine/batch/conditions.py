@@ -1,0 +1,278 @@
+"""Overrides' and conditionals' conditions (``engine.rating.holds``) as columns: record
+parts are aggregates in the rating's one GROUP BY over states; grade tests join the other
+scheme's own rating in the same view (links not followed); linked parts rate the subjects
+one hop away in a derived view (the linker's day and cut), on their own records. Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+import sqlglot.expressions as exp
+
+from xinyong.engine.batch.build import Build
+from xinyong.engine.batch.facts import View
+from xinyong.engine.batch.repairs import name_of
+from xinyong.engine.batch.sql import (
+    Unsupported,
+    amounts_pass,
+    empty_list,
+    lit,
+    ordered_ids,
+    struct,
+    within,
+)
+from xinyong.policy.model import Policy
+from xinyong.policy.schema import Condition, Scheme
+
+
+def check(policy: Policy, scheme: Scheme, c: Condition,
+          where: Callable[[Policy, Scheme, str], str]) -> None:
+    if c.grade is not None:
+        other = [v for v in policy.versions["scheme"].get(c.grade.scheme, ())]
+        if any(v.publication is not None for v in other) and c.grade.scheme != scheme.id:
+            raise Unsupported(where(policy, scheme, f"grade test on the published scheme "
+                                    f"{c.grade.scheme!r}"))
+    if c.linked is not None:
+        check(policy, scheme, c.linked.when, where)
+    for sub in (*c.all, *c.any):
+        check(policy, scheme, sub, where)
+
+
+def _retarget(e: exp.Expr, old: str, new: str) -> exp.Expr:
+    def fix(n: exp.Expr) -> exp.Expr:
+        if isinstance(n, exp.Column) and n.table == old:
+            return exp.column(n.name, new)
+        return n
+    return e.copy().transform(fix)
+
+
+def restrict(b: Build, view: View, start: date | None, end: date | None) -> View:
+    """The view's points whose day is in [start, end) (a scheme version's days)."""
+    if view.points is None:
+        raise Unsupported("a view of one literal day needs View.fixed")
+    where: list[exp.Expr] = []
+    from xinyong.engine.batch.sql import day
+    if start is not None:
+        where.append(exp.GTE(this=view.on, expression=day(start)))
+    if end is not None:
+        where.append(exp.LT(this=view.on, expression=day(end)))
+    q = exp.select("*").from_(exp.to_table(view.points))
+    if where:
+        q = q.where(exp.and_(*where))
+    name = b.cte(name_of("pts", q), q)
+    return View(_retarget(view.on, view.points, name),
+                _retarget(view.events_on, view.points, name),
+                None if view.cut is None else _retarget(view.cut, view.points, name),
+                view.revoked_on, name, view.keys, view.fixed, view.year)
+
+
+_STEP_ROLE = "role"
+
+
+def pairs(b: Build, view: View, path: str) -> View:
+    """The derived view of the subjects reachable along ``path`` from each point's subject
+    on its day (``engine.facts.reachable``): keys + ``linker``, ``subject`` the other one."""
+    from xinyong.engine.batch.ratings import base
+    q = base(view)
+    cur = exp.column("subject", view.points) if view.points else exp.column("id", "s")
+    for n, step in enumerate(path.split("/")):
+        t = f"l{n}"
+        role, up = (step[:-3], True) if step.endswith("_of") else (step, False)
+        start, nxt = ("party", "organisation") if up else ("organisation", "party")
+        held = exp.and_(
+            exp.EQ(this=exp.column(start, t), expression=cur),
+            exp.EQ(this=exp.column("role", t), expression=exp.Literal.string(role)),
+            exp.LTE(this=exp.column("start", t), expression=view.on),
+            exp.or_(exp.column("end", t).is_(exp.null()),
+                    exp.GT(this=exp.column("end", t), expression=view.on)))
+        q = q.join(exp.alias_(exp.to_table("links"), t), on=held)
+        cur = exp.column(nxt, t)
+    start_subject = exp.column("subject", view.points) if view.points else exp.column("id", "s")
+    cols = [*(exp.column(k, view.points) for k in view.keys)] if view.points else []
+    out = exp.select(*cols, exp.alias_(start_subject.copy(), "linker"),
+                     exp.alias_(cur, "subject"), exp.alias_(view.on, "v_on"),
+                     exp.alias_(view.events_on, "v_events_on"),
+                     *([exp.alias_(view.cut, "v_cut")] if view.cut is not None else [])
+                     ).distinct().from_(q.args["from_"] if "from_" in q.args else q.args["from"])
+    for j in q.args.get("joins") or []:
+        out = out.join(j)
+    out = out.where(exp.NEQ(this=cur.copy(), expression=start_subject.copy()))
+    name = b.cte(name_of("lnk", out), out)
+    return View(exp.column("v_on", name), exp.column("v_events_on", name),
+                exp.column("v_cut", name) if view.cut is not None else None, view.revoked_on,
+                name, (*view.keys, "linker"), view.fixed, view.year)
+
+
+class Leaves:
+    """The parts of a scheme's conditions that read more than the rated row: record parts
+    (aggregates), registered_within (a column), grade tests and linked parts (joins)."""
+
+    def __init__(self, b: Build, view: View, scheme: Scheme, follow_links: bool,
+                 only: frozenset[str] | None) -> None:
+        self.b, self.view, self.scheme = b, view, scheme
+        self.follow_links, self.only = follow_links, only
+        self.ids: dict[int, str] = {}
+        self.records: list[tuple[str, Condition]] = []
+        self.joins: list[tuple[str, exp.Expr, list[exp.Expr]]] = []
+        self.columns: list[exp.Expr] = []
+        self.categories: set[str] = set()
+        self.fields: set[str] = set()
+
+    def add(self, c: Condition) -> None:
+        n = f"{len(self.ids)}"
+        self.ids[id(c)] = n
+        if c.categories:
+            self.records.append((n, c))
+            self.categories.update(c.categories)
+            self.fields.update(f for t in c.amounts for f in (t.field, t.of) if f)
+            self.columns += [
+                exp.alias_(exp.Coalesce(this=exp.column(f"h{n}", "a"),
+                                        expressions=[exp.false()]), f"h{n}"),
+                exp.alias_(exp.Coalesce(this=exp.column(f"hr{n}", "a"),
+                                        expressions=[empty_list()]), f"hr{n}")]
+        if c.registered_within is not None:
+            reg = exp.column("registered", "s")
+            self.columns.append(exp.alias_(exp.Coalesce(this=exp.and_(
+                exp.Not(this=reg.is_(exp.null())),
+                within(reg, c.registered_within, self.view.on)), expressions=[exp.false()]),
+                f"rw{n}"))
+        if c.grade is not None:
+            from xinyong.engine.batch.ratings import rated_at
+            if self.view.fixed is not None and (
+                    self.b.policy.at(self.view.fixed).schemes.get(c.grade.scheme) is None):
+                self.columns += [exp.alias_(exp.false(), f"gl{n}"),
+                                 exp.alias_(empty_list(), f"glr{n}")]
+            else:
+                sub = rated_at(self.b, c.grade.scheme, self.view, follow_links=False,
+                               only=self.only)
+                t = f"gt{n}"
+                self._join(t, sub, self.view.keys)
+                self.columns += [
+                    exp.alias_(exp.Coalesce(this=exp.column("grade", t).isin(
+                        *(exp.Literal.string(g) for g in c.grade.grades)),
+                        expressions=[exp.false()]), f"gl{n}"),
+                    exp.alias_(exp.Case().when(exp.column("grade", t).isin(
+                        *(exp.Literal.string(g) for g in c.grade.grades)),
+                        exp.column("records", t)).else_(empty_list()), f"glr{n}")]
+        if c.linked is not None:
+            if not self.follow_links:
+                self.columns += [exp.alias_(exp.false(), f"ll{n}"),
+                                 exp.alias_(empty_list(), f"llr{n}")]
+            else:
+                self._linked(n, c)
+        for part in (*c.all, *c.any):
+            self.add(part)
+
+    def _join(self, t: str, sub: exp.Expr, keys: tuple[str, ...]) -> None:
+        rows = exp.column("subject", self.view.points) if self.view.points else exp.column(
+            "id", "s")
+        on: list[exp.Expr] = [exp.EQ(this=exp.column("subject", t), expression=rows)]
+        on += [exp.EQ(this=exp.column(k, t), expression=exp.column(k, self.view.points or "s"))
+               for k in keys]
+        self.joins.append((t, sub, on))
+
+    def _linked(self, n: str, c: Condition) -> None:
+        from xinyong.engine.batch.ratings import base
+        assert c.linked is not None
+        derived = pairs(self.b, self.view, c.linked.path)
+        inner = Leaves(self.b, derived, self.scheme, False, self.only)
+        inner.add(c.linked.when)
+        q = inner.join(inner.with_aggregates(base(derived)))
+        h, recs = inner.holds(c.linked.when, "o", score=False)
+        judged = exp.select(*(exp.column(k, "o") for k in derived.keys),
+                            exp.column("subject", "o"), exp.alias_(h, "h"),
+                            exp.alias_(recs, "recs")).from_(exp.alias_(exp.paren(q), "o"))
+        keys = self.view.keys
+        agg = exp.select(*(exp.column(k, "j") for k in keys),
+                         exp.alias_(exp.column("linker", "j"), "subject"),
+                         exp.alias_(exp.func("BOOL_OR", exp.column("h", "j")), "h"),
+                         exp.alias_(exp.Flatten(this=ordered_ids(exp.Case().when(
+                             exp.column("h", "j"), struct(o=exp.column("subject", "j"),
+                                                          r=exp.column("recs", "j"))),
+                             (), "r")), "recs")).from_(
+            exp.alias_(exp.paren(judged), "j")).group_by(
+            *(exp.column(k, "j") for k in keys), exp.column("linker", "j"))
+        t = f"lk{n}"
+        self._join(t, agg, keys)
+        self.columns += [
+            exp.alias_(exp.Coalesce(this=exp.column("h", t), expressions=[exp.false()]),
+                       f"ll{n}"),
+            exp.alias_(exp.Coalesce(this=exp.column("recs", t), expressions=[empty_list()]),
+                       f"llr{n}")]
+
+    def with_aggregates(self, q: exp.Select) -> exp.Select:
+        """``q`` (a view's base) joined with the record parts' aggregates as ``a``."""
+        from xinyong.engine.batch.repairs import subject_states
+        if not self.records:
+            return q
+        st = subject_states(self.b, self.view, sorted(self.categories), sorted(self.fields),
+                            (), self.only)
+        keys = self.view.keys
+        per = exp.select(*(exp.column(k, "r") for k in keys), exp.column("subject", "r"),
+                         *self.aggregates("r")).from_(exp.alias_(exp.to_table(st), "r")).group_by(
+            *(exp.column(k, "r") for k in keys), exp.column("subject", "r"))
+        rows = self.view.points or "s"
+        on = [exp.EQ(this=exp.column("subject", "a"), expression=exp.column(
+            "subject" if self.view.points else "id", rows))]
+        on += [exp.EQ(this=exp.column(k, "a"), expression=exp.column(k, rows)) for k in keys]
+        return q.join(exp.alias_(exp.paren(per), "a"), on=exp.and_(*on), join_type="LEFT")
+
+    def _match(self, c: Condition, r: str) -> exp.Expr:
+        parts: list[exp.Expr] = [
+            exp.column("category", r).isin(*(exp.Literal.string(x) for x in c.categories)),
+            exp.column("repaired", r).is_(exp.null())]
+        if c.window is not None:
+            parts.append(within(exp.column("effective", r), c.window, self.view.on))
+        if c.amounts:
+            parts.append(amounts_pass(c.amounts, r))
+        return exp.and_(*parts)
+
+    def aggregates(self, r: str) -> list[exp.Expr]:
+        out: list[exp.Expr] = []
+        for n, c in self.records:
+            m = self._match(c, r)
+            out.append(exp.alias_(exp.func("BOOL_OR", m), f"h{n}"))
+            out.append(exp.alias_(ordered_ids(exp.Case().when(m.copy(), struct(
+                e=exp.column("effective", r), id=exp.column("id", r))), (), "id"), f"hr{n}"))
+        return out
+
+    def join(self, q: exp.Select) -> exp.Select:
+        for t, sub, on in self.joins:
+            q = q.join(exp.alias_(exp.paren(sub), t), on=exp.and_(*on), join_type="LEFT")
+        return q.select(*self.columns)
+
+    def holds(self, c: Condition, t: str, score: bool = True) -> tuple[exp.Expr, exp.Expr]:
+        """(holds, records) of ``c`` over the columns of row ``t``."""
+        n = self.ids[id(c)]
+        conds: list[exp.Expr] = []
+        recs: list[exp.Expr] = []
+        if c.categories:
+            conds.append(exp.column(f"h{n}", t))
+            recs.append(exp.column(f"hr{n}", t))
+        if c.registered_within is not None:
+            conds.append(exp.column(f"rw{n}", t))
+        if c.grade is not None:
+            conds.append(exp.column(f"gl{n}", t))
+            recs.append(exp.column(f"glr{n}", t))
+        for bound, op in ((c.score_min, exp.GTE), (c.score_max, exp.LTE)):
+            if bound is not None:
+                conds.append(op(this=exp.column("score", t), expression=lit(bound))
+                             if score else exp.false())
+        if c.linked is not None:
+            conds.append(exp.column(f"ll{n}", t))
+            recs.append(exp.column(f"llr{n}", t))
+        for sub in c.all:
+            h, r = self.holds(sub, t, score)
+            conds.append(h)
+            recs.append(r)
+        if c.any:
+            subs = [self.holds(sub, t, score) for sub in c.any]
+            conds.append(exp.or_(*(h for h, _ in subs)))
+            recs += [exp.Case().when(h, r).else_(empty_list()) for h, r in subs]
+        held = exp.paren(exp.and_(*conds)) if conds else exp.true()
+        out: exp.Expr = recs[0] if recs else empty_list()
+        for r in recs[1:]:
+            out = exp.ArrayConcat(this=out, expressions=[r])
+        return held, out
