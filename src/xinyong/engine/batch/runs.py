@@ -16,8 +16,9 @@ import sqlglot
 import sqlglot.expressions as exp
 
 from xinyong.engine.batch.build import Build
-from xinyong.engine.batch.facts import KNOWN, KNOWN_EVENTS
-from xinyong.engine.batch.sql import Unsupported, after, day
+from xinyong.engine.batch.facts import KNOWN, KNOWN_EVENTS, View
+from xinyong.engine.batch.ratings import rated_at
+from xinyong.engine.batch.sql import Unsupported, after, day, empty_list
 from xinyong.engine.rating import Reads, reads_of
 
 
@@ -154,6 +155,25 @@ def runs_of(rated: exp.Expr) -> exp.Select:
 
 def grade_runs(b: Build, scheme: str) -> str:
     """Register the CTE of ``scheme``'s grade runs and return its name. Columns: ``subject``,
-    ``start`` (DATE), ``end`` (DATE, NULL while the run lasts), ``grade`` and ``records``
-    (the rating's records, in :attr:`Rating.records` order, as a list of strings)."""
-    raise Unsupported(f"grade runs of {scheme!r} are not compiled by the batch evaluator yet")
+    ``start`` (DATE), ``end`` (DATE, NULL while the run lasts), ``grade`` ('' where the
+    scheme does not apply) and ``records`` (the rating's records on the run's first day, in
+    :attr:`Rating.records` order, as a list of strings)."""
+    name = _cte_name("runs", scheme)
+    if name in b.ctes:
+        return name
+    if reads_of(b.policy, scheme).publications:
+        raise Unsupported(f"scheme {scheme!r}: grade runs of a published scheme are not "
+                          "compiled by the batch evaluator yet")
+    points = turning_points(b, scheme)
+    on = exp.column("day", points)
+    # an earlier day, as known at as-of: a record revoked by as-of never existed on any day
+    view = View(on, on.copy(), None, b.as_of, points, ("day",))
+    rated = rated_at(b, scheme, view)
+    records = exp.Coalesce(this=exp.column("records", "x"), expressions=[empty_list()])
+    joined = exp.select("t.subject", "t.day", "x.grade", exp.alias_(records, "records")).from_(
+        exp.alias_(exp.to_table(points), "t")).join(
+        exp.alias_(exp.paren(rated), "x"), on=exp.and_(
+            exp.EQ(this=exp.column("subject", "x"), expression=exp.column("subject", "t")),
+            exp.EQ(this=exp.column("day", "x"), expression=exp.column("day", "t"))),
+        join_type="LEFT")
+    return b.cte(name, runs_of(joined))
