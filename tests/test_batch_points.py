@@ -144,13 +144,25 @@ def test_revoked_records_count_nothing(shipped: Policy, population: Population) 
     assert "'revoked'" in sql
 
 
-def test_a_construct_not_compiled_is_refused_with_file_and_key(shipped: Policy) -> None:
-    # the tax rating is published once a year, not compiled yet
+@pytest.fixture(scope="module")
+def span_999(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped presets with Sesame's first bin at 349 points: a raw span of 999, whose
+    fraction is no finite decimal (not compiled)."""
+    root = tmp_path_factory.mktemp("policies") / "policies"
+    shutil.copytree(default_policy_dir(), root)
+    path = root / "sesame" / "scheme.toml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("{ upto = 0, points = 350 }", "{ upto = 0, points = 349 }", 1),
+                    encoding="utf-8")
+    return root
+
+
+def test_a_construct_not_compiled_is_refused_with_file_and_key(span_999: Path) -> None:
     with pytest.raises(Unsupported) as e:
-        compile_points(shipped, date(2022, 6, 30), ["sat.tax_credit"])
+        compile_points(load_policy(span_999), date(2022, 6, 30), ["sesame.score"])
     text = str(e.value)
-    assert "policies/covid-2020/tax-relief.toml:" in text
-    assert "'publication'" in text and "sat.tax_credit" in text
+    assert "sesame/scheme.toml:" in text
+    assert "'scale" in text and "sesame.score" in text
 
 
 def test_a_scheme_not_in_force_is_refused(shipped: Policy) -> None:
@@ -212,7 +224,8 @@ def test_windows_cap_and_clamp_worked_by_hand(shipped: Policy, windowed: Policy,
     assert [(Decimal(r["score"]), r["grade"]) for r in rows] == [(Decimal(200), "excellent")]
 
 
-def test_the_rate_command_writes_ratings_and_a_manifest(shipped: Policy, tmp_path: Path) -> None:
+def test_the_rate_command_writes_ratings_and_a_manifest(shipped: Policy, span_999: Path,
+                                                         tmp_path: Path) -> None:
     import json
 
     import pyarrow.parquet as pq
@@ -239,8 +252,8 @@ def test_the_rate_command_writes_ratings_and_a_manifest(shipped: Policy, tmp_pat
     assert r.exit_code == 2 and "exists" in r.output
     # a construct not compiled is refused with its file and key, and nothing is written
     r = runner.invoke(app, ["rate", "--data", str(tmp_path / "pop"), "--as-of", "2025-12-31",
-                            "--policies", policies, "--scheme", "sat.tax_credit",
+                            "--policies", str(span_999), "--scheme", "sesame.score",
                             "--out", str(tmp_path / "out2")], catch_exceptions=False)
     text = " ".join(r.output.split())
-    assert r.exit_code == 2 and "tax-rating/scheme.toml:" in text and "'publication'" in text
+    assert r.exit_code == 2 and "sesame/scheme.toml:" in text and "'scale" in text
     assert not (tmp_path / "out2").exists()

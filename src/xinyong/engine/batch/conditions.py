@@ -6,7 +6,6 @@ one hop away in a derived view (the linker's day and cut), on their own records.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 
 import sqlglot.expressions as exp
@@ -23,21 +22,7 @@ from xinyong.engine.batch.sql import (
     struct,
     within,
 )
-from xinyong.policy.model import Policy
 from xinyong.policy.schema import Condition, Scheme
-
-
-def check(policy: Policy, scheme: Scheme, c: Condition,
-          where: Callable[[Policy, Scheme, str], str]) -> None:
-    if c.grade is not None:
-        other = [v for v in policy.versions["scheme"].get(c.grade.scheme, ())]
-        if any(v.publication is not None for v in other) and c.grade.scheme != scheme.id:
-            raise Unsupported(where(policy, scheme, f"grade test on the published scheme "
-                                    f"{c.grade.scheme!r}"))
-    if c.linked is not None:
-        check(policy, scheme, c.linked.when, where)
-    for sub in (*c.all, *c.any):
-        check(policy, scheme, sub, where)
 
 
 def _retarget(e: exp.Expr, old: str, new: str) -> exp.Expr:
@@ -45,6 +30,7 @@ def _retarget(e: exp.Expr, old: str, new: str) -> exp.Expr:
         if isinstance(n, exp.Column) and n.table == old:
             return exp.column(n.name, new)
         return n
+
     return e.copy().transform(fix)
 
 
@@ -54,18 +40,25 @@ def restrict(b: Build, view: View, start: date | None, end: date | None) -> View
         raise Unsupported("a view of one literal day needs View.fixed")
     where: list[exp.Expr] = []
     from xinyong.engine.batch.sql import day
+
     if start is not None:
         where.append(exp.GTE(this=view.on, expression=day(start)))
     if end is not None:
         where.append(exp.LT(this=view.on, expression=day(end)))
-    q = exp.select("*").from_(exp.to_table(view.points))
+    q = exp.select("*").from_(exp.to_table(view.points), copy=False)
     if where:
-        q = q.where(exp.and_(*where))
+        q = q.where(exp.and_(*where), copy=False)
     name = b.cte(name_of("pts", q), q)
-    return View(_retarget(view.on, view.points, name),
-                _retarget(view.events_on, view.points, name),
-                None if view.cut is None else _retarget(view.cut, view.points, name),
-                view.revoked_on, name, view.keys, view.fixed, view.year)
+    return View(
+        _retarget(view.on, view.points, name),
+        _retarget(view.events_on, view.points, name),
+        None if view.cut is None else _retarget(view.cut, view.points, name),
+        view.revoked_on,
+        name,
+        view.keys,
+        view.fixed,
+        view.year,
+    )
 
 
 _STEP_ROLE = "role"
@@ -75,6 +68,7 @@ def pairs(b: Build, view: View, path: str) -> View:
     """The derived view of the subjects reachable along ``path`` from each point's subject
     on its day (``engine.facts.reachable``): keys + ``linker``, ``subject`` the other one."""
     from xinyong.engine.batch.ratings import base
+
     q = base(view)
     cur = exp.column("subject", view.points) if view.points else exp.column("id", "s")
     for n, step in enumerate(path.split("/")):
@@ -85,32 +79,50 @@ def pairs(b: Build, view: View, path: str) -> View:
             exp.EQ(this=exp.column(start, t), expression=cur),
             exp.EQ(this=exp.column("role", t), expression=exp.Literal.string(role)),
             exp.LTE(this=exp.column("start", t), expression=view.on),
-            exp.or_(exp.column("end", t).is_(exp.null()),
-                    exp.GT(this=exp.column("end", t), expression=view.on)))
-        q = q.join(exp.alias_(exp.to_table("links"), t), on=held)
+            exp.or_(
+                exp.column("end", t).is_(exp.null()),
+                exp.GT(this=exp.column("end", t), expression=view.on),
+            ),
+        )
+        q = q.join(exp.alias_(exp.to_table("links"), t, copy=False), on=held, copy=False)
         cur = exp.column(nxt, t)
     start_subject = exp.column("subject", view.points) if view.points else exp.column("id", "s")
     cols = [*(exp.column(k, view.points) for k in view.keys)] if view.points else []
-    out = exp.select(*cols, exp.alias_(start_subject.copy(), "linker"),
-                     exp.alias_(cur, "subject"), exp.alias_(view.on, "v_on"),
-                     exp.alias_(view.events_on, "v_events_on"),
-                     *([exp.alias_(view.cut, "v_cut")] if view.cut is not None else [])
-                     ).distinct().from_(q.args["from_"] if "from_" in q.args else q.args["from"])
+    out = (
+        exp.select(
+            *cols,
+            exp.alias_(start_subject.copy(), "linker", copy=False),
+            exp.alias_(cur, "subject", copy=False),
+            exp.alias_(view.on, "v_on", copy=False),
+            exp.alias_(view.events_on, "v_events_on", copy=False),
+            *([exp.alias_(view.cut, "v_cut", copy=False)] if view.cut is not None else []),
+        )
+        .distinct(copy=False)
+        .from_(q.args["from_"] if "from_" in q.args else q.args["from"], copy=False)
+    )
     for j in q.args.get("joins") or []:
-        out = out.join(j)
-    out = out.where(exp.NEQ(this=cur.copy(), expression=start_subject.copy()))
+        out = out.join(j, copy=False)
+    out = out.where(exp.NEQ(this=cur.copy(), expression=start_subject.copy()), copy=False)
     name = b.cte(name_of("lnk", out), out)
-    return View(exp.column("v_on", name), exp.column("v_events_on", name),
-                exp.column("v_cut", name) if view.cut is not None else None, view.revoked_on,
-                name, (*view.keys, "linker"), view.fixed, view.year)
+    return View(
+        exp.column("v_on", name),
+        exp.column("v_events_on", name),
+        exp.column("v_cut", name) if view.cut is not None else None,
+        view.revoked_on,
+        name,
+        (*view.keys, "linker"),
+        view.fixed,
+        view.year,
+    )
 
 
 class Leaves:
     """The parts of a scheme's conditions that read more than the rated row: record parts
     (aggregates), registered_within (a column), grade tests and linked parts (joins)."""
 
-    def __init__(self, b: Build, view: View, scheme: Scheme, follow_links: bool,
-                 only: frozenset[str] | None) -> None:
+    def __init__(
+        self, b: Build, view: View, scheme: Scheme, follow_links: bool, only: frozenset[str] | None
+    ) -> None:
         self.b, self.view, self.scheme = b, view, scheme
         self.follow_links, self.only = follow_links, only
         self.ids: dict[int, str] = {}
@@ -128,101 +140,196 @@ class Leaves:
             self.categories.update(c.categories)
             self.fields.update(f for t in c.amounts for f in (t.field, t.of) if f)
             self.columns += [
-                exp.alias_(exp.Coalesce(this=exp.column(f"h{n}", "a"),
-                                        expressions=[exp.false()]), f"h{n}"),
-                exp.alias_(exp.Coalesce(this=exp.column(f"hr{n}", "a"),
-                                        expressions=[empty_list()]), f"hr{n}")]
+                exp.alias_(
+                    exp.Coalesce(this=exp.column(f"h{n}", "a"), expressions=[exp.false()]),
+                    f"h{n}",
+                    copy=False,
+                ),
+                exp.alias_(
+                    exp.Coalesce(this=exp.column(f"hr{n}", "a"), expressions=[empty_list()]),
+                    f"hr{n}",
+                    copy=False,
+                ),
+            ]
         if c.registered_within is not None:
             reg = exp.column("registered", "s")
-            self.columns.append(exp.alias_(exp.Coalesce(this=exp.and_(
-                exp.Not(this=reg.is_(exp.null())),
-                within(reg, c.registered_within, self.view.on)), expressions=[exp.false()]),
-                f"rw{n}"))
+            self.columns.append(
+                exp.alias_(
+                    exp.Coalesce(
+                        this=exp.and_(
+                            exp.Not(this=reg.is_(exp.null())),
+                            within(reg, c.registered_within, self.view.on),
+                        ),
+                        expressions=[exp.false()],
+                    ),
+                    f"rw{n}",
+                    copy=False,
+                )
+            )
         if c.grade is not None:
-            from xinyong.engine.batch.ratings import rated_at
-            if self.view.fixed is not None and (
-                    self.b.policy.at(self.view.fixed).schemes.get(c.grade.scheme) is None):
-                self.columns += [exp.alias_(exp.false(), f"gl{n}"),
-                                 exp.alias_(empty_list(), f"glr{n}")]
-            else:
-                sub = rated_at(self.b, c.grade.scheme, self.view, follow_links=False,
-                               only=self.only)
-                t = f"gt{n}"
-                self._join(t, sub, self.view.keys)
+            from xinyong.engine.batch.ratings import _where, rated_at
+
+            published = any(
+                v.publication is not None
+                for v in self.b.policy.versions["scheme"].get(c.grade.scheme, ())
+            )
+            own_day = self.view.points is None and self.view.fixed == self.b.as_of
+            if published and not self.view.year and not own_day:
+                raise Unsupported(
+                    _where(
+                        self.b.policy,
+                        self.scheme,
+                        f"grade test on the published scheme {c.grade.scheme!r} in a view "
+                        "other than as-of",
+                    )
+                )
+            joined = True
+            if published and not self.view.year:
+                # in the as-of view, the other scheme's rating is the one published
+                from xinyong.engine.batch.publication import published_own
+
+                self._join(f"gt{n}", published_own(self.b, c.grade.scheme), ())
+            elif self.view.fixed is not None and (
+                self.b.policy.at(self.view.fixed).schemes.get(c.grade.scheme) is None
+            ):
                 self.columns += [
-                    exp.alias_(exp.Coalesce(this=exp.column("grade", t).isin(
-                        *(exp.Literal.string(g) for g in c.grade.grades)),
-                        expressions=[exp.false()]), f"gl{n}"),
-                    exp.alias_(exp.Case().when(exp.column("grade", t).isin(
-                        *(exp.Literal.string(g) for g in c.grade.grades)),
-                        exp.column("records", t)).else_(empty_list()), f"glr{n}")]
+                    exp.alias_(exp.false(), f"gl{n}", copy=False),
+                    exp.alias_(empty_list(), f"glr{n}", copy=False),
+                ]
+                joined = False
+            else:
+                sub = rated_at(
+                    self.b, c.grade.scheme, self.view, follow_links=False, only=self.only
+                )
+                self._join(f"gt{n}", sub, self.view.keys)
+            if joined:
+                t = f"gt{n}"
+                hit = exp.column("grade", t).isin(*(exp.Literal.string(g) for g in c.grade.grades))
+                self.columns += [
+                    exp.alias_(
+                        exp.Coalesce(this=hit, expressions=[exp.false()]), f"gl{n}", copy=False
+                    ),
+                    exp.alias_(
+                        exp.Case().when(hit.copy(), exp.column("records", t)).else_(empty_list()),
+                        f"glr{n}",
+                        copy=False,
+                    ),
+                ]
         if c.linked is not None:
             if not self.follow_links:
-                self.columns += [exp.alias_(exp.false(), f"ll{n}"),
-                                 exp.alias_(empty_list(), f"llr{n}")]
+                self.columns += [
+                    exp.alias_(exp.false(), f"ll{n}", copy=False),
+                    exp.alias_(empty_list(), f"llr{n}", copy=False),
+                ]
             else:
                 self._linked(n, c)
         for part in (*c.all, *c.any):
             self.add(part)
 
     def _join(self, t: str, sub: exp.Expr, keys: tuple[str, ...]) -> None:
-        rows = exp.column("subject", self.view.points) if self.view.points else exp.column(
-            "id", "s")
+        rows = (
+            exp.column("subject", self.view.points) if self.view.points else exp.column("id", "s")
+        )
         on: list[exp.Expr] = [exp.EQ(this=exp.column("subject", t), expression=rows)]
-        on += [exp.EQ(this=exp.column(k, t), expression=exp.column(k, self.view.points or "s"))
-               for k in keys]
+        on += [
+            exp.EQ(this=exp.column(k, t), expression=exp.column(k, self.view.points or "s"))
+            for k in keys
+        ]
         self.joins.append((t, sub, on))
 
     def _linked(self, n: str, c: Condition) -> None:
         from xinyong.engine.batch.ratings import base
+
         assert c.linked is not None
         derived = pairs(self.b, self.view, c.linked.path)
         inner = Leaves(self.b, derived, self.scheme, False, self.only)
         inner.add(c.linked.when)
-        q = inner.join(inner.with_aggregates(base(derived)))
+        q = inner.attach(inner.with_aggregates(base(derived)))
         h, recs = inner.holds(c.linked.when, "o", score=False)
-        judged = exp.select(*(exp.column(k, "o") for k in derived.keys),
-                            exp.column("subject", "o"), exp.alias_(h, "h"),
-                            exp.alias_(recs, "recs")).from_(exp.alias_(exp.paren(q), "o"))
+        judged = exp.select(
+            *(exp.column(k, "o") for k in derived.keys),
+            exp.column("subject", "o"),
+            exp.alias_(h, "h", copy=False),
+            exp.alias_(recs, "recs", copy=False),
+        ).from_(exp.alias_(exp.paren(q, copy=False), "o", copy=False), copy=False)
         keys = self.view.keys
-        agg = exp.select(*(exp.column(k, "j") for k in keys),
-                         exp.alias_(exp.column("linker", "j"), "subject"),
-                         exp.alias_(exp.func("BOOL_OR", exp.column("h", "j")), "h"),
-                         exp.alias_(exp.Flatten(this=ordered_ids(exp.Case().when(
-                             exp.column("h", "j"), struct(o=exp.column("subject", "j"),
-                                                          r=exp.column("recs", "j"))),
-                             (), "r")), "recs")).from_(
-            exp.alias_(exp.paren(judged), "j")).group_by(
-            *(exp.column(k, "j") for k in keys), exp.column("linker", "j"))
+        agg = (
+            exp.select(
+                *(exp.column(k, "j") for k in keys),
+                exp.alias_(exp.column("linker", "j"), "subject", copy=False),
+                exp.alias_(exp.func("BOOL_OR", exp.column("h", "j")), "h", copy=False),
+                exp.alias_(
+                    exp.Flatten(
+                        this=ordered_ids(
+                            exp.Case().when(
+                                exp.column("h", "j"),
+                                struct(o=exp.column("subject", "j"), r=exp.column("recs", "j")),
+                            ),
+                            (),
+                            "r",
+                        )
+                    ),
+                    "recs",
+                    copy=False,
+                ),
+            )
+            .from_(exp.alias_(exp.paren(judged, copy=False), "j", copy=False), copy=False)
+            .group_by(*(exp.column(k, "j") for k in keys), exp.column("linker", "j"), copy=False)
+        )
         t = f"lk{n}"
         self._join(t, agg, keys)
         self.columns += [
-            exp.alias_(exp.Coalesce(this=exp.column("h", t), expressions=[exp.false()]),
-                       f"ll{n}"),
-            exp.alias_(exp.Coalesce(this=exp.column("recs", t), expressions=[empty_list()]),
-                       f"llr{n}")]
+            exp.alias_(
+                exp.Coalesce(this=exp.column("h", t), expressions=[exp.false()]),
+                f"ll{n}",
+                copy=False,
+            ),
+            exp.alias_(
+                exp.Coalesce(this=exp.column("recs", t), expressions=[empty_list()]),
+                f"llr{n}",
+                copy=False,
+            ),
+        ]
 
     def with_aggregates(self, q: exp.Select) -> exp.Select:
         """``q`` (a view's base) joined with the record parts' aggregates as ``a``."""
         from xinyong.engine.batch.repairs import subject_states
+
         if not self.records:
             return q
-        st = subject_states(self.b, self.view, sorted(self.categories), sorted(self.fields),
-                            (), self.only)
+        st = subject_states(
+            self.b, self.view, sorted(self.categories), sorted(self.fields), (), self.only
+        )
         keys = self.view.keys
-        per = exp.select(*(exp.column(k, "r") for k in keys), exp.column("subject", "r"),
-                         *self.aggregates("r")).from_(exp.alias_(exp.to_table(st), "r")).group_by(
-            *(exp.column(k, "r") for k in keys), exp.column("subject", "r"))
+        per = (
+            exp.select(
+                *(exp.column(k, "r") for k in keys),
+                exp.column("subject", "r"),
+                *self.aggregates("r"),
+            )
+            .from_(exp.alias_(exp.to_table(st), "r", copy=False), copy=False)
+            .group_by(*(exp.column(k, "r") for k in keys), exp.column("subject", "r"), copy=False)
+        )
         rows = self.view.points or "s"
-        on = [exp.EQ(this=exp.column("subject", "a"), expression=exp.column(
-            "subject" if self.view.points else "id", rows))]
+        on = [
+            exp.EQ(
+                this=exp.column("subject", "a"),
+                expression=exp.column("subject" if self.view.points else "id", rows),
+            )
+        ]
         on += [exp.EQ(this=exp.column(k, "a"), expression=exp.column(k, rows)) for k in keys]
-        return q.join(exp.alias_(exp.paren(per), "a"), on=exp.and_(*on), join_type="LEFT")
+        return q.join(
+            exp.alias_(exp.paren(per, copy=False), "a", copy=False),
+            on=exp.and_(*on),
+            join_type="LEFT",
+            copy=False,
+        )
 
     def _match(self, c: Condition, r: str) -> exp.Expr:
         parts: list[exp.Expr] = [
             exp.column("category", r).isin(*(exp.Literal.string(x) for x in c.categories)),
-            exp.column("repaired", r).is_(exp.null())]
+            exp.column("repaired", r).is_(exp.null()),
+        ]
         if c.window is not None:
             parts.append(within(exp.column("effective", r), c.window, self.view.on))
         if c.amounts:
@@ -233,15 +340,31 @@ class Leaves:
         out: list[exp.Expr] = []
         for n, c in self.records:
             m = self._match(c, r)
-            out.append(exp.alias_(exp.func("BOOL_OR", m), f"h{n}"))
-            out.append(exp.alias_(ordered_ids(exp.Case().when(m.copy(), struct(
-                e=exp.column("effective", r), id=exp.column("id", r))), (), "id"), f"hr{n}"))
+            out.append(exp.alias_(exp.func("BOOL_OR", m), f"h{n}", copy=False))
+            out.append(
+                exp.alias_(
+                    ordered_ids(
+                        exp.Case().when(
+                            m.copy(), struct(e=exp.column("effective", r), id=exp.column("id", r))
+                        ),
+                        (),
+                        "id",
+                    ),
+                    f"hr{n}",
+                    copy=False,
+                )
+            )
         return out
 
-    def join(self, q: exp.Select) -> exp.Select:
+    def attach(self, q: exp.Select) -> exp.Select:
         for t, sub, on in self.joins:
-            q = q.join(exp.alias_(exp.paren(sub), t), on=exp.and_(*on), join_type="LEFT")
-        return q.select(*self.columns)
+            q = q.join(
+                exp.alias_(exp.paren(sub, copy=False), t, copy=False),
+                on=exp.and_(*on),
+                join_type="LEFT",
+                copy=False,
+            )
+        return q.select(*self.columns, copy=False)
 
     def holds(self, c: Condition, t: str, score: bool = True) -> tuple[exp.Expr, exp.Expr]:
         """(holds, records) of ``c`` over the columns of row ``t``."""
@@ -258,8 +381,9 @@ class Leaves:
             recs.append(exp.column(f"glr{n}", t))
         for bound, op in ((c.score_min, exp.GTE), (c.score_max, exp.LTE)):
             if bound is not None:
-                conds.append(op(this=exp.column("score", t), expression=lit(bound))
-                             if score else exp.false())
+                conds.append(
+                    op(this=exp.column("score", t), expression=lit(bound)) if score else exp.false()
+                )
         if c.linked is not None:
             conds.append(exp.column(f"ll{n}", t))
             recs.append(exp.column(f"llr{n}", t))
@@ -271,7 +395,7 @@ class Leaves:
             subs = [self.holds(sub, t, score) for sub in c.any]
             conds.append(exp.or_(*(h for h, _ in subs)))
             recs += [exp.Case().when(h, r).else_(empty_list()) for h, r in subs]
-        held = exp.paren(exp.and_(*conds)) if conds else exp.true()
+        held = exp.paren(exp.and_(*conds), copy=False) if conds else exp.true()
         out: exp.Expr = recs[0] if recs else empty_list()
         for r in recs[1:]:
             out = exp.ArrayConcat(this=out, expressions=[r])

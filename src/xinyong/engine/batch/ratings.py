@@ -44,9 +44,11 @@ COLUMNS = ("subject", "scheme", "score", "band_grade", "grade", "reasons", "reco
 def _where(policy: Policy, scheme: Scheme, key: str) -> str:
     o = policy.origin("scheme", scheme)
     place = f"{o.file}:{o.line}" if o and o.line else (o.file if o else "<policy>")
-    return (f"{place}: scheme {scheme.id!r} (from {scheme.effective_from}): {key!r} is not "
-            "compiled by the batch evaluator yet; rate this scheme with the per-subject engine "
-            "or leave it out of the batch run")
+    return (
+        f"{place}: scheme {scheme.id!r} (from {scheme.effective_from}): {key!r} is not "
+        "compiled by the batch evaluator yet; rate this scheme with the per-subject engine "
+        "or leave it out of the batch run"
+    )
 
 
 def _scale(scheme: Scheme) -> tuple[Decimal, Decimal, Decimal] | None:
@@ -71,13 +73,15 @@ def check(policy: Policy, scheme: Scheme) -> None:
     if sc is not None:
         lo, hi, factor = sc
         span = hi - lo
-        exact = span == 0 or (factor.as_tuple().exponent >= -6  # type: ignore[operator]
-                              and (Decimal(1) / span).as_tuple().exponent >= -20)  # type: ignore[operator]
+        exact = span == 0 or (factor == round(factor, 6) and 1 / span == round(1 / span, 20))
         if not exact or any(i.points is not None for i in scheme.indicator):
-            raise Unsupported(_where(policy, scheme, "scale (a span whose fraction is not a "
-                                     "finite decimal, or per-unit points)"))
-    for c in (*(o.when for o in scheme.override), *(c.when for c in scheme.conditional)):
-        cond.check(policy, scheme, c, _where)
+            raise Unsupported(
+                _where(
+                    policy,
+                    scheme,
+                    "scale (a span whose fraction is not a finite decimal, or per-unit points)",
+                )
+            )
 
 
 def _counts(ind: Indicator, scheme: Scheme, view: View, cover: dict[Relief, str]) -> exp.Expr:
@@ -100,10 +104,14 @@ def _value(ind: Indicator, counts: exp.Expr) -> exp.Expr:
         one = exp.Case().when(counts, exp.Literal.number(1)).else_(exp.Literal.number(0))
         agg: exp.Expr = exp.Sum(this=one) if ind.aggregate == "count" else exp.Max(this=one)
     else:
-        amount = exp.Coalesce(this=exp.column(amount_column(ind.field or ""), "r"),
-                              expressions=[lit(0)])
-        agg = exp.Sum(this=exp.Case().when(counts, amount).else_(lit(0))) if (
-            ind.aggregate == "sum") else exp.Max(this=exp.Case().when(counts, amount))
+        amount = exp.Coalesce(
+            this=exp.column(amount_column(ind.field or ""), "r"), expressions=[lit(0)]
+        )
+        agg = (
+            exp.Sum(this=exp.Case().when(counts, amount).else_(lit(0)))
+            if (ind.aggregate == "sum")
+            else exp.Max(this=exp.Case().when(counts, amount))
+        )
     return exp.cast(agg, NUM)
 
 
@@ -116,36 +124,57 @@ def _points(ind: Indicator, value: exp.Expr) -> tuple[exp.Expr, exp.Expr]:
                 case = case.else_(lit(b.points))
                 break
             case = case.when(exp.LTE(this=value, expression=lit(b.upto)), lit(b.points))
-        return exp.paren(case), lit(max(b.points for b in ind.bins))
+        return exp.paren(case, copy=False), lit(max(b.points for b in ind.bins))
     per = ind.points or Decimal(0)
     pts: exp.Expr = exp.cast(exp.Mul(this=value, expression=lit(per)), NUM)
     if ind.cap is not None:
-        pts = exp.Greatest(this=lit(-ind.cap), expressions=[
-            exp.Least(this=lit(ind.cap), expressions=[pts])])
-    return exp.paren(pts), (exp.paren(pts) if per > 0 else lit(0))
+        pts = exp.Greatest(
+            this=lit(-ind.cap), expressions=[exp.Least(this=lit(ind.cap), expressions=[pts])]
+        )
+    return exp.paren(pts, copy=False), (exp.paren(pts, copy=False) if per > 0 else lit(0))
 
 
 def applies(policy: Policy, scheme: Scheme, view: View, s: str) -> exp.Expr:
     """``engine.rating.applies`` for subject row ``s`` in the view."""
-    parts: list[exp.Expr] = [exp.column("kind", s).isin(
-        *(exp.Literal.string(k.value) for k in scheme.subject_kinds))]
+    parts: list[exp.Expr] = [
+        exp.column("kind", s).isin(*(exp.Literal.string(k.value) for k in scheme.subject_kinds))
+    ]
     if scheme.regions:
-        parts.append(exp.or_(*(exp.StartsWith(this=exp.column("region", s),
-                                              expression=exp.Literal.string(p))
-                               for p in scheme.regions)))
+        parts.append(
+            exp.or_(
+                *(
+                    exp.StartsWith(this=exp.column("region", s), expression=exp.Literal.string(p))
+                    for p in scheme.regions
+                )
+            )
+        )
     reg = exp.column("registered", s)
     parts.append(exp.or_(reg.is_(exp.null()), exp.LTE(this=reg, expression=view.on)))
     preset = policy.preset_of("scheme", scheme)
     p = policy.presets.get(preset)
     if p is not None and p.voluntary:
         x = exp.to_identifier("x")
-        opted = exp.ArrayFilter(this=exp.column("opt_ins", s), expression=lam(exp.and_(
-            exp.EQ(this=exp.Dot(this=x, expression=exp.to_identifier("programme")),
-                   expression=exp.Literal.string(preset)),
-            exp.LTE(this=exp.Dot(this=x.copy(), expression=exp.to_identifier("since")),
-                    expression=view.on))))
-        parts.append(exp.GT(this=exp.ArraySize(this=exp.Coalesce(
-            this=opted, expressions=[exp.Array()])), expression=exp.Literal.number(0)))
+        opted = exp.ArrayFilter(
+            this=exp.column("opt_ins", s),
+            expression=lam(
+                exp.and_(
+                    exp.EQ(
+                        this=exp.Dot(this=x, expression=exp.to_identifier("programme")),
+                        expression=exp.Literal.string(preset),
+                    ),
+                    exp.LTE(
+                        this=exp.Dot(this=x.copy(), expression=exp.to_identifier("since")),
+                        expression=view.on,
+                    ),
+                )
+            ),
+        )
+        parts.append(
+            exp.GT(
+                this=exp.ArraySize(this=exp.Coalesce(this=opted, expressions=[exp.Array()])),
+                expression=exp.Literal.number(0),
+            )
+        )
     return exp.and_(*parts)
 
 
@@ -154,23 +183,37 @@ def _keys(view: View, t: str) -> list[exp.Expr]:
 
 
 def _on_keys(view: View, a: str, b: str, subject_a: str = "subject") -> exp.Expr:
-    return exp.and_(exp.EQ(this=exp.column(subject_a, a), expression=exp.column("subject", b)),
-                    *(exp.EQ(this=exp.column(k, a), expression=exp.column(k, b))
-                      for k in view.keys))
+    return exp.and_(
+        exp.EQ(this=exp.column(subject_a, a), expression=exp.column("subject", b)),
+        *(exp.EQ(this=exp.column(k, a), expression=exp.column(k, b)) for k in view.keys),
+    )
 
 
 def base(view: View) -> exp.Select:
     """The rows of the view: (keys, ``subject``) with the subject's row as ``s``."""
     if view.points is None:
-        return exp.select(*[], exp.alias_(exp.column("id", "s"), "subject")).from_(
-            exp.alias_(exp.to_table("subjects"), "s"))
-    return exp.select(*_keys(view, view.points), exp.column("subject", view.points)).from_(
-        exp.to_table(view.points)).join(exp.alias_(exp.to_table("subjects"), "s"), on=exp.EQ(
-            this=exp.column("id", "s"), expression=exp.column("subject", view.points)))
+        return exp.select(*[], exp.alias_(exp.column("id", "s"), "subject", copy=False)).from_(
+            exp.alias_(exp.to_table("subjects"), "s", copy=False), copy=False
+        )
+    return (
+        exp.select(*_keys(view, view.points), exp.column("subject", view.points))
+        .from_(exp.to_table(view.points), copy=False)
+        .join(
+            exp.alias_(exp.to_table("subjects"), "s", copy=False),
+            on=exp.EQ(this=exp.column("id", "s"), expression=exp.column("subject", view.points)),
+            copy=False,
+        )
+    )
 
 
-def rate_version(b: Build, scheme: Scheme, view: View, *, follow_links: bool = True,
-                 only: frozenset[str] | None = None) -> exp.Select:
+def rate_version(
+    b: Build,
+    scheme: Scheme,
+    view: View,
+    *,
+    follow_links: bool = True,
+    only: frozenset[str] | None = None,
+) -> exp.Select:
     """The ratings of one scheme version in ``view``: (keys, :data:`COLUMNS`), one row per
     view point whose subject the scheme applies to."""
     check(b.policy, scheme)
@@ -179,8 +222,12 @@ def rate_version(b: Build, scheme: Scheme, view: View, *, follow_links: bool = T
         leaves.add(c)
     reliefs = [i.relief for i in scheme.indicator if i.relief is not None]
     cats = {c for i in scheme.indicator for c in i.categories} | leaves.categories
-    fields = {f for i in scheme.indicator for f in (
-        i.field, *(t.field for t in i.amounts), *(t.of for t in i.amounts)) if f}
+    fields = {
+        f
+        for i in scheme.indicator
+        for f in (i.field, *(t.field for t in i.amounts), *(t.of for t in i.amounts))
+        if f
+    }
     fields |= leaves.fields
     if only is not None:
         cats &= only
@@ -189,19 +236,44 @@ def rate_version(b: Build, scheme: Scheme, view: View, *, follow_links: bool = T
     aggs: list[exp.Expr] = []
     for n, ind in enumerate(scheme.indicator):
         counts = _counts(ind, scheme, view, cover)
-        aggs.append(exp.alias_(_value(ind, counts), f"v{n}"))
-        aggs.append(exp.alias_(ordered_ids(exp.Case().when(counts, struct(
-            e=exp.column("effective", "r"), id=exp.column("id", "r"))), (), "id"), f"r{n}"))
+        aggs.append(exp.alias_(_value(ind, counts), f"v{n}", copy=False))
+        aggs.append(
+            exp.alias_(
+                ordered_ids(
+                    exp.Case().when(
+                        counts, struct(e=exp.column("effective", "r"), id=exp.column("id", "r"))
+                    ),
+                    (),
+                    "id",
+                ),
+                f"r{n}",
+                copy=False,
+            )
+        )
     aggs += leaves.aggregates("r")
-    per = exp.select(*_keys(view, "r"), exp.column("subject", "r"), *aggs).from_(
-        exp.alias_(exp.to_table(st), "r")).group_by(*_keys(view, "r"), exp.column("subject", "r"))
-    q = base(view).where(applies(b.policy, scheme, view, "s")).select(
-        exp.alias_(exp.column("kind", "s"), "s_kind"),
-        exp.alias_(exp.column("registered", "s"), "s_registered"))
-    q = q.join(exp.alias_(exp.paren(per), "a"), on=_on_keys(
-        view, "a", view.points or "s", "subject") if view.points else exp.EQ(
-        this=exp.column("subject", "a"), expression=exp.column("id", "s")), join_type="LEFT")
-    q = leaves.join(q)
+    per = (
+        exp.select(*_keys(view, "r"), exp.column("subject", "r"), *aggs)
+        .from_(exp.alias_(exp.to_table(st), "r", copy=False), copy=False)
+        .group_by(*_keys(view, "r"), exp.column("subject", "r"), copy=False)
+    )
+    q = (
+        base(view)
+        .where(applies(b.policy, scheme, view, "s"), copy=False)
+        .select(
+            exp.alias_(exp.column("kind", "s"), "s_kind", copy=False),
+            exp.alias_(exp.column("registered", "s"), "s_registered", copy=False),
+            copy=False,
+        )
+    )
+    q = q.join(
+        exp.alias_(exp.paren(per, copy=False), "a", copy=False),
+        on=_on_keys(view, "a", view.points or "s", "subject")
+        if view.points
+        else exp.EQ(this=exp.column("subject", "a"), expression=exp.column("id", "s")),
+        join_type="LEFT",
+        copy=False,
+    )
+    q = leaves.attach(q)
     weighted = scheme.combination == "weighted"
     raw: exp.Expr = lit(0)
     shortfalls: list[exp.Expr] = []
@@ -209,17 +281,39 @@ def rate_version(b: Build, scheme: Scheme, view: View, *, follow_links: bool = T
         value = exp.Coalesce(this=exp.column(f"v{n}", "a"), expressions=[lit(0)])
         pts, best = _points(ind, value)
         w = ind.weight if weighted and ind.weight is not None else Decimal(1)
-        raw = exp.cast(exp.Add(this=raw, expression=exp.cast(
-            exp.Mul(this=pts, expression=lit(w)), NUM)), NUM)
-        shortfalls.append(exp.cast(exp.Mul(this=exp.paren(exp.Sub(
-            this=best, expression=pts.copy())), expression=lit(w)), NUM))
-        q = q.select(exp.alias_(exp.Coalesce(this=exp.column(f"r{n}", "a"),
-                                             expressions=[empty_list()]), f"r{n}"))
+        raw = exp.cast(
+            exp.Add(this=raw, expression=exp.cast(exp.Mul(this=pts, expression=lit(w)), NUM)), NUM
+        )
+        shortfalls.append(
+            exp.cast(
+                exp.Mul(
+                    this=exp.paren(exp.Sub(this=best, expression=pts.copy()), copy=False),
+                    expression=lit(w),
+                ),
+                NUM,
+            )
+        )
+        q = q.select(
+            exp.alias_(
+                exp.Coalesce(this=exp.column(f"r{n}", "a"), expressions=[empty_list()]),
+                f"r{n}",
+                copy=False,
+            ),
+            copy=False,
+        )
     sc = _scale(scheme)
     if sc is not None and scheme.scale is not None:
         lo, _hi, factor = sc
-        score: exp.Expr = exp.Add(this=lit(scheme.scale.min), expression=exp.cast(exp.Mul(
-            this=exp.paren(exp.Sub(this=raw, expression=lit(lo))), expression=lit(factor)), NUM))
+        score: exp.Expr = exp.Add(
+            this=lit(scheme.scale.min),
+            expression=exp.cast(
+                exp.Mul(
+                    this=exp.paren(exp.Sub(this=raw, expression=lit(lo)), copy=False),
+                    expression=lit(factor),
+                ),
+                NUM,
+            ),
+        )
         score = exp.Round(this=exp.cast(score, NUM), decimals=exp.Literal.number(0))
     else:
         score = exp.Add(this=lit(scheme.base), expression=raw)
@@ -228,15 +322,18 @@ def rate_version(b: Build, scheme: Scheme, view: View, *, follow_links: bool = T
     score = exp.cast(score, NUM)
     if scheme.clamp is not None:
         lo_c, hi_c = scheme.clamp
-        score = exp.Greatest(this=lit(lo_c), expressions=[
-            exp.Least(this=lit(hi_c), expressions=[score])])
-    q = q.select(exp.alias_(exp.cast(score, NUM), "score"), *(
-        exp.alias_(s, f"sf{n}") for n, s in enumerate(shortfalls)))
+        score = exp.Greatest(
+            this=lit(lo_c), expressions=[exp.Least(this=lit(hi_c), expressions=[score])]
+        )
+    q = q.select(
+        exp.alias_(exp.cast(score, NUM), "score", copy=False),
+        *(exp.alias_(s, f"sf{n}", copy=False) for n, s in enumerate(shortfalls)),
+        copy=False,
+    )
     return _grade(b, scheme, view, q, leaves)
 
 
-def _grade(b: Build, scheme: Scheme, view: View, q: exp.Select,
-           leaves: cond.Leaves) -> exp.Select:
+def _grade(b: Build, scheme: Scheme, view: View, q: exp.Select, leaves: cond.Leaves) -> exp.Select:
     t = "g"
     score = exp.column("score", t)
     band = exp.Case()
@@ -248,8 +345,9 @@ def _grade(b: Build, scheme: Scheme, view: View, q: exp.Select,
     def idx(g: exp.Expr) -> exp.Expr:
         case = exp.Case()
         for n, name in enumerate(order):
-            case = case.when(exp.EQ(this=g, expression=exp.Literal.string(name)),
-                             exp.Literal.number(n))
+            case = case.when(
+                exp.EQ(this=g, expression=exp.Literal.string(name)), exp.Literal.number(n)
+            )
         return case
 
     grade: exp.Expr = idx(band)
@@ -259,43 +357,74 @@ def _grade(b: Build, scheme: Scheme, view: View, q: exp.Select,
         for c in scheme.conditional:
             h, recs = leaves.holds(c.when, t)
             held.append((h, recs))
-            worst = exp.Greatest(this=worst, expressions=[exp.Case().when(
-                h, exp.Literal.number(order.index(c.grade))).else_(exp.Literal.number(-1))])
-        grade = exp.Case().when(exp.GTE(this=exp.paren(worst), expression=exp.Literal.number(0)),
-                                worst.copy()).else_(grade)
+            worst = exp.Greatest(
+                this=worst,
+                expressions=[
+                    exp.Case()
+                    .when(h, exp.Literal.number(order.index(c.grade)))
+                    .else_(exp.Literal.number(-1))
+                ],
+            )
+        grade = (
+            exp.Case()
+            .when(
+                exp.GTE(this=exp.paren(worst, copy=False), expression=exp.Literal.number(0)),
+                worst.copy(),
+            )
+            .else_(grade)
+        )
     for o in scheme.override:
         h, recs = leaves.holds(o.when, t)
         held.append((h, recs))
         target = order.index(o.at_most or o.grade or order[0])
-        grade = exp.Greatest(this=grade, expressions=[exp.Case().when(
-            h, exp.Literal.number(target)).else_(exp.Literal.number(-1))])
+        grade = exp.Greatest(
+            this=grade,
+            expressions=[
+                exp.Case().when(h, exp.Literal.number(target)).else_(exp.Literal.number(-1))
+            ],
+        )
     name = exp.Case()
     for n, g in enumerate(order):
-        name = name.when(exp.EQ(this=exp.paren(grade), expression=exp.Literal.number(n)),
-                         exp.Literal.string(g))
+        name = name.when(
+            exp.EQ(this=exp.paren(grade, copy=False), expression=exp.Literal.number(n)),
+            exp.Literal.string(g),
+        )
     reasons: exp.Expr = empty_list()
     if scheme.form is SchemeForm.SCORECARD and scheme.max_reasons:
         items: list[exp.Expr] = []
         for n, ind in enumerate(scheme.indicator):
-            items.append(exp.Case().when(exp.GT(this=exp.column(f"sf{n}", t), expression=lit(0)),
-                                         struct(s=exp.Neg(this=exp.column(f"sf{n}", t)),
-                                                id=exp.Literal.string(ind.id))))
+            items.append(
+                exp.Case().when(
+                    exp.GT(this=exp.column(f"sf{n}", t), expression=lit(0)),
+                    struct(s=exp.Neg(this=exp.column(f"sf{n}", t)), id=exp.Literal.string(ind.id)),
+                )
+            )
         x = exp.to_identifier("x")
-        kept = exp.ArraySort(this=exp.ArrayFilter(this=exp.Array(expressions=items), expression=lam(
-            exp.Not(this=exp.Is(this=x, expression=exp.Null())))))
-        ids = exp.Transform(this=kept, expression=lam(
-            exp.Dot(this=x.copy(), expression=exp.to_identifier("id"))))
-        reasons = exp.ArraySlice(this=ids, start=exp.Literal.number(1),
-                                 end=exp.Literal.number(scheme.max_reasons))
+        kept = exp.ArraySort(
+            this=exp.ArrayFilter(
+                this=exp.Array(expressions=items),
+                expression=lam(exp.Not(this=exp.Is(this=x, expression=exp.Null()))),
+            )
+        )
+        ids = exp.Transform(
+            this=kept, expression=lam(exp.Dot(this=x.copy(), expression=exp.to_identifier("id")))
+        )
+        reasons = exp.ArraySlice(
+            this=ids, start=exp.Literal.number(1), end=exp.Literal.number(scheme.max_reasons)
+        )
     parts: list[exp.Expr] = [exp.column(f"r{n}", t) for n in range(len(scheme.indicator))]
     parts += [exp.Case().when(h, r).else_(empty_list()) for h, r in held]
     records = _first_each(parts)
-    return exp.select(*_keys(view, t), exp.column("subject", t),
-                      exp.alias_(exp.Literal.string(scheme.id), "scheme"),
-                      exp.alias_(exp.column("score", t), "score"),
-                      exp.alias_(band, "band_grade"), exp.alias_(name, "grade"),
-                      exp.alias_(reasons, "reasons"), exp.alias_(records, "records")).from_(
-        exp.alias_(exp.paren(q), t))
+    return exp.select(
+        *_keys(view, t),
+        exp.column("subject", t),
+        exp.alias_(exp.Literal.string(scheme.id), "scheme", copy=False),
+        exp.alias_(exp.column("score", t), "score", copy=False),
+        exp.alias_(band, "band_grade", copy=False),
+        exp.alias_(name, "grade", copy=False),
+        exp.alias_(reasons, "reasons", copy=False),
+        exp.alias_(records, "records", copy=False),
+    ).from_(exp.alias_(exp.paren(q, copy=False), t, copy=False), copy=False)
 
 
 def _first_each(parts: list[exp.Expr]) -> exp.Expr:
@@ -307,8 +436,10 @@ def _first_each(parts: list[exp.Expr]) -> exp.Expr:
         if out is None:
             out = p
             continue
-        fresh = exp.ArrayFilter(this=p, expression=lam(exp.Not(this=exp.ArrayContains(
-            this=out.copy(), expression=x.copy()))))
+        fresh = exp.ArrayFilter(
+            this=p,
+            expression=lam(exp.Not(this=exp.ArrayContains(this=out.copy(), expression=x.copy()))),
+        )
         out = exp.ArrayConcat(this=out, expressions=[fresh])
     return out if out is not None else empty_list()
 
@@ -329,8 +460,14 @@ def versions(policy: Policy, scheme_id: str) -> list[tuple[date | None, date | N
     return out
 
 
-def rated_at(b: Build, scheme_id: str, view: View, *, follow_links: bool = True,
-             only: frozenset[str] | None = None) -> exp.Select:
+def rated_at(
+    b: Build,
+    scheme_id: str,
+    view: View,
+    *,
+    follow_links: bool = True,
+    only: frozenset[str] | None = None,
+) -> exp.Select:
     """The ratings under ``scheme_id`` in ``view``: (view keys, :data:`COLUMNS`), each point
     rated under the version in force on its day (``policy.at(day)``); records as
     ``Rating.records`` (contributions', then adjustments' own records). A scheme published
@@ -342,55 +479,91 @@ def rated_at(b: Build, scheme_id: str, view: View, *, follow_links: bool = True,
         return rate_version(b, v, view, follow_links=follow_links, only=only)
     parts = []
     for start, end, v in versions(b.policy, scheme_id):
-        parts.append(rate_version(b, v, cond.restrict(b, view, start, end),
-                                  follow_links=follow_links, only=only))
+        parts.append(
+            rate_version(
+                b, v, cond.restrict(b, view, start, end), follow_links=follow_links, only=only
+            )
+        )
     if not parts:
         raise Unsupported(f"scheme {scheme_id!r} has no version in the policy")
     out = parts[0]
     for p in parts[1:]:
         out = exp.union(out, p, distinct=False)  # type: ignore[assignment]
-    return exp.select(*view.keys, *COLUMNS).from_(exp.alias_(exp.paren(out), "v"))
+    return exp.select(*view.keys, *COLUMNS).from_(
+        exp.alias_(exp.paren(out, copy=False), "v", copy=False), copy=False
+    )
 
 
-def compile_ratings(b: Build, schemes: Iterable[str] | None,
-                    checks: dict[str, exp.Expr]) -> tuple[exp.Expr, tuple[str, ...]]:
+_OUT = ("subject", "scheme", "score", "band_grade", "grade", "reasons")
+
+
+def compile_ratings(
+    b: Build, schemes: Iterable[str] | None, checks: dict[str, exp.Expr]
+) -> tuple[exp.Expr, tuple[str, ...]]:
     """The ``ratings`` output query of the schemes named (default: all in force on as-of):
     (subject, scheme, score, band_grade, grade, reasons), published schemes as published;
     adds to ``checks`` the input rows it cannot rate (none: corrections and repairs are
     compiled; the runner still reads ``uncompiled_events``, so it is a query finding none)."""
     from xinyong.engine.batch import publication
+
     view = b.view.schemes
     wanted = tuple(sorted(view)) if schemes is None else tuple(schemes)
     parts: list[exp.Select] = []
     for ident in wanted:
         if ident not in view:
-            raise Unsupported(f"scheme {ident!r} is not in force on {b.as_of}; in force: "
-                              f"{', '.join(sorted(view)) or 'none'}")
+            raise Unsupported(
+                f"scheme {ident!r} is not in force on {b.as_of}; in force: "
+                f"{', '.join(sorted(view)) or 'none'}"
+            )
         s = view[ident]
         if s.publication is not None:
             parts.append(publication.published(b, s))
         else:
-            parts.append(rated_at(b, ident, View.of(b.as_of)))
-    cols = ("subject", "scheme", "score", "band_grade", "grade", "reasons")
+            parts.append(
+                exp.select(*_OUT).from_(
+                    exp.alias_(
+                        exp.paren(rated_at(b, ident, View.of(b.as_of)), copy=False), "p", copy=False
+                    ),
+                    copy=False,
+                )
+            )
+    cols = _OUT
     if parts:
         body: exp.Expr = parts[0]
         for p in parts[1:]:
             body = exp.union(body, p, distinct=False)
     else:
-        body = exp.select(*(exp.alias_(exp.cast(exp.null(), t), c) for c, t in zip(
-            cols, ("VARCHAR", "VARCHAR", NUM, "VARCHAR", "VARCHAR", "VARCHAR[]"), strict=True))
-        ).where(exp.false())
-    query = exp.select(*cols).from_(exp.alias_(exp.paren(body), "rated_all")).order_by(
-        "scheme", "subject")
+        body = exp.select(
+            *(
+                exp.alias_(exp.cast(exp.null(), t), c, copy=False)
+                for c, t in zip(
+                    cols,
+                    ("VARCHAR", "VARCHAR", NUM, "VARCHAR", "VARCHAR", "VARCHAR[]"),
+                    strict=True,
+                )
+            )
+        ).where(exp.false(), copy=False)
+    query = (
+        exp.select(*cols)
+        .from_(exp.alias_(exp.paren(body, copy=False), "rated_all", copy=False), copy=False)
+        .order_by("scheme", "subject", copy=False)
+    )
     checks["uncompiled_events"] = exp.select(
-        exp.alias_(exp.cast(exp.null(), "VARCHAR"), "id"),
-        exp.alias_(exp.cast(exp.null(), "VARCHAR"), "kind"),
-        exp.alias_(exp.cast(exp.null(), "VARCHAR"), "record")).where(exp.false())
-    return b.with_ctes(query), wanted
+        exp.alias_(exp.cast(exp.null(), "VARCHAR"), "id", copy=False),
+        exp.alias_(exp.cast(exp.null(), "VARCHAR"), "kind", copy=False),
+        exp.alias_(exp.cast(exp.null(), "VARCHAR"), "record", copy=False),
+    ).where(exp.false(), copy=False)
+    for name, cte in b.ctes.items():  # Build.with_ctes copies the query once per CTE
+        query = query.with_(name, as_=cte, copy=False)
+    return query, wanted
 
 
-def compile_points(policy: Policy, as_of: date, schemes: Iterable[str] | None = None,
-                   known_at: datetime | None = None) -> Plan:
+def compile_points(
+    policy: Policy,
+    as_of: date,
+    schemes: Iterable[str] | None = None,
+    known_at: datetime | None = None,
+) -> Plan:
     """The plan rating every subject on ``as_of`` (kept for callers of the first step)."""
     b = Build(policy, as_of, known_at or datetime.combine(as_of, time.max))
     checks: dict[str, exp.Expr] = {}

@@ -32,8 +32,9 @@ def name_of(prefix: str, query: exp.Expr) -> str:
     return f"{prefix}_{hashlib.sha1(query.sql().encode()).hexdigest()[:12]}"
 
 
-def _segments(policy: Policy, category: str
-              ) -> list[tuple[date | None, date | None, Period | None, tuple[ListRule, ...]]]:
+def _segments(
+    policy: Policy, category: str
+) -> list[tuple[date | None, date | None, Period | None, tuple[ListRule, ...]]]:
     """(start, end exclusive, the category's minimum display, its list rules) over the
     policy's intervals, consecutive equal ones merged; None for an open end."""
     starts: list[date | None] = [None, *policy.breaks]
@@ -53,24 +54,41 @@ def _segments(policy: Policy, category: str
 
 def trigger_fields(policy: Policy, categories: Iterable[str]) -> set[str]:
     cats = set(categories)
-    return {f for r in policy.all("list_rule") if set(r.trigger.categories) & cats
-            for t in r.trigger.amounts for f in (t.field, t.of) if f}
+    return {
+        f
+        for r in policy.all("list_rule")
+        if set(r.trigger.categories) & cats
+        for t in r.trigger.amounts
+        for f in (t.field, t.of)
+        if f
+    }
 
 
 def grace_reliefs(policy: Policy, categories: Iterable[str]) -> list[Relief]:
     cats = set(categories)
-    return sorted({r.grace_for for r in policy.all("list_rule")
-                   if r.grace_for is not None and set(r.trigger.categories) & cats},
-                  key=repr)
+    return sorted(
+        {
+            r.grace_for
+            for r in policy.all("list_rule")
+            if r.grace_for is not None and set(r.trigger.categories) & cats
+        },
+        key=repr,
+    )
 
 
 def _applies(rule: ListRule, t: str) -> exp.Expr:
-    cond: list[exp.Expr] = [exp.column("s_kind", t).isin(
-        *(exp.Literal.string(k.value) for k in rule.subject_kinds))]
+    cond: list[exp.Expr] = [
+        exp.column("s_kind", t).isin(*(exp.Literal.string(k.value) for k in rule.subject_kinds))
+    ]
     if rule.regions:
-        cond.append(exp.or_(*(exp.StartsWith(this=exp.column("s_region", t),
-                                             expression=exp.Literal.string(p))
-                              for p in rule.regions)))
+        cond.append(
+            exp.or_(
+                *(
+                    exp.StartsWith(this=exp.column("s_region", t), expression=exp.Literal.string(p))
+                    for p in rule.regions
+                )
+            )
+        )
     if rule.trigger.amounts:
         cond.append(amounts_pass(rule.trigger.amounts, t))
     return exp.and_(*cond)
@@ -91,12 +109,18 @@ def _earliest(policy: Policy, category: str, t: str, cover: dict[Relief, str]) -
             begin: exp.Expr = eff
             if rule.grace is not None:
                 graced = after(eff, rule.grace)
-                begin = graced if rule.grace_for is None else exp.Case().when(
-                    exp.column(cover[rule.grace_for], t), graced).else_(eff)
+                begin = (
+                    graced
+                    if rule.grace_for is None
+                    else exp.Case().when(exp.column(cover[rule.grace_for], t), graced).else_(eff)
+                )
             cand = exp.Case().when(hit, after(begin, rule.removal.application_after)).else_(eff)
             earliest = exp.Greatest(this=earliest, expressions=[cand])
-        value: exp.Expr = earliest if not blocked else exp.Case().when(
-            exp.or_(*blocked), exp.null()).else_(earliest)
+        value: exp.Expr = (
+            earliest
+            if not blocked
+            else exp.Case().when(exp.or_(*blocked), exp.null()).else_(earliest)
+        )
         where: list[exp.Expr] = []
         if start is not None:
             where.append(exp.GTE(this=eff, expression=day(start)))
@@ -111,11 +135,18 @@ def covered_flag(relief: Relief, t: str, d: str) -> exp.Expr:
     return exp.and_(
         exp.column("category", d).isin(*(exp.Literal.string(c) for c in relief.categories)),
         exp.LTE(this=exp.column("effective", d), expression=exp.column("effective", t)),
-        within(exp.column("effective", d), relief.within, exp.column("effective", t)))
+        within(exp.column("effective", d), relief.within, exp.column("effective", t)),
+    )
 
 
-def subject_states(b: Build, view: View, categories: Iterable[str], fields: Iterable[str],
-                   reliefs: Iterable[Relief] = (), only: frozenset[str] | None = None) -> str:
+def subject_states(
+    b: Build,
+    view: View,
+    categories: Iterable[str],
+    fields: Iterable[str],
+    reliefs: Iterable[Relief] = (),
+    only: frozenset[str] | None = None,
+) -> str:
     """The CTE of the view's states of ``categories`` with the subject's ``s_kind``,
     ``s_region``, ``s_registered``, ``s_opt_ins``, one ``cov<n>`` flag per relief (in
     :func:`relief_columns` order) and ``repaired`` (the valid repair, or NULL)."""
@@ -127,58 +158,113 @@ def subject_states(b: Build, view: View, categories: Iterable[str], fields: Iter
     base_name = b.cte(name_of("st", base), base)
     # relief cover: one pass joining each record with its subject's declarations
     q = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("s"))).from_(
-        exp.alias_(exp.to_table(base_name), "s"))
+        exp.alias_(exp.to_table(base_name), "s", copy=False), copy=False
+    )
     if all_reliefs:
-        decl = sorted({c for r in all_reliefs for c in r.categories
-                       if only is None or c in only})
-        flags = exp.select(*(exp.column(k, "t") for k in keys), exp.column("id", "t"), *(
-            exp.alias_(exp.func("BOOL_OR", covered_flag(r, "t", "d")), cover[r])
-            for r in all_reliefs)).from_(exp.alias_(exp.to_table(base_name), "t")).join(
-            exp.alias_(exp.to_table(base_name), "d"), on=exp.and_(
-                exp.EQ(this=exp.column("subject", "d"), expression=exp.column("subject", "t")),
-                exp.column("category", "d").isin(*(exp.Literal.string(c) for c in decl)),
-                *(exp.EQ(this=exp.column(k, "d"), expression=exp.column(k, "t")) for k in keys)),
-        ).group_by(*(exp.column(k, "t") for k in keys), exp.column("id", "t"))
-        q = q.join(exp.alias_(exp.paren(flags), "f"), on=exp.and_(
-            exp.EQ(this=exp.column("id", "f"), expression=exp.column("id", "s")),
-            *(exp.EQ(this=exp.column(k, "f"), expression=exp.column(k, "s")) for k in keys)),
-            join_type="LEFT")
-        q = q.select(*(exp.alias_(exp.Coalesce(this=exp.column(cover[r], "f"),
-                                               expressions=[exp.false()]), cover[r])
-                       for r in all_reliefs))
-    q = q.join(exp.alias_(exp.to_table("subjects"), "subj"), on=exp.EQ(
-        this=exp.column("id", "subj"), expression=exp.column("subject", "s"))).select(
-        exp.alias_(exp.column("kind", "subj"), "s_kind"),
-        exp.alias_(exp.column("region", "subj"), "s_region"),
-        exp.alias_(exp.column("registered", "subj"), "s_registered"))
+        decl = sorted({c for r in all_reliefs for c in r.categories if only is None or c in only})
+        flags = (
+            exp.select(
+                *(exp.column(k, "t") for k in keys),
+                exp.column("id", "t"),
+                *(
+                    exp.alias_(exp.func("BOOL_OR", covered_flag(r, "t", "d")), cover[r], copy=False)
+                    for r in all_reliefs
+                ),
+            )
+            .from_(exp.alias_(exp.to_table(base_name), "t", copy=False), copy=False)
+            .join(
+                exp.alias_(exp.to_table(base_name), "d", copy=False),
+                on=exp.and_(
+                    exp.EQ(this=exp.column("subject", "d"), expression=exp.column("subject", "t")),
+                    exp.column("category", "d").isin(*(exp.Literal.string(c) for c in decl)),
+                    *(exp.EQ(this=exp.column(k, "d"), expression=exp.column(k, "t")) for k in keys),
+                ),
+                copy=False,
+            )
+            .group_by(*(exp.column(k, "t") for k in keys), exp.column("id", "t"), copy=False)
+        )
+        q = q.join(
+            exp.alias_(exp.paren(flags, copy=False), "f", copy=False),
+            on=exp.and_(
+                exp.EQ(this=exp.column("id", "f"), expression=exp.column("id", "s")),
+                *(exp.EQ(this=exp.column(k, "f"), expression=exp.column(k, "s")) for k in keys),
+            ),
+            join_type="LEFT",
+            copy=False,
+        )
+        q = q.select(
+            *(
+                exp.alias_(
+                    exp.Coalesce(this=exp.column(cover[r], "f"), expressions=[exp.false()]),
+                    cover[r],
+                    copy=False,
+                )
+                for r in all_reliefs
+            ),
+            copy=False,
+        )
+    q = q.join(
+        exp.alias_(exp.to_table("subjects"), "subj", copy=False),
+        on=exp.EQ(this=exp.column("id", "subj"), expression=exp.column("subject", "s")),
+        copy=False,
+    ).select(
+        exp.alias_(exp.column("kind", "subj"), "s_kind", copy=False),
+        exp.alias_(exp.column("region", "subj"), "s_region", copy=False),
+        exp.alias_(exp.column("registered", "subj"), "s_registered", copy=False),
+        copy=False,
+    )
     covered_name = b.cte(name_of("stc", q), q)
     # the valid repair: the first repair on or after the earliest day
     rep = repairs(view, sorted(cats))
     case = exp.Case()
     for c in sorted(cats):
-        case = case.when(exp.EQ(this=exp.column("category", "c"),
-                                expression=exp.Literal.string(c)),
-                         _earliest(b.policy, c, "c", cover))
-    valid = exp.select(*(exp.column(k, "rp") for k in keys), exp.column("record", "rp"),
-                       exp.alias_(exp.Min(this=exp.column("repaired", "rp")), "repaired")).from_(
-        exp.alias_(exp.paren(rep), "rp")).join(
-        exp.alias_(exp.to_table(covered_name), "c"), on=exp.and_(
-            exp.EQ(this=exp.column("id", "c"), expression=exp.column("record", "rp")),
-            *(exp.EQ(this=exp.column(k, "c"), expression=exp.column(k, "rp")) for k in keys))
-    ).where(exp.GTE(this=exp.column("repaired", "rp"), expression=case)).group_by(
-        *(exp.column(k, "rp") for k in keys), exp.column("record", "rp"))
-    out = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("c")),
-                     exp.alias_(exp.column("repaired", "v"), "repaired")).from_(
-        exp.alias_(exp.to_table(covered_name), "c")).join(
-        exp.alias_(exp.paren(valid), "v"), on=exp.and_(
-            exp.EQ(this=exp.column("record", "v"), expression=exp.column("id", "c")),
-            *(exp.EQ(this=exp.column(k, "v"), expression=exp.column(k, "c")) for k in keys)),
-        join_type="LEFT")
+        case = case.when(
+            exp.EQ(this=exp.column("category", "c"), expression=exp.Literal.string(c)),
+            _earliest(b.policy, c, "c", cover),
+        )
+    valid = (
+        exp.select(
+            *(exp.column(k, "rp") for k in keys),
+            exp.column("record", "rp"),
+            exp.alias_(exp.Min(this=exp.column("repaired", "rp")), "repaired", copy=False),
+        )
+        .from_(exp.alias_(exp.paren(rep, copy=False), "rp", copy=False), copy=False)
+        .join(
+            exp.alias_(exp.to_table(covered_name), "c", copy=False),
+            on=exp.and_(
+                exp.EQ(this=exp.column("id", "c"), expression=exp.column("record", "rp")),
+                *(exp.EQ(this=exp.column(k, "c"), expression=exp.column(k, "rp")) for k in keys),
+            ),
+            copy=False,
+        )
+        .where(exp.GTE(this=exp.column("repaired", "rp"), expression=case), copy=False)
+        .group_by(*(exp.column(k, "rp") for k in keys), exp.column("record", "rp"), copy=False)
+    )
+    out = (
+        exp.select(
+            exp.Column(this=exp.Star(), table=exp.to_identifier("c")),
+            exp.alias_(exp.column("repaired", "v"), "repaired", copy=False),
+        )
+        .from_(exp.alias_(exp.to_table(covered_name), "c", copy=False), copy=False)
+        .join(
+            exp.alias_(exp.paren(valid, copy=False), "v", copy=False),
+            on=exp.and_(
+                exp.EQ(this=exp.column("record", "v"), expression=exp.column("id", "c")),
+                *(exp.EQ(this=exp.column(k, "v"), expression=exp.column(k, "c")) for k in keys),
+            ),
+            join_type="LEFT",
+            copy=False,
+        )
+    )
     return b.cte(name_of("sts", out), out)
 
 
-def _reach(policy: Policy, categories: Iterable[str], reliefs: Iterable[Relief],
-           only: frozenset[str] | None) -> tuple[set[str], dict[Relief, str]]:
+def _reach(
+    policy: Policy,
+    categories: Iterable[str],
+    reliefs: Iterable[Relief],
+    only: frozenset[str] | None,
+) -> tuple[set[str], dict[Relief, str]]:
     """Every category the states need (the declarations of reliefs and of graces too) and
     the ``cov<n>`` column of each relief."""
     cats = set(categories)
@@ -192,7 +278,11 @@ def _reach(policy: Policy, categories: Iterable[str], reliefs: Iterable[Relief],
         found += more
 
 
-def relief_columns(policy: Policy, categories: Iterable[str], reliefs: Iterable[Relief],
-                   only: frozenset[str] | None = None) -> dict[Relief, str]:
+def relief_columns(
+    policy: Policy,
+    categories: Iterable[str],
+    reliefs: Iterable[Relief],
+    only: frozenset[str] | None = None,
+) -> dict[Relief, str]:
     """The ``cov<n>`` column of each relief in :func:`subject_states`' output."""
     return _reach(policy, categories, reliefs, only)[1]
