@@ -165,15 +165,34 @@ def grade_runs(b: Build, scheme: str) -> str:
         raise Unsupported(f"scheme {scheme!r}: grade runs of a published scheme are not "
                           "compiled by the batch evaluator yet")
     points = turning_points(b, scheme)
-    on = exp.column("day", points)
-    # an earlier day, as known at as-of: a record revoked by as-of never existed on any day
-    view = View(on, on.copy(), None, b.as_of, points, ("day",))
-    rated = rated_at(b, scheme, view)
-    records = exp.Coalesce(this=exp.column("records", "x"), expressions=[empty_list()])
-    joined = exp.select("t.subject", "t.day", "x.grade", exp.alias_(records, "records")).from_(
+    # grades on every turning point; the records only on the first day of each run, where
+    # they are read (building record lists on every point costs ten times the grades)
+    graded = exp.select("t.subject", "t.day", "x.grade", exp.alias_(
+        exp.cast(exp.null(), "VARCHAR[]"), "records")).from_(
         exp.alias_(exp.to_table(points), "t")).join(
-        exp.alias_(exp.paren(rated), "x"), on=exp.and_(
-            exp.EQ(this=exp.column("subject", "x"), expression=exp.column("subject", "t")),
-            exp.EQ(this=exp.column("day", "x"), expression=exp.column("day", "t"))),
+        exp.alias_(exp.paren(rated_at(b, scheme, _view(b, points))), "x"),
+        on=_same_point("x", "t"), join_type="LEFT")
+    bare = b.cte(_cte_name("bare_runs", scheme), runs_of(graded))
+    starts = b.cte(_cte_name("run_starts", scheme), exp.select(
+        "subject", exp.alias_(exp.column("start"), "day")).from_(bare))
+    records = exp.Coalesce(this=exp.column("records", "x"), expressions=[empty_list()])
+    q = exp.select("u.subject", "u.start", "u.end", "u.grade", exp.alias_(
+        records, "records")).from_(exp.alias_(exp.to_table(bare), "u")).join(
+        exp.alias_(exp.paren(rated_at(b, scheme, _view(b, starts))), "x"), on=exp.and_(
+            exp.EQ(this=exp.column("subject", "x"), expression=exp.column("subject", "u")),
+            exp.EQ(this=exp.column("day", "x"), expression=exp.column("start", "u"))),
         join_type="LEFT")
-    return b.cte(name, runs_of(joined))
+    return b.cte(name, q)
+
+
+def _view(b: Build, points: str) -> View:
+    """The view of each point's day as known at as-of (a record revoked by as-of never
+    existed, on any day), as ``engine.history._rating_on``."""
+    on = exp.column("day", points)
+    return View(on, on.copy(), None, b.as_of, points, ("day",))
+
+
+def _same_point(a: str, t: str) -> exp.Expr:
+    return exp.and_(
+        exp.EQ(this=exp.column("subject", a), expression=exp.column("subject", t)),
+        exp.EQ(this=exp.column("day", a), expression=exp.column("day", t)))
