@@ -20,9 +20,10 @@ from xinyong.dataset import Dataset
 from xinyong.engine.batch import Unsupported, compile_points
 from xinyong.engine.batch.build import Build
 from xinyong.engine.batch.facts import View
+from xinyong.engine.batch.publication import published_at
 from xinyong.engine.batch.ratings import rated_at
 from xinyong.engine.facts import known_inputs, view_on
-from xinyong.engine.rating import applies, rate, reads_of
+from xinyong.engine.rating import applies, published_rating, rate, reads_of
 from xinyong.files import default_policy_dir, load_policy
 from xinyong.model import EventKind, Record, RecordEvent, Subject
 from xinyong.policy.model import Policy
@@ -354,3 +355,40 @@ def test_what_is_not_compiled_is_refused_with_file_and_key(amended: Policy) -> N
         compile_points(amended, date(2025, 12, 31), ["sesame.score"])
     text = str(e.value)
     assert "sesame/scheme.toml:" in text and "'scale" in text and "sesame.score" in text
+
+
+def test_published_at_rates_the_rating_in_force_on_each_day(
+        policy: Policy, population: Population, con: duckdb.DuckDBPyConnection) -> None:
+    """``published_at`` over evaluation points equals ``published_rating(on=day)`` in the
+    as-of view (what grade runs read): the rating published last before each day, or
+    re-evaluated since, with its records, assessed day and re-evaluation record."""
+    as_of = POINT_DAYS[-1]
+    days = (*POINT_DAYS, date(2021, 4, 1), date(2023, 3, 31), date(2025, 4, 1))
+    con.execute("CREATE OR REPLACE TABLE pts AS SELECT s.id AS subject, d.day FROM subjects s "
+                "CROSS JOIN (SELECT UNNEST([" + ", ".join(
+                    f"DATE '{d}'" for d in days) + "]) AS day) d")
+    view = View(exp.column("day", "pts"), exp.column("day", "pts"), None, as_of, "pts",
+                ("day",))
+    known = datetime.combine(as_of, time.max)
+    b = Build(policy, as_of, known)
+    q = published_at(b, "sat.tax_credit", view)
+    for name, cte in b.ctes.items():
+        q = q.with_(name, as_=cte, copy=False)
+    batch = {(r[0], r[1]): (Decimal(r[3]), r[4], r[5], tuple(r[7]), r[8], r[9])
+             for r in con.sql(q.sql(dialect="duckdb")).fetchall()}
+    subjects = {s.id: s for s in population.subjects}
+    inputs = known_inputs(population.records, population.events, population.links, subjects,
+                          known, [])
+    ctx = view_on(policy, subjects, inputs, as_of, warnings=[])
+    engine = {}
+    for d in days:
+        scheme = policy.at(d).schemes.get("sat.tax_credit")
+        if scheme is None:
+            continue
+        for sid in subjects:
+            r = published_rating(ctx, scheme, sid, on=d)
+            if r is not None:
+                engine[(d, sid)] = (r.score, r.band_grade, r.grade, r.records, r.assessed_on,
+                                    r.reassessed_by)
+    assert batch == engine
+    assert any(v[-1] for v in engine.values())  # a re-evaluation is among them

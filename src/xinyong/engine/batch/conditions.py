@@ -47,7 +47,7 @@ def restrict(b: Build, view: View, start: date | None, end: date | None) -> View
         where.append(exp.LT(this=view.on, expression=day(end)))
     q = exp.select("*").from_(exp.to_table(view.points), copy=False)
     if where:
-        q = q.where(exp.and_(*where), copy=False)
+        q = q.where(exp.and_(*where, copy=False), copy=False)
     name = b.cte(name_of("pts", q), q)
     return View(
         _retarget(view.on, view.points, name),
@@ -58,6 +58,10 @@ def restrict(b: Build, view: View, start: date | None, end: date | None) -> View
         view.keys,
         view.fixed,
         view.year,
+        (
+            max(start, view.span[0]) if start and view.span[0] else start or view.span[0],
+            min(end, view.span[1]) if end and view.span[1] else end or view.span[1],
+        ),
     )
 
 
@@ -82,7 +86,9 @@ def pairs(b: Build, view: View, path: str) -> View:
             exp.or_(
                 exp.column("end", t).is_(exp.null()),
                 exp.GT(this=exp.column("end", t), expression=view.on),
+                copy=False,
             ),
+            copy=False,
         )
         q = q.join(exp.alias_(exp.to_table("links"), t, copy=False), on=held, copy=False)
         cur = exp.column(nxt, t)
@@ -113,6 +119,7 @@ def pairs(b: Build, view: View, path: str) -> View:
         (*view.keys, "linker"),
         view.fixed,
         view.year,
+        view.span,
     )
 
 
@@ -159,6 +166,7 @@ class Leaves:
                         this=exp.and_(
                             exp.Not(this=reg.is_(exp.null())),
                             within(reg, c.registered_within, self.view.on),
+                            copy=False,
                         ),
                         expressions=[exp.false()],
                     ),
@@ -204,13 +212,17 @@ class Leaves:
                 self._join(f"gt{n}", sub, self.view.keys)
             if joined:
                 t = f"gt{n}"
-                hit = exp.column("grade", t).isin(*(exp.Literal.string(g) for g in c.grade.grades))
+                hit = exp.column("grade", t).isin(
+                    *(exp.Literal.string(g) for g in c.grade.grades), copy=False
+                )
                 self.columns += [
                     exp.alias_(
                         exp.Coalesce(this=hit, expressions=[exp.false()]), f"gl{n}", copy=False
                     ),
                     exp.alias_(
-                        exp.Case().when(hit.copy(), exp.column("records", t)).else_(empty_list()),
+                        exp.Case()
+                        .when(hit.copy(), exp.column("records", t), copy=False)
+                        .else_(empty_list(), copy=False),
                         f"glr{n}",
                         copy=False,
                     ),
@@ -264,6 +276,7 @@ class Leaves:
                             exp.Case().when(
                                 exp.column("h", "j"),
                                 struct(o=exp.column("subject", "j"), r=exp.column("recs", "j")),
+                                copy=False,
                             ),
                             (),
                             "r",
@@ -320,21 +333,23 @@ class Leaves:
         on += [exp.EQ(this=exp.column(k, "a"), expression=exp.column(k, rows)) for k in keys]
         return q.join(
             exp.alias_(exp.paren(per, copy=False), "a", copy=False),
-            on=exp.and_(*on),
+            on=exp.and_(*on, copy=False),
             join_type="LEFT",
             copy=False,
         )
 
     def _match(self, c: Condition, r: str) -> exp.Expr:
         parts: list[exp.Expr] = [
-            exp.column("category", r).isin(*(exp.Literal.string(x) for x in c.categories)),
+            exp.column("category", r).isin(
+                *(exp.Literal.string(x) for x in c.categories), copy=False
+            ),
             exp.column("repaired", r).is_(exp.null()),
         ]
         if c.window is not None:
             parts.append(within(exp.column("effective", r), c.window, self.view.on))
         if c.amounts:
             parts.append(amounts_pass(c.amounts, r))
-        return exp.and_(*parts)
+        return exp.and_(*parts, copy=False)
 
     def aggregates(self, r: str) -> list[exp.Expr]:
         out: list[exp.Expr] = []
@@ -345,7 +360,9 @@ class Leaves:
                 exp.alias_(
                     ordered_ids(
                         exp.Case().when(
-                            m.copy(), struct(e=exp.column("effective", r), id=exp.column("id", r))
+                            m.copy(),
+                            struct(e=exp.column("effective", r), id=exp.column("id", r)),
+                            copy=False,
                         ),
                         (),
                         "id",
@@ -360,7 +377,7 @@ class Leaves:
         for t, sub, on in self.joins:
             q = q.join(
                 exp.alias_(exp.paren(sub, copy=False), t, copy=False),
-                on=exp.and_(*on),
+                on=exp.and_(*on, copy=False),
                 join_type="LEFT",
                 copy=False,
             )
@@ -393,10 +410,12 @@ class Leaves:
             recs.append(r)
         if c.any:
             subs = [self.holds(sub, t, score) for sub in c.any]
-            conds.append(exp.or_(*(h for h, _ in subs)))
-            recs += [exp.Case().when(h, r).else_(empty_list()) for h, r in subs]
-        held = exp.paren(exp.and_(*conds), copy=False) if conds else exp.true()
-        out: exp.Expr = recs[0] if recs else empty_list()
-        for r in recs[1:]:
-            out = exp.ArrayConcat(this=out, expressions=[r])
-        return held, out
+            conds.append(exp.or_(*(h for h, _ in subs), copy=False))
+            recs += [
+                exp.Case().when(h, r, copy=False).else_(empty_list(), copy=False) for h, r in subs
+            ]
+        held = exp.paren(exp.and_(*conds, copy=False), copy=False) if conds else exp.true()
+        from xinyong.engine.batch.ratings import first_each
+
+        # each part's list is free of repeats, and so the whole: Rating.records keeps each once
+        return held, first_each(recs)

@@ -44,6 +44,9 @@ class View:
     """The view's day when it is one day for every point (the policy version is known)."""
     year: bool = False
     """The view of a published rating's year: ratings inside it are computed plainly."""
+    span: tuple[date | None, date | None] = (None, None)
+    """Bounds [start, end) known to hold every point's day (None: open), so that a rating
+    inside the view unions only the scheme versions in force then."""
 
     @classmethod
     def of(cls, as_of: date) -> View:

@@ -87,7 +87,9 @@ def check(policy: Policy, scheme: Scheme) -> None:
 def _counts(ind: Indicator, scheme: Scheme, view: View, cover: dict[Relief, str]) -> exp.Expr:
     """Row ``r`` of the states counts for the indicator (``engine.rating.matching`` with
     ``for_score`` and the relief)."""
-    cats = exp.column("category", "r").isin(*(exp.Literal.string(c) for c in ind.categories))
+    cats = exp.column("category", "r").isin(
+        *(exp.Literal.string(c) for c in ind.categories), copy=False
+    )
     parts: list[exp.Expr] = [cats, exp.column("repaired", "r").is_(exp.null())]
     for w in (ind.window, scheme.window):
         if w is not None:
@@ -96,23 +98,27 @@ def _counts(ind: Indicator, scheme: Scheme, view: View, cover: dict[Relief, str]
         parts.append(amounts_pass(ind.amounts, "r"))
     if ind.relief is not None:
         parts.append(exp.Not(this=exp.column(cover[ind.relief], "r")))
-    return exp.and_(*parts)
+    return exp.and_(*parts, copy=False)
 
 
 def _value(ind: Indicator, counts: exp.Expr) -> exp.Expr:
     if ind.aggregate in ("count", "exists"):
-        one = exp.Case().when(counts, exp.Literal.number(1)).else_(exp.Literal.number(0))
+        one = (
+            exp.Case()
+            .when(counts, exp.Literal.number(1), copy=False)
+            .else_(exp.Literal.number(0), copy=False)
+        )
         agg: exp.Expr = exp.Sum(this=one) if ind.aggregate == "count" else exp.Max(this=one)
     else:
         amount = exp.Coalesce(
             this=exp.column(amount_column(ind.field or ""), "r"), expressions=[lit(0)]
         )
         agg = (
-            exp.Sum(this=exp.Case().when(counts, amount).else_(lit(0)))
+            exp.Sum(this=exp.Case().when(counts, amount, copy=False).else_(lit(0), copy=False))
             if (ind.aggregate == "sum")
-            else exp.Max(this=exp.Case().when(counts, amount))
+            else exp.Max(this=exp.Case().when(counts, amount, copy=False))
         )
-    return exp.cast(agg, NUM)
+    return exp.cast(agg, NUM, copy=False)
 
 
 def _points(ind: Indicator, value: exp.Expr) -> tuple[exp.Expr, exp.Expr]:
@@ -121,12 +127,12 @@ def _points(ind: Indicator, value: exp.Expr) -> tuple[exp.Expr, exp.Expr]:
         case = exp.Case()
         for b in ind.bins:
             if b.upto is None:
-                case = case.else_(lit(b.points))
+                case = case.else_(lit(b.points), copy=False)
                 break
-            case = case.when(exp.LTE(this=value, expression=lit(b.upto)), lit(b.points))
+            case = case.when(exp.LTE(this=value, expression=lit(b.upto)), lit(b.points), copy=False)
         return exp.paren(case, copy=False), lit(max(b.points for b in ind.bins))
     per = ind.points or Decimal(0)
-    pts: exp.Expr = exp.cast(exp.Mul(this=value, expression=lit(per)), NUM)
+    pts: exp.Expr = exp.cast(exp.Mul(this=value, expression=lit(per)), NUM, copy=False)
     if ind.cap is not None:
         pts = exp.Greatest(
             this=lit(-ind.cap), expressions=[exp.Least(this=lit(ind.cap), expressions=[pts])]
@@ -137,7 +143,9 @@ def _points(ind: Indicator, value: exp.Expr) -> tuple[exp.Expr, exp.Expr]:
 def applies(policy: Policy, scheme: Scheme, view: View, s: str) -> exp.Expr:
     """``engine.rating.applies`` for subject row ``s`` in the view."""
     parts: list[exp.Expr] = [
-        exp.column("kind", s).isin(*(exp.Literal.string(k.value) for k in scheme.subject_kinds))
+        exp.column("kind", s).isin(
+            *(exp.Literal.string(k.value) for k in scheme.subject_kinds), copy=False
+        )
     ]
     if scheme.regions:
         parts.append(
@@ -145,11 +153,12 @@ def applies(policy: Policy, scheme: Scheme, view: View, s: str) -> exp.Expr:
                 *(
                     exp.StartsWith(this=exp.column("region", s), expression=exp.Literal.string(p))
                     for p in scheme.regions
-                )
+                ),
+                copy=False,
             )
         )
     reg = exp.column("registered", s)
-    parts.append(exp.or_(reg.is_(exp.null()), exp.LTE(this=reg, expression=view.on)))
+    parts.append(exp.or_(reg.is_(exp.null()), exp.LTE(this=reg, expression=view.on), copy=False))
     preset = policy.preset_of("scheme", scheme)
     p = policy.presets.get(preset)
     if p is not None and p.voluntary:
@@ -166,6 +175,7 @@ def applies(policy: Policy, scheme: Scheme, view: View, s: str) -> exp.Expr:
                         this=exp.Dot(this=x.copy(), expression=exp.to_identifier("since")),
                         expression=view.on,
                     ),
+                    copy=False,
                 )
             ),
         )
@@ -175,7 +185,7 @@ def applies(policy: Policy, scheme: Scheme, view: View, s: str) -> exp.Expr:
                 expression=exp.Literal.number(0),
             )
         )
-    return exp.and_(*parts)
+    return exp.and_(*parts, copy=False)
 
 
 def _keys(view: View, t: str) -> list[exp.Expr]:
@@ -186,6 +196,7 @@ def _on_keys(view: View, a: str, b: str, subject_a: str = "subject") -> exp.Expr
     return exp.and_(
         exp.EQ(this=exp.column(subject_a, a), expression=exp.column("subject", b)),
         *(exp.EQ(this=exp.column(k, a), expression=exp.column(k, b)) for k in view.keys),
+        copy=False,
     )
 
 
@@ -241,7 +252,9 @@ def rate_version(
             exp.alias_(
                 ordered_ids(
                     exp.Case().when(
-                        counts, struct(e=exp.column("effective", "r"), id=exp.column("id", "r"))
+                        counts,
+                        struct(e=exp.column("effective", "r"), id=exp.column("id", "r")),
+                        copy=False,
                     ),
                     (),
                     "id",
@@ -282,7 +295,11 @@ def rate_version(
         pts, best = _points(ind, value)
         w = ind.weight if weighted and ind.weight is not None else Decimal(1)
         raw = exp.cast(
-            exp.Add(this=raw, expression=exp.cast(exp.Mul(this=pts, expression=lit(w)), NUM)), NUM
+            exp.Add(
+                this=raw, expression=exp.cast(exp.Mul(this=pts, expression=lit(w)), NUM, copy=False)
+            ),
+            NUM,
+            copy=False,
         )
         shortfalls.append(
             exp.cast(
@@ -291,6 +308,7 @@ def rate_version(
                     expression=lit(w),
                 ),
                 NUM,
+                copy=False,
             )
         )
         q = q.select(
@@ -312,21 +330,22 @@ def rate_version(
                     expression=lit(factor),
                 ),
                 NUM,
+                copy=False,
             ),
         )
-        score = exp.Round(this=exp.cast(score, NUM), decimals=exp.Literal.number(0))
+        score = exp.Round(this=exp.cast(score, NUM, copy=False), decimals=exp.Literal.number(0))
     else:
         score = exp.Add(this=lit(scheme.base), expression=raw)
         if weighted:
-            score = exp.Round(this=exp.cast(score, NUM), decimals=exp.Literal.number(2))
-    score = exp.cast(score, NUM)
+            score = exp.Round(this=exp.cast(score, NUM, copy=False), decimals=exp.Literal.number(2))
+    score = exp.cast(score, NUM, copy=False)
     if scheme.clamp is not None:
         lo_c, hi_c = scheme.clamp
         score = exp.Greatest(
             this=lit(lo_c), expressions=[exp.Least(this=lit(hi_c), expressions=[score])]
         )
     q = q.select(
-        exp.alias_(exp.cast(score, NUM), "score", copy=False),
+        exp.alias_(exp.cast(score, NUM, copy=False), "score", copy=False),
         *(exp.alias_(s, f"sf{n}", copy=False) for n, s in enumerate(shortfalls)),
         copy=False,
     )
@@ -338,15 +357,19 @@ def _grade(b: Build, scheme: Scheme, view: View, q: exp.Select, leaves: cond.Lea
     score = exp.column("score", t)
     band = exp.Case()
     for bd in sorted(scheme.bands, key=lambda bd: bd.min, reverse=True):
-        band = band.when(exp.GTE(this=score, expression=lit(bd.min)), exp.Literal.string(bd.grade))
-    band = band.else_(exp.Literal.string(scheme.bands[-1].grade))
+        band = band.when(
+            exp.GTE(this=score, expression=lit(bd.min)), exp.Literal.string(bd.grade), copy=False
+        )
+    band = band.else_(exp.Literal.string(scheme.bands[-1].grade), copy=False)
     order = list(scheme.grades)
 
     def idx(g: exp.Expr) -> exp.Expr:
         case = exp.Case()
         for n, name in enumerate(order):
             case = case.when(
-                exp.EQ(this=g, expression=exp.Literal.string(name)), exp.Literal.number(n)
+                exp.EQ(this=g, expression=exp.Literal.string(name)),
+                exp.Literal.number(n),
+                copy=False,
             )
         return case
 
@@ -361,8 +384,8 @@ def _grade(b: Build, scheme: Scheme, view: View, q: exp.Select, leaves: cond.Lea
                 this=worst,
                 expressions=[
                     exp.Case()
-                    .when(h, exp.Literal.number(order.index(c.grade)))
-                    .else_(exp.Literal.number(-1))
+                    .when(h, exp.Literal.number(order.index(c.grade)), copy=False)
+                    .else_(exp.Literal.number(-1), copy=False)
                 ],
             )
         grade = (
@@ -370,8 +393,9 @@ def _grade(b: Build, scheme: Scheme, view: View, q: exp.Select, leaves: cond.Lea
             .when(
                 exp.GTE(this=exp.paren(worst, copy=False), expression=exp.Literal.number(0)),
                 worst.copy(),
+                copy=False,
             )
-            .else_(grade)
+            .else_(grade, copy=False)
         )
     for o in scheme.override:
         h, recs = leaves.holds(o.when, t)
@@ -380,7 +404,9 @@ def _grade(b: Build, scheme: Scheme, view: View, q: exp.Select, leaves: cond.Lea
         grade = exp.Greatest(
             this=grade,
             expressions=[
-                exp.Case().when(h, exp.Literal.number(target)).else_(exp.Literal.number(-1))
+                exp.Case()
+                .when(h, exp.Literal.number(target), copy=False)
+                .else_(exp.Literal.number(-1), copy=False)
             ],
         )
     name = exp.Case()
@@ -388,6 +414,7 @@ def _grade(b: Build, scheme: Scheme, view: View, q: exp.Select, leaves: cond.Lea
         name = name.when(
             exp.EQ(this=exp.paren(grade, copy=False), expression=exp.Literal.number(n)),
             exp.Literal.string(g),
+            copy=False,
         )
     reasons: exp.Expr = empty_list()
     if scheme.form is SchemeForm.SCORECARD and scheme.max_reasons:
@@ -397,6 +424,7 @@ def _grade(b: Build, scheme: Scheme, view: View, q: exp.Select, leaves: cond.Lea
                 exp.Case().when(
                     exp.GT(this=exp.column(f"sf{n}", t), expression=lit(0)),
                     struct(s=exp.Neg(this=exp.column(f"sf{n}", t)), id=exp.Literal.string(ind.id)),
+                    copy=False,
                 )
             )
         x = exp.to_identifier("x")
@@ -413,8 +441,8 @@ def _grade(b: Build, scheme: Scheme, view: View, q: exp.Select, leaves: cond.Lea
             this=ids, start=exp.Literal.number(1), end=exp.Literal.number(scheme.max_reasons)
         )
     parts: list[exp.Expr] = [exp.column(f"r{n}", t) for n in range(len(scheme.indicator))]
-    parts += [exp.Case().when(h, r).else_(empty_list()) for h, r in held]
-    records = _first_each(parts)
+    parts += [exp.Case().when(h, r, copy=False).else_(empty_list(), copy=False) for h, r in held]
+    records = first_each(parts)
     return exp.select(
         *_keys(view, t),
         exp.column("subject", t),
@@ -427,7 +455,7 @@ def _grade(b: Build, scheme: Scheme, view: View, q: exp.Select, leaves: cond.Lea
     ).from_(exp.alias_(exp.paren(q, copy=False), t, copy=False), copy=False)
 
 
-def _first_each(parts: list[exp.Expr]) -> exp.Expr:
+def first_each(parts: list[exp.Expr]) -> exp.Expr:
     """The lists concatenated, each id once where it first appears (each list is free of
     repeats), without relying on an order-keeping ``array_distinct``."""
     out: exp.Expr | None = None
@@ -478,7 +506,12 @@ def rated_at(
             raise Unsupported(f"scheme {scheme_id!r} is not in force on {view.fixed}")
         return rate_version(b, v, view, follow_links=follow_links, only=only)
     parts = []
+    lo, hi = view.span
     for start, end, v in versions(b.policy, scheme_id):
+        if (hi is not None and start is not None and start >= hi) or (
+            lo is not None and end is not None and end <= lo
+        ):
+            continue  # no point of the view has a day in this version's days
         parts.append(
             rate_version(
                 b, v, cond.restrict(b, view, start, end), follow_links=follow_links, only=only
@@ -488,7 +521,7 @@ def rated_at(
         raise Unsupported(f"scheme {scheme_id!r} has no version in the policy")
     out = parts[0]
     for p in parts[1:]:
-        out = exp.union(out, p, distinct=False)  # type: ignore[assignment]
+        out = exp.union(out, p, distinct=False, copy=False)  # type: ignore[assignment]
     return exp.select(*view.keys, *COLUMNS).from_(
         exp.alias_(exp.paren(out, copy=False), "v", copy=False), copy=False
     )
@@ -531,11 +564,11 @@ def compile_ratings(
     if parts:
         body: exp.Expr = parts[0]
         for p in parts[1:]:
-            body = exp.union(body, p, distinct=False)
+            body = exp.union(body, p, distinct=False, copy=False)
     else:
         body = exp.select(
             *(
-                exp.alias_(exp.cast(exp.null(), t), c, copy=False)
+                exp.alias_(exp.cast(exp.null(), t, copy=False), c, copy=False)
                 for c, t in zip(
                     cols,
                     ("VARCHAR", "VARCHAR", NUM, "VARCHAR", "VARCHAR", "VARCHAR[]"),
@@ -549,9 +582,9 @@ def compile_ratings(
         .order_by("scheme", "subject", copy=False)
     )
     checks["uncompiled_events"] = exp.select(
-        exp.alias_(exp.cast(exp.null(), "VARCHAR"), "id", copy=False),
-        exp.alias_(exp.cast(exp.null(), "VARCHAR"), "kind", copy=False),
-        exp.alias_(exp.cast(exp.null(), "VARCHAR"), "record", copy=False),
+        exp.alias_(exp.cast(exp.null(), "VARCHAR", copy=False), "id", copy=False),
+        exp.alias_(exp.cast(exp.null(), "VARCHAR", copy=False), "kind", copy=False),
+        exp.alias_(exp.cast(exp.null(), "VARCHAR", copy=False), "record", copy=False),
     ).where(exp.false(), copy=False)
     for name, cte in b.ctes.items():  # Build.with_ctes copies the query once per CTE
         query = query.with_(name, as_=cte, copy=False)

@@ -78,7 +78,9 @@ def grace_reliefs(policy: Policy, categories: Iterable[str]) -> list[Relief]:
 
 def _applies(rule: ListRule, t: str) -> exp.Expr:
     cond: list[exp.Expr] = [
-        exp.column("s_kind", t).isin(*(exp.Literal.string(k.value) for k in rule.subject_kinds))
+        exp.column("s_kind", t).isin(
+            *(exp.Literal.string(k.value) for k in rule.subject_kinds), copy=False
+        )
     ]
     if rule.regions:
         cond.append(
@@ -86,12 +88,13 @@ def _applies(rule: ListRule, t: str) -> exp.Expr:
                 *(
                     exp.StartsWith(this=exp.column("s_region", t), expression=exp.Literal.string(p))
                     for p in rule.regions
-                )
+                ),
+                copy=False,
             )
         )
     if rule.trigger.amounts:
         cond.append(amounts_pass(rule.trigger.amounts, t))
-    return exp.and_(*cond)
+    return exp.and_(*cond, copy=False)
 
 
 def _earliest(policy: Policy, category: str, t: str, cover: dict[Relief, str]) -> exp.Expr:
@@ -112,30 +115,41 @@ def _earliest(policy: Policy, category: str, t: str, cover: dict[Relief, str]) -
                 begin = (
                     graced
                     if rule.grace_for is None
-                    else exp.Case().when(exp.column(cover[rule.grace_for], t), graced).else_(eff)
+                    else exp.Case()
+                    .when(exp.column(cover[rule.grace_for], t), graced, copy=False)
+                    .else_(eff, copy=False)
                 )
-            cand = exp.Case().when(hit, after(begin, rule.removal.application_after)).else_(eff)
+            cand = (
+                exp.Case()
+                .when(hit, after(begin, rule.removal.application_after), copy=False)
+                .else_(eff, copy=False)
+            )
             earliest = exp.Greatest(this=earliest, expressions=[cand])
         value: exp.Expr = (
             earliest
             if not blocked
-            else exp.Case().when(exp.or_(*blocked), exp.null()).else_(earliest)
+            else exp.Case()
+            .when(exp.or_(*blocked, copy=False), exp.null(), copy=False)
+            .else_(earliest, copy=False)
         )
         where: list[exp.Expr] = []
         if start is not None:
             where.append(exp.GTE(this=eff, expression=day(start)))
         if end is not None:
             where.append(exp.LT(this=eff, expression=day(end)))
-        case = case.when(exp.and_(*where) if where else exp.true(), value)
+        case = case.when(exp.and_(*where, copy=False) if where else exp.true(), value, copy=False)
     return case
 
 
 def covered_flag(relief: Relief, t: str, d: str) -> exp.Expr:
     """``engine.facts.covered``: declaration ``d`` covers record ``t``'s subject on its day."""
     return exp.and_(
-        exp.column("category", d).isin(*(exp.Literal.string(c) for c in relief.categories)),
+        exp.column("category", d).isin(
+            *(exp.Literal.string(c) for c in relief.categories), copy=False
+        ),
         exp.LTE(this=exp.column("effective", d), expression=exp.column("effective", t)),
         within(exp.column("effective", d), relief.within, exp.column("effective", t)),
+        copy=False,
     )
 
 
@@ -176,8 +190,11 @@ def subject_states(
                 exp.alias_(exp.to_table(base_name), "d", copy=False),
                 on=exp.and_(
                     exp.EQ(this=exp.column("subject", "d"), expression=exp.column("subject", "t")),
-                    exp.column("category", "d").isin(*(exp.Literal.string(c) for c in decl)),
+                    exp.column("category", "d").isin(
+                        *(exp.Literal.string(c) for c in decl), copy=False
+                    ),
                     *(exp.EQ(this=exp.column(k, "d"), expression=exp.column(k, "t")) for k in keys),
+                    copy=False,
                 ),
                 copy=False,
             )
@@ -188,6 +205,7 @@ def subject_states(
             on=exp.and_(
                 exp.EQ(this=exp.column("id", "f"), expression=exp.column("id", "s")),
                 *(exp.EQ(this=exp.column(k, "f"), expression=exp.column(k, "s")) for k in keys),
+                copy=False,
             ),
             join_type="LEFT",
             copy=False,
@@ -221,6 +239,7 @@ def subject_states(
         case = case.when(
             exp.EQ(this=exp.column("category", "c"), expression=exp.Literal.string(c)),
             _earliest(b.policy, c, "c", cover),
+            copy=False,
         )
     valid = (
         exp.select(
@@ -234,6 +253,7 @@ def subject_states(
             on=exp.and_(
                 exp.EQ(this=exp.column("id", "c"), expression=exp.column("record", "rp")),
                 *(exp.EQ(this=exp.column(k, "c"), expression=exp.column(k, "rp")) for k in keys),
+                copy=False,
             ),
             copy=False,
         )
@@ -251,6 +271,7 @@ def subject_states(
             on=exp.and_(
                 exp.EQ(this=exp.column("record", "v"), expression=exp.column("id", "c")),
                 *(exp.EQ(this=exp.column(k, "v"), expression=exp.column(k, "c")) for k in keys),
+                copy=False,
             ),
             join_type="LEFT",
             copy=False,
