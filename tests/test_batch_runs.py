@@ -1,5 +1,5 @@
 """Grade runs in the batch evaluator (issue 12): the turning points and the runs of one grade
-of every subject under every unpublished scheme equal the per-subject engine's
+of every subject under every scheme (the published tax rating too) equal the per-subject engine's
 (``engine.history``), on a generated population given records, repairs and revocations on
 many days, at dates across the pilots' lives."""
 
@@ -14,7 +14,6 @@ import duckdb
 import pytest
 import sqlglot.expressions as exp
 
-from xinyong.engine.batch import Unsupported
 from xinyong.engine.batch.build import Build
 from xinyong.engine.batch.runs import grade_runs, turning_points
 from xinyong.engine.facts import Inputs, known_inputs, view_on
@@ -28,9 +27,10 @@ from xinyong.sim.parquet import write_population
 from xinyong.sim.population import Population, generate
 
 DATES = (date(2012, 6, 30), date(2019, 6, 30), date(2025, 12, 31))
-UNPUBLISHED = ("honest_shanghai.rating", "jiakuang_majia.points", "ndrc.enterprise_appraisal",
-               "rongcheng.points", "sesame.score", "suining.mass_credit", "suzhou.osmanthus_points",
-               "fuzhou.credit_score", "xiamen.credit_score", "suqian.xichu_points")
+SCHEMES = ("sat.tax_credit", "honest_shanghai.rating", "jiakuang_majia.points",
+           "ndrc.enterprise_appraisal", "rongcheng.points", "sesame.score",
+           "suining.mass_credit", "suzhou.osmanthus_points", "fuzhou.credit_score",
+           "xiamen.credit_score", "suqian.xichu_points")
 
 
 @pytest.fixture(scope="module")
@@ -40,14 +40,14 @@ def policy() -> Policy:
 
 def _busy(pop: Population, policy: Policy) -> Population:
     """The population with, for four subjects under each scheme, a record of each category the
-    scheme reads every 97 days from its start to 2025 (so grades move), amounts of 5,000, every third recorded a
-    day late, every fifth revoked a year on, every seventh repaired after two years; under a
-    voluntary scheme three of the four opt in (2016, 2017, 2018)."""
+    scheme reads every 97 days from its start to 2025 (so grades move), amounts of 5,000,
+    every third recorded a day late, every fifth revoked a year on, every seventh repaired
+    after two years; under a voluntary scheme three of the four opt in (2016, 2017, 2018)."""
     records: list[Record] = []
     events: list[RecordEvent] = []
     opted: dict[str, tuple[tuple[str, date], ...]] = {}
     template = pop.records[0]
-    for ident in UNPUBLISHED:
+    for ident in SCHEMES:
         versions = policy.versions["scheme"][ident]
         kinds = {k for v in versions for k in v.subject_kinds}
         regions = versions[-1].regions
@@ -113,7 +113,7 @@ def test_runs_equal_the_engine_on_every_subject(policy: Policy, population: Popu
                                                 as_of: date) -> None:
     subjects = {s.id: s for s in population.subjects}
     ctx = view_on(policy, subjects, _inputs(population, as_of), as_of, warnings=[])
-    for scheme in UNPUBLISHED:
+    for scheme in SCHEMES:
         b = Build(policy, as_of, datetime.combine(as_of, time.max))
         q = b.with_ctes(exp.select("subject", "start", "end", "grade", "records").from_(
             grade_runs(b, scheme)))
@@ -139,7 +139,7 @@ def test_turning_points_equal_the_engine(policy: Policy, population: Population,
     as_of = DATES[-1]
     subjects = {s.id: s for s in population.subjects}
     ctx = view_on(policy, subjects, _inputs(population, as_of), as_of, warnings=[])
-    for scheme in (*UNPUBLISHED, "sat.tax_credit"):
+    for scheme in SCHEMES:
         b = Build(policy, as_of, datetime.combine(as_of, time.max))
         q = b.with_ctes(exp.select("subject", "day").from_(turning_points(b, scheme)))
         batch: dict[str, set[date]] = {}
@@ -151,9 +151,3 @@ def test_turning_points_equal_the_engine(policy: Policy, population: Population,
             if s.kind in kinds:
                 assert batch.get(sid, set()) == set(_turning_points(ctx, reads, sid)), (
                     scheme, sid)
-
-
-def test_runs_of_a_published_scheme_are_refused_by_name(policy: Policy) -> None:
-    b = Build(policy, DATES[-1], datetime.combine(DATES[-1], time.max))
-    with pytest.raises(Unsupported, match="sat.tax_credit.*published"):
-        grade_runs(b, "sat.tax_credit")
