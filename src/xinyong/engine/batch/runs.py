@@ -16,8 +16,10 @@ import sqlglot
 import sqlglot.expressions as exp
 
 from xinyong.engine.batch.build import Build
-from xinyong.engine.batch.facts import KNOWN, KNOWN_EVENTS
-from xinyong.engine.batch.sql import Unsupported, after, day
+from xinyong.engine.batch.facts import KNOWN, KNOWN_EVENTS, View
+from xinyong.engine.batch.publication import published_at
+from xinyong.engine.batch.ratings import rated_at
+from xinyong.engine.batch.sql import Unsupported, after, day, empty_list
 from xinyong.engine.rating import Reads, reads_of
 
 
@@ -154,6 +156,57 @@ def runs_of(rated: exp.Expr) -> exp.Select:
 
 def grade_runs(b: Build, scheme: str) -> str:
     """Register the CTE of ``scheme``'s grade runs and return its name. Columns: ``subject``,
-    ``start`` (DATE), ``end`` (DATE, NULL while the run lasts), ``grade`` and ``records``
-    (the rating's records, in :attr:`Rating.records` order, as a list of strings)."""
-    raise Unsupported(f"grade runs of {scheme!r} are not compiled by the batch evaluator yet")
+    ``start`` (DATE), ``end`` (DATE, NULL while the run lasts), ``grade`` ('' where the
+    scheme does not apply) and ``records`` (the rating's records on the run's first day, in
+    :attr:`Rating.records` order, as a list of strings)."""
+    name = _cte_name("runs", scheme)
+    if name in b.ctes:
+        return name
+    published = bool(reads_of(b.policy, scheme).publications)
+    points = turning_points(b, scheme)
+    # grades on every turning point; the records only on the first day of each run, where
+    # they are read (building record lists on every point costs ten times the grades)
+    graded = exp.select("t.subject", "t.day", "x.grade", exp.alias_(
+        exp.cast(exp.null(), "VARCHAR[]"), "records")).from_(
+        exp.alias_(exp.to_table(points), "t")).join(
+        exp.alias_(exp.paren(_rated(b, scheme, points, published)), "x"),
+        on=_same_point("x", "t"), join_type="LEFT")
+    bare = b.cte(_cte_name("bare_runs", scheme), runs_of(graded))
+    starts = b.cte(_cte_name("run_starts", scheme), exp.select(
+        "subject", exp.alias_(exp.column("start"), "day")).from_(bare))
+    records: exp.Expr = exp.Coalesce(this=exp.column("records", "x"),
+                                     expressions=[empty_list()])
+    if published:
+        # and the re-evaluation record, once (``engine.history._rating_records``)
+        by = exp.column("reassessed_by", "x")
+        records = exp.Case().when(exp.or_(by.is_(exp.null()), exp.ArrayContains(
+            this=records.copy(), expression=by.copy())), records).else_(exp.ArrayConcat(
+                this=records.copy(), expressions=[exp.Array(expressions=[by.copy()])]))
+    q = exp.select("u.subject", "u.start", "u.end", "u.grade", exp.alias_(
+        records, "records")).from_(exp.alias_(exp.to_table(bare), "u")).join(
+        exp.alias_(exp.paren(_rated(b, scheme, starts, published)), "x"), on=exp.and_(
+            exp.EQ(this=exp.column("subject", "x"), expression=exp.column("subject", "u")),
+            exp.EQ(this=exp.column("day", "x"), expression=exp.column("start", "u"))),
+        join_type="LEFT")
+    return b.cte(name, q)
+
+
+def _rated(b: Build, scheme: str, points: str, published: bool) -> exp.Select:
+    """The rating on each point's day: published (``engine.rating.published_rating(on=day)``)
+    or in the view of that day."""
+    if published:
+        return published_at(b, scheme, _view(b, points))
+    return rated_at(b, scheme, _view(b, points))
+
+
+def _view(b: Build, points: str) -> View:
+    """The view of each point's day as known at as-of (a record revoked by as-of never
+    existed, on any day), as ``engine.history._rating_on``."""
+    on = exp.column("day", points)
+    return View(on, on.copy(), None, b.as_of, points, ("day",))
+
+
+def _same_point(a: str, t: str) -> exp.Expr:
+    return exp.and_(
+        exp.EQ(this=exp.column("subject", a), expression=exp.column("subject", t)),
+        exp.EQ(this=exp.column("day", a), expression=exp.column("day", t)))
