@@ -28,11 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from xinyong.policy.model import Policy
 from xinyong.sim import shape
 from xinyong.sim.columnar_sql import Sql
 from xinyong.sim.columnar_tables import KINDS, LEVELS, Tables, build
+from xinyong.sim.parquet import SCHEMAS
 
 GENERATOR_VERSION = "columnar-1"
 FORMAT_VERSION = 2
@@ -151,13 +154,15 @@ def _copy(con: duckdb.DuckDBPyConnection, query: str, staging: Path, table: str,
           written: Written) -> None:
     part = f"part-{sum(1 for k in written.files if k.startswith(table + '/')):05d}.parquet"
     path = staging / table / part
-    rows = con.execute(f"SELECT count(*) FROM ({query})").fetchone()
-    n = int(rows[0]) if rows else 0
+    # pyarrow writes the file, cast to the schema sim/parquet.py declares (DuckDB would
+    # write its own list item names and NOT NULL flags); one writer, so the same bytes
+    data = con.sql(query).to_arrow_table()
+    n = data.num_rows
     if n == 0:
         return
-    target = str(path).replace("'", "''")
-    con.execute(f"COPY ({query}) TO '{target}' "
-                "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 500000)")
+    pq.write_table(data.cast(SCHEMAS[table]), path, compression="zstd",
+                   row_group_size=500_000)
+    del data
     digest = hashlib.sha256()
     with path.open("rb") as f:
         while block := f.read(1 << 22):

@@ -5,6 +5,7 @@ code, GB 32100 USCC, GB 11643 RIC); the tests validate every one with stdnum."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from datetime import date
@@ -61,8 +62,11 @@ class Sql:
         self.con, self.t, self.s, self.start, self.end = con, t, sizes, start, end
         self.d = shape.DISTRIBUTIONS
         self.end_sql = _d(end)
-        con.execute(f"CREATE MACRO u(s, k) AS (hash({int(seed)}::BIGINT, s::INTEGER, "
-                    "k::BIGINT) >> 11)::DOUBLE / 9007199254740992.0")
+        # one 64-bit key per draw (stage < 1024), hashed alone: DuckDB's integer hash mixes
+        # every bit, whereas its combination of several arguments correlates the stages
+        mix = int(hashlib.sha256(str(seed).encode()).hexdigest()[:15], 16)
+        con.execute(f"CREATE MACRO u(s, k) AS (hash(xor(k::BIGINT * 1024 + s, {mix})) >> 11)"
+                    "::DOUBLE / 9007199254740992.0")
         con.execute("CREATE MACRO pick(s, k, n) AS floor(u(s, k) * n)::INTEGER")
         self._load()
         m = sizes.persons
@@ -209,7 +213,7 @@ class Sql:
                  AS digital_access,
                (birth + INTERVAL 18 YEAR)::DATE AS since, rc AS cls, abbr, rk
         FROM v""")
-        got = self.con.execute("SELECT max(rk) FROM chunk_subjects").fetchone()
+        got = self.con.execute("SELECT max(rk) FROM chunk_subjects").fetchall()[0]
         if got and got[0] is not None and got[0] >= cap:
             raise ValueError(f"{got[0] + 1} persons share a region and birthday in one chunk "
                              f"but only {cap} sequence numbers are free; use fewer persons "
