@@ -192,7 +192,7 @@ def _subject_chunk(con: duckdb.DuckDBPyConnection, sql: Sql, staging: Path, writ
           staging, "attributes", written)
     if orgs is not None:
         _copy(con, sql.links(*orgs), staging, "links", written)
-    sql.records_chunk(written.counts["records"])
+    sql.records_chunk(sql.next_record)
     _copy(con, "SELECT id, subject, category, agency, act_date, effective, document_no, "
           "legal_basis, recorded_at, amounts, channel FROM chunk_records ORDER BY n",
           staging, "records", written)

@@ -68,6 +68,11 @@ class Sql:
         con.execute(f"CREATE MACRO u(s, k) AS (hash(xor(k::BIGINT * 1024 + s, {mix})) >> 11)"
                     "::DOUBLE / 9007199254740992.0")
         con.execute("CREATE MACRO pick(s, k, n) AS floor(u(s, k) * n)::INTEGER")
+        # zero-padded numbers (printf is an order of magnitude slower in DuckDB)
+        con.execute("CREATE MACRO pad(x, w) AS CASE WHEN length(x::VARCHAR) < w "
+                    "THEN lpad(x::VARCHAR, w, '0') ELSE x::VARCHAR END")
+        con.execute("CREATE MACRO cents(c) AS (c // 100)::VARCHAR || '.' "
+                    "|| lpad((c % 100)::VARCHAR, 2, '0')")
         self._load()
         m = sizes.persons
         total = sum(t.person_weight)
@@ -79,6 +84,7 @@ class Sql:
         self.firm_a, self.firm_b = _coprime(e, 40503 + 7 * seed), (3 * seed) % max(e, 1)
         self.uscc_a = _coprime(31 ** 8, 2862933555777941757 + seed)
         self.uscc_b = (seed * 1_000_003) % 31 ** 8
+        self.next_record = 0  # records are numbered from here in the next chunk
         self.n_multi = min(round(self.d.multi_firm_share * m), self.pool // 2, e // 2)
 
     # --- small tables ----------------------------------------------------------------
@@ -90,6 +96,8 @@ class Sql:
 
     def _load(self) -> None:
         t = self.t
+        # amounts depend only on a category's fields and severity: one CASE branch each
+        self.profiles = sorted({(x.fields, x.severity) for x in t.spans})
         rs = t.regions
         self._table("regions", {
             "ri": list(range(len(rs))), "code": [r.code for r in rs], "rname": [r.name for r in rs],
@@ -110,15 +118,18 @@ class Sql:
         self._table("spans", {
             "sid": [x.sid for x in s], "category": [x.category for x in s],
             "lo": [x.lo for x in s], "hi": [x.hi for x in s],
-            "legal_basis": [x.legal_basis for x in s], "prof": [x.sid for x in s],
+            "legal_basis": [x.legal_basis for x in s],
+            "prof": [self.profiles.index((x.fields, x.severity)) for x in s],
             "rectifiable": [x.rectifiable for x in s], "min_months": [x.min_months for x in s],
             "min_days": [x.min_days for x in s]})
         mean = sum(t.levels) / len(t.levels)
         pois: dict[str, list[object]] = {"cls": [], "lvl": [], "n": [], "col": [], "p": [],
                                           "a": [], "b": []}
+        # one alias table per class over every outcome (span, agency, channel), weighted
+        # span weight / its agencies / the agency's channels: one join gives a record all
         sal: dict[str, list[object]] = {"cls": [], "n": [], "col": [], "p": [], "a": [], "b": []}
-        cag: dict[str, list[object]] = {"cls": [], "sid": [], "agencies": [], "chans": [],
-                                        "court": []}
+        out: dict[str, list[object]] = {"cls": [], "oid": [], "sid": [], "agency": [],
+                                        "is_court": [], "channel": [], "doc": []}
         for cls in range(len(ct.KINDS) * t.n_region_classes):
             rate = t.rate(cls)
             for lvl, w in enumerate(t.levels):
@@ -126,24 +137,31 @@ class Sql:
                 for col, p, a, b in table:
                     for k, v in zip(pois, (cls, lvl, len(table), col, p, a, b), strict=True):
                         pois[k].append(v)
-            spans = t.class_spans.get(cls, [])
-            if not spans:
+            weights: list[float] = []
+            for sid, weight, ags in t.class_spans.get(cls, []):
+                for agency, chans in ags:
+                    court = agency == "spc" or "court" in agency
+                    for ch in chans:
+                        for k, v in zip(out, (cls, len(weights), sid, agency, court, ch,
+                                              agency.upper() + "-"), strict=True):
+                            out[k].append(v)
+                        weights.append(weight / len(ags) / len(chans))
+            if not weights:
                 continue
-            table = ct.alias([w for _, w, _ in spans])
+            table = ct.alias(weights)
             for col, p, a, b in table:
-                for k, v in zip(sal, (cls, len(table), col, p, spans[a][0], spans[b][0]),
-                                strict=True):
+                for k, v in zip(sal, (cls, len(table), col, p, a, b), strict=True):
                     sal[k].append(v)
-            for sid, _, ags in spans:
-                cag["cls"].append(cls)
-                cag["sid"].append(sid)
-                cag["agencies"].append([a for a, _ in ags])
-                cag["chans"].append([list(ch) for _, ch in ags])
-                cag["court"].append([a == "spc" or "court" in a for a, _ in ags])
         self._table("pois_alias", pois)
         self._table("span_alias", sal)
-        self._table("class_spans", cag)
-        self.con.execute("CREATE OR REPLACE TABLE doc_offsets (dkey VARCHAR, n BIGINT)")
+        self._table("outcomes", out)
+        self.con.execute("""CREATE OR REPLACE TABLE outcomes AS
+            SELECT o.*, x.category, x.lo, x.hi, x.legal_basis, x.rectifiable, x.prof,
+                   x.min_months, x.min_days FROM outcomes o JOIN spans x USING (sid)""")
+        self.con.execute("""CREATE OR REPLACE TABLE pois_sizes AS
+            SELECT p.cls, p.lvl, p.n, coalesce(s.n, 0) AS m
+            FROM (SELECT DISTINCT cls, lvl, n FROM pois_alias) p
+            LEFT JOIN (SELECT DISTINCT cls, n FROM span_alias) s USING (cls)""")
 
     # --- persons ---------------------------------------------------------------------
 
@@ -173,8 +191,8 @@ class Sql:
 
     def person_label(self, pos: str) -> str:
         m = max(self.s.persons, 1)
-        return (f"('P' || printf('%06d', ((({self.perm_a}::HUGEINT * ({pos}) + {self.perm_b}) "
-                f"% {m}) + 1)::BIGINT))")
+        return (f"('P' || pad(((({self.perm_a}::HUGEINT * ({pos}) + {self.perm_b}) "
+                f"% {m}) + 1)::BIGINT, 6))")
 
     def persons_chunk(self, g: int, groups: int, lo: int, hi: int) -> None:
         cap = (999 - g) // groups + 1
@@ -196,7 +214,7 @@ class Sql:
         k AS (SELECT *, row_number() OVER (PARTITION BY ri, birth ORDER BY i) - 1 AS rk,
                      pick(5, ri * 100000 + (birth - DATE '1900-01-01'), {cap}) AS h FROM c),
         b AS (SELECT *, code || strftime(birth, '%Y%m%d')
-                        || printf('%03d', {g} + {groups} * ((h + rk) % {cap})) AS body FROM k),
+                        || pad({g} + {groups} * ((h + rk) % {cap}), 3) AS body FROM k),
         v AS (SELECT *, ((1 - 2 * (({ric_sum}) % 11)) % 11 + 11) % 11 AS chk FROM b)
         SELECT i AS pos, i AS key, {self.person_label('i')} AS id, 'person' AS kind,
                {last}[1 + pick(6, i, {len(Person.last_names)})]
@@ -266,7 +284,7 @@ class Sql:
         o AS (SELECT *, 11 - ({org_sum}) % 11 AS oc FROM r),
         c AS (SELECT *, {' + '.join(uscc_parts)} AS usum FROM o)
         SELECT j AS pos, {s.persons} + j AS key,
-               {_strs(prefix)}[k + 1] || printf('%06d', local + 1) AS id,
+               {_strs(prefix)}[k + 1] || pad(local + 1, 6) AS id,
                {_strs(kinds)}[k + 1] AS kind,
                CASE k WHEN 0 THEN {_strs(cp)}[1 + pick(64, j, {len(cp)})]
                                   || {_strs(cs)}[1 + pick(65, j, {len(cs)})]
@@ -334,7 +352,7 @@ class Sql:
                  CASE WHEN j.ord = 0 THEN ch.change END AS "end"
           FROM j LEFT JOIN ch ON ch.e = j.e WHERE j.ord <> 1 OR ch.change IS NOT NULL
           UNION ALL
-          SELECT e, 4, pr, org, 'E' || printf('%06d', pr + 1), 'shareholder', reg, NULL
+          SELECT e, 4, pr, org, 'E' || pad(pr + 1, 6), 'shareholder', reg, NULL
           FROM (SELECT e, org, reg, pick(85, e, {max(e, 1)}) AS pr FROM f
                 WHERE u(84, e) < {d.parent_company})
           WHERE pr <> e AND {self.registered('pr')} <= reg)
@@ -346,21 +364,21 @@ class Sql:
     def _amounts(self) -> str:
         """The amounts JSON of a record, by span (each span's category fields)."""
         whens = []
-        for sp in self.t.spans:
-            if not sp.fields:
+        for prof, (fields, sev) in enumerate(self.profiles):
+            if not fields:
                 continue
-            severity = {"minor": 0.0, "general": 1.0, "serious": 2.0}[sp.severity]
+            severity = {"minor": 0.0, "general": 1.0, "serious": 2.0}[sev]
             parts = []
-            if "tax_evaded" in sp.fields:
-                parts += self._tax("tax_payable" in sp.fields)
-            for k, name in enumerate(sp.fields):
-                if name in ("tax_evaded", "tax_payable") and "tax_evaded" in sp.fields:
+            if "tax_evaded" in fields:
+                parts += self._tax("tax_payable" in fields)
+            for k, name in enumerate(fields):
+                if name in ("tax_evaded", "tax_payable") and "tax_evaded" in fields:
                     continue
                 parts.append(f"'\"{name}\": \"' || {self._amount(name, 200 + 3 * k, severity)}"
                              " || '\"'")
             joined = " || ', ' || ".join(parts)
-            whens.append(f"WHEN {sp.sid} THEN '{{' || {joined} || '}}'")
-        return "CASE sid " + " ".join(whens) + " ELSE '{}' END" if whens else "'{}'"
+            whens.append(f"WHEN {prof} THEN '{{' || {joined} || '}}'")
+        return "CASE prof " + " ".join(whens) + " ELSE '{}' END" if whens else "'{}'"
 
     @staticmethod
     def _amount(name: str, st: int, severity: float) -> str:
@@ -371,9 +389,9 @@ class Sql:
         if any(w in name for w in ("count", "times", "number")):
             return f"(1 + pick({st}, rk, 20))::VARCHAR"
         if any(w in name for w in ("ratio", "rate", "share", "percent")):
-            return f"printf('0.%02d', 1 + pick({st}, rk, 99))"
+            return f"'0.' || pad(1 + pick({st}, rk, 99), 2)"
         z = (f"sqrt(-2 * ln(1 - u({st}, rk))) * cos(2 * pi() * u({st + 1}, rk))")
-        return f"printf('%.2f', greatest(round(exp({8.0 + severity} + 1.4 * {z}), 2), 0.01))"
+        return f"cents(greatest(round(exp({8.0 + severity} + 1.4 * {z}) * 100), 1)::BIGINT)"
 
     def _tax(self, payable: bool) -> list[str]:
         th, share = float(draws.TAX_THRESHOLD), float(draws.TAX_RATIO)
@@ -386,7 +404,7 @@ class Sql:
                  f"ELSE 0.01 + u(102, rk) * {share - 0.03} END) * 10000)::BIGINT")
 
         def cents(c: str) -> str:
-            return f"printf('%d.%02d', ({c}) // 100, ({c}) % 100)"
+            return f"cents({c})"
 
         out = [f"'\"tax_evaded\": \"' || {cents(ev)} || '\"'"]
         if payable:
@@ -400,47 +418,41 @@ class Sql:
         CREATE OR REPLACE TEMP TABLE chunk_records AS
         WITH s AS (SELECT key, id AS subject, region, since, cls, abbr,
                           pick(90, key, {ct.LEVELS}) AS lvl FROM chunk_subjects),
-        n AS (SELECT s.*, CASE WHEN u(92, s.key) < pa.p THEN pa.a ELSE pa.b END AS cnt
-              FROM s JOIN (SELECT DISTINCT cls, lvl, n FROM pois_alias) z
-                     ON z.cls = s.cls AND z.lvl = s.lvl
-              JOIN pois_alias pa ON pa.cls = s.cls AND pa.lvl = s.lvl
-                                AND pa.col = pick(91, s.key, z.n)),
-        r0 AS (SELECT n.*, unnest(range(cnt)) AS slot FROM n WHERE cnt > 0),
-        r AS (SELECT r0.*, key * 4096 + slot AS rk FROM r0),
-        sp AS (SELECT r.*, CASE WHEN u(94, rk) < sa.p THEN sa.a ELSE sa.b END AS sid
-               FROM r JOIN (SELECT DISTINCT cls, n FROM span_alias) z ON z.cls = r.cls
-               JOIN span_alias sa ON sa.cls = r.cls AND sa.col = pick(93, rk, z.n)),
-        dt AS (SELECT sp.*, x.category, x.lo, x.hi, x.legal_basis, x.rectifiable,
-                      x.min_months, x.min_days, cs.agencies, cs.chans, cs.court,
-                      x.lo + pick(95, rk, x.hi - x.lo + 1) AS effective
-               FROM sp JOIN spans x USING (sid) JOIN class_spans cs USING (cls, sid)),
-        ac AS (SELECT dt.*, greatest(lo, effective - pick(96, rk,
+        -- each alias table's size is joined first, so the column drawn is a join key
+        s1 AS (SELECT s.*, pick(91, s.key, z.n) AS col, z.m FROM s
+               JOIN pois_sizes z ON z.cls = s.cls AND z.lvl = s.lvl),
+        n0 AS (SELECT s1.*, CASE WHEN u(92, s1.key) < pa.p THEN pa.a ELSE pa.b END AS cnt
+               FROM s1 JOIN pois_alias pa ON pa.cls = s1.cls AND pa.lvl = s1.lvl
+                                         AND pa.col = s1.col),
+        -- record numbers: the subject's first slot after all earlier subjects' slots
+        -- (records dropped below leave gaps; numbers stay unique and need no sort of records)
+        n AS (SELECT n0.*, {offset} + sum(cnt) OVER (ORDER BY key) - cnt AS first FROM n0
+              WHERE cnt > 0),
+        r0 AS (SELECT n.*, unnest(range(cnt)) AS slot FROM n),
+        r AS (SELECT r0.*, key * 4096 + slot AS rk, first + slot + 1 AS n,
+                     pick(93, key * 4096 + slot, m) AS scol FROM r0),
+        sp AS (SELECT r.*, CASE WHEN u(94, rk) < sa.p THEN sa.a ELSE sa.b END AS oid
+               FROM r JOIN span_alias sa ON sa.cls = r.cls AND sa.col = r.scol),
+        dt AS (SELECT sp.*, x.*, x.lo + pick(95, rk, x.hi - x.lo + 1) AS effective
+               FROM sp JOIN outcomes x USING (cls, oid)),
+        nb AS (SELECT dt.*, greatest(lo, effective - pick(96, rk,
                           {d.act_before_effective + 1})) AS act_date,
-                      1 + pick(97, rk, len(agencies)) AS ai FROM dt),
-        ok AS (SELECT ac.*, agencies[ai] AS agency, court[ai] AS is_court,
-                      chans[ai][1 + pick(98, rk, len(chans[ai]))] AS channel,
                       (effective + pick(99, rk, least({d.recording_lag}, {end} - effective) + 1)
-                      )::TIMESTAMP + to_seconds(28800 + pick(89, rk, 36000)) AS recorded_at
-               FROM ac WHERE since <= act_date),
-        k AS (SELECT ok.*, year(act_date) AS yr,
-                     CASE WHEN is_court THEN region ELSE agency END || ':' || year(act_date)
-                       AS dkey FROM ok),
-        nb AS (SELECT k.*, coalesce(o.n, CASE WHEN is_court THEN 100 + pick(88,
-                          hash(k.dkey) % 1000000007, 2901) ELSE 0 END)
-                   + row_number() OVER (PARTITION BY k.dkey ORDER BY recorded_at, rk) AS docn,
-                   {offset} + row_number() OVER (ORDER BY recorded_at, rk) AS n
-               FROM k LEFT JOIN doc_offsets o ON o.dkey = k.dkey)
-        SELECT 'R' || printf('%07d', n) AS id, subject, category, agency, act_date, effective,
+                      )::TIMESTAMP + to_seconds(28800 + pick(89, rk, 36000)) AS recorded_at,
+                      year(act_date) AS yr
+               FROM dt WHERE since <= act_date)
+        -- document numbers: the record's number, unique within its agency (court: region)
+        -- and year, as a clerk's running number would be, without a sort by agency
+        SELECT 'R' || pad(n, 7) AS id, subject, category, agency, act_date, effective,
                CASE WHEN is_court THEN '(' || yr || ')' || abbr || substr(region, 3) || '执'
-                                       || docn || '号'
-                    ELSE upper(agency) || '-' || yr || '-' || printf('%05d', docn) END
+                                       || n || '号'
+                    ELSE doc || yr || '-' || pad(n, 7) END
                  AS document_no,
                legal_basis, recorded_at, {self._amounts()} AS amounts, channel,
-               n, rk, dkey, docn, rectifiable, min_months, min_days
+               n, rk, rectifiable, min_months, min_days
         FROM nb""")
-        self.con.execute("""CREATE OR REPLACE TABLE doc_offsets AS
-            SELECT dkey, max(n) AS n FROM (SELECT dkey, n FROM doc_offsets UNION ALL
-            SELECT dkey, max(docn) FROM chunk_records GROUP BY dkey) GROUP BY dkey""")
+        got = self.con.execute("SELECT max(n) FROM chunk_records").fetchall()[0][0]
+        self.next_record = max(offset, int(got or 0))
 
     def events(self, offset: int) -> str:
         d, end = self.d, self.end_sql
@@ -468,7 +480,7 @@ class Sql:
                       )::TIMESTAMP + to_seconds(28800 + pick(129 + kno, rk, 36000)) AS stamp
                FROM ev),
         nb AS (SELECT st.*, {offset} + row_number() OVER (ORDER BY stamp, rk, kno) AS n FROM st)
-        SELECT 'EV' || printf('%07d', n) AS id, record, kind, day AS effective,
+        SELECT 'EV' || pad(n, 7) AS id, record, kind, day AS effective,
                stamp AS recorded_at, '' AS note, '{{}}' AS amounts
         FROM nb ORDER BY n"""
 
