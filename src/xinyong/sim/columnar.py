@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from xinyong.policy.model import Policy
@@ -178,7 +177,7 @@ def _run(con: duckdb.DuckDBPyConnection, sql: Sql, staging: Path, sizes: Sizes, 
     for g, lo, hi in _chunks(sizes.persons, chunk):
         sql.persons_chunk(g, groups, lo, hi)
         yield from _subject_chunk(con, sql, staging, written, "persons", hi - lo, None)
-    for g, lo, hi in _chunks(sizes.organisations, chunk):
+    for _, lo, hi in _chunks(sizes.organisations, chunk):
         sql.orgs_chunk(lo, hi)
         yield from _subject_chunk(con, sql, staging, written, "organisations", hi - lo,
                                   (lo, hi))

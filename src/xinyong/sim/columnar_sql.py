@@ -137,18 +137,19 @@ class Sql:
                 for col, p, a, b in table:
                     for k, v in zip(pois, (cls, lvl, len(table), col, p, a, b), strict=True):
                         pois[k].append(v)
-            weights: list[float] = []
+            outcome_w: list[float] = []
             for sid, weight, ags in t.class_spans.get(cls, []):
                 for agency, chans in ags:
                     court = agency == "spc" or "court" in agency
                     for ch in chans:
-                        for k, v in zip(out, (cls, len(weights), sid, agency, court, ch,
-                                              agency.upper() + "-"), strict=True):
-                            out[k].append(v)
-                        weights.append(weight / len(ags) / len(chans))
-            if not weights:
+                        row: tuple[object, ...] = (cls, len(outcome_w), sid, agency, court, ch,
+                                                   agency.upper() + "-")
+                        for key, val in zip(out, row, strict=True):
+                            out[key].append(val)
+                        outcome_w.append(weight / len(ags) / len(chans))
+            if not outcome_w:
                 continue
-            table = ct.alias(weights)
+            table = ct.alias(outcome_w)
             for col, p, a, b in table:
                 for k, v in zip(sal, (cls, len(table), col, p, a, b), strict=True):
                     sal[k].append(v)

@@ -163,9 +163,9 @@ def build(policy: Policy, start: date, end: date, d: shape.Distributions = shape
                         (sid, sw.weight, ags))
     voluntary = []
     for pid in sorted(p.id for p in policy.presets.values() if p.voluntary):
-        lo = max(start, plan.programme_start(policy, pid) or start)
-        if lo <= end:
-            voluntary.append((pid, lo))
+        first = max(start, plan.programme_start(policy, pid) or start)
+        if first <= end:
+            voluntary.append((pid, first))
     return Tables(
         regions=regions, region_class=region_class,
         person_weight=tuple(_region_weights(regions, local, person_fits, d)),

@@ -32,7 +32,7 @@ from xinyong.model import (
 )
 from xinyong.periods import Period
 from xinyong.policy.model import Policy
-from xinyong.policy.schema import AgencyLevel, Category, Severity
+from xinyong.policy.schema import AgencyLevel, Category
 from xinyong.reference.regions import PROVINCE_ABBR, Region, county_regions
 from xinyong.sim import draws, plan, shape
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from types import MappingProxyType
 
-from xinyong.policy.model import Policy
 from xinyong.model import SubjectKind
+from xinyong.policy.model import Policy
 from xinyong.policy.schema import Category, Severity
 from xinyong.sim import plan
 
@@ -27,7 +27,7 @@ class OrgPlan:
 
     prefix: str  # subject ids: E000001, G000001, S000001
     kind: SubjectKind
-    authority: str  # first character of its USCC (9 market regulator, 1 government, 5 civil affairs)
+    authority: str  # its USCC's first character (9 market regulator, 1 government, 5 civil)
     earliest: date  # registrations start here (or at the window's start if earlier)
     new_share: float  # share registered in the window's last year ("new entity" rules)
 
