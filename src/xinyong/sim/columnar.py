@@ -39,6 +39,8 @@ from xinyong.sim.parquet import SCHEMAS
 GENERATOR_VERSION = "columnar-1"
 FORMAT_VERSION = 2
 TABLES = ("subjects", "links", "records", "events", "attributes")
+_REPEATING = {"kind", "region", "category", "agency", "legal_basis", "channel", "act_date",
+              "effective", "role", "start", "end", "registered", "note", "amounts"}
 
 
 @dataclass(frozen=True)
@@ -159,8 +161,10 @@ def _copy(con: duckdb.DuckDBPyConnection, query: str, staging: Path, table: str,
     n = data.num_rows
     if n == 0:
         return
-    pq.write_table(data.cast(SCHEMAS[table]), path, compression="zstd",
-                   row_group_size=500_000)
+    # dictionaries only where values repeat (ids and numbers would only cost time)
+    pq.write_table(data.cast(SCHEMAS[table]), path, compression="zstd", compression_level=1,
+                   row_group_size=500_000,
+                   use_dictionary=[c for c in data.column_names if c in _REPEATING])
     del data
     digest = hashlib.sha256()
     with path.open("rb") as f:
