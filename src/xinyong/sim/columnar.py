@@ -22,12 +22,14 @@ import json
 import math
 import shutil
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from xinyong.policy.model import Policy
@@ -61,6 +63,13 @@ class Written:
 
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    writer: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1))
+    pending: list[Future[None]] = field(default_factory=list)
+
+    def drain(self, keep: int = 0) -> None:
+        """Wait for the writes but the last ``keep`` (re-raising their errors)."""
+        while len(self.pending) > keep:
+            self.pending.pop(0).result()
 
 
 Progress = Callable[[str, int], None]
@@ -116,9 +125,14 @@ def generate_columnar(policy: Policy, out: Path, *, seed: int, sizes: Sizes,
         con.execute("SET preserve_insertion_order=true")
         sql = Sql(con, tables, seed, sizes, start, end)
         written = Written()
-        for what, n in _run(con, sql, staging, sizes, chunk, written):
-            if progress is not None:
-                progress(what, n)
+        try:
+            for what, n in _run(con, sql, staging, sizes, chunk, written):
+                written.drain(keep=5)  # at most a chunk's parts in memory, waiting
+                if progress is not None:
+                    progress(what, n)
+            written.drain()
+        finally:
+            written.writer.shutdown(wait=True)
     finally:
         con.close()
     (staging / "work.duckdb").unlink()
@@ -153,26 +167,33 @@ def _chunks(n: int, size: int) -> Iterator[tuple[int, int, int]]:
 
 def _copy(con: duckdb.DuckDBPyConnection, query: str, staging: Path, table: str,
           written: Written) -> None:
+    """Fetch ``query`` and hand it to the writer thread, which writes while DuckDB goes on
+    with the next query (pyarrow releases the GIL); parts keep their order."""
     part = f"part-{sum(1 for k in written.files if k.startswith(table + '/')):05d}.parquet"
-    path = staging / table / part
-    # pyarrow writes the file, cast to the schema sim/parquet.py declares (DuckDB would
-    # write its own list item names and NOT NULL flags); one writer, so the same bytes
     data = con.sql(query).to_arrow_table()
     n = data.num_rows
     if n == 0:
         return
+    written.counts[table] += n
+    entry: dict[str, Any] = {"rows": n}
+    written.files[f"{table}/{part}"] = entry
+    written.pending.append(written.writer.submit(_write, data, staging / table / part,
+                                                 table, entry))
+
+
+def _write(data: pa.Table, path: Path, table: str, entry: dict[str, Any]) -> None:
+    # pyarrow writes the file, cast to the schema sim/parquet.py declares (DuckDB would
+    # write its own list item names and NOT NULL flags); one writer, so the same bytes;
     # dictionaries only where values repeat (ids and numbers would only cost time)
     pq.write_table(data.cast(SCHEMAS[table]), path, compression="zstd", compression_level=1,
                    row_group_size=500_000,
                    use_dictionary=[c for c in data.column_names if c in _REPEATING])
-    del data
     digest = hashlib.sha256()
     with path.open("rb") as f:
         while block := f.read(1 << 22):
             digest.update(block)
-    written.counts[table] += n
-    written.files[f"{table}/{part}"] = {"rows": n, "bytes": path.stat().st_size,
-                                        "sha256": digest.hexdigest()}
+    entry["bytes"] = path.stat().st_size
+    entry["sha256"] = digest.hexdigest()
 
 
 def _run(con: duckdb.DuckDBPyConnection, sql: Sql, staging: Path, sizes: Sizes, chunk: int,
