@@ -28,7 +28,8 @@ def child(code: str) -> tuple[dict[str, object], float]:
                           check=False)
     if done.returncode != 0:
         raise SystemExit(done.stderr[-3000:])
-    return (json.loads(done.stdout.strip().splitlines()[-1]),
+    result = next(x for x in reversed(done.stdout.splitlines()) if x.startswith("{"))
+    return (json.loads(result),
             _peak_from_proc(done.stderr) / 1024 / 1024)
 
 
@@ -86,6 +87,7 @@ for out in ("entries", "measures"):
     except Unsupported as e:
         refused[out] = str(e).splitlines()[0][:120]
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 for t in ("subjects", "links", "records", "events"):
     con.execute(f"CREATE VIEW {{t}} AS SELECT * FROM read_parquet('{data}/{{t}}/*.parquet')")
 t = time.perf_counter()
@@ -106,6 +108,7 @@ import duckdb
 sys.path.insert(0, "benchmarks")
 from slice_sql import queries
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 for t in ("subjects", "links", "records", "events"):
     con.execute(f"CREATE VIEW {{t}} AS SELECT * FROM read_parquet('{data}/{{t}}/*.parquet')")
 seconds, rows = {{}}, {{}}
