@@ -125,3 +125,9 @@ def test_links_point_at_subjects_and_start_when_both_exist(population: Path) -> 
     lr = con.sql("SELECT count(DISTINCT organisation) FROM links "
                  "WHERE role = 'legal_representative'").fetchall()
     assert lr == [(SIZES.organisations,)]
+
+
+def test_a_failed_run_leaves_nothing(tmp_path: Path, policy) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match="legal representative"):
+        generate_columnar(policy, tmp_path / "out", seed=1, sizes=Sizes(0, 10, 0, 0))
+    assert list(tmp_path.iterdir()) == []

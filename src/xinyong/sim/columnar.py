@@ -133,8 +133,11 @@ def generate_columnar(policy: Policy, out: Path, *, seed: int, sizes: Sizes,
             written.drain()
         finally:
             written.writer.shutdown(wait=True)
-    finally:
+    except BaseException:
         con.close()
+        shutil.rmtree(staging, ignore_errors=True)  # a failed run leaves nothing behind
+        raise
+    con.close()
     (staging / "work.duckdb").unlink()
     shutil.rmtree(staging / "spill", ignore_errors=True)
     manifest = {
