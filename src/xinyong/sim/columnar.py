@@ -11,8 +11,8 @@ a subject's records are drawn per subject (a Poisson count with mean rate x prop
 mean propensity, then the category by its weight), not per category among all subjects;
 records a subject could not have (before adulthood or registration) are dropped rather than
 redrawn; legal representatives and other role holders are drawn uniformly from the pool of
-persons born by 1981 rather than round-robin; document numbers run per chunk, continuing
-from the previous chunk's.
+persons born by 1981 rather than round-robin; a document number is the record's own number
+(unique within its agency and year, without a sort by agency).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped]
 from xinyong.policy.model import Policy
 from xinyong.sim import shape
 from xinyong.sim.columnar_sql import Sql
-from xinyong.sim.columnar_tables import KINDS, LEVELS, Tables, build
+from xinyong.sim.columnar_tables import KINDS, LEVELS, Sizes, Tables, build
 from xinyong.sim.parquet import SCHEMAS
 
 GENERATOR_VERSION = "columnar-1"
@@ -43,18 +43,6 @@ FORMAT_VERSION = 2
 TABLES = ("subjects", "links", "records", "events", "attributes")
 _REPEATING = {"kind", "region", "category", "agency", "legal_basis", "channel", "act_date",
               "effective", "role", "start", "end", "registered", "note", "amounts"}
-
-
-@dataclass(frozen=True)
-class Sizes:
-    persons: int
-    firms: int
-    public_bodies: int
-    social_orgs: int
-
-    @property
-    def organisations(self) -> int:
-        return self.firms + self.public_bodies + self.social_orgs
 
 
 @dataclass

@@ -9,7 +9,6 @@ import hashlib
 import json
 import math
 from datetime import date
-from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
@@ -19,10 +18,8 @@ from faker.providers.person.zh_CN import Provider as Person
 from xinyong.reference.regions import PROVINCE_ABBR
 from xinyong.sim import columnar_tables as ct
 from xinyong.sim import draws, shape
+from xinyong.sim.columnar_tables import Sizes
 from xinyong.sim.population import _PUBLIC_BODY_SUFFIXES, _SOCIAL_ORG_SUFFIXES
-
-if TYPE_CHECKING:
-    from xinyong.sim.columnar import Sizes
 
 _A31 = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # USCC characters (stdnum.cn.uscc)
 _A36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # organisation code characters (GB 11714)

@@ -52,6 +52,20 @@ def poisson(lam: float) -> list[float]:
         p *= lam / k
 
 
+@dataclass(frozen=True)
+class Sizes:
+    """How many subjects of each kind a population has."""
+
+    persons: int
+    firms: int
+    public_bodies: int
+    social_orgs: int
+
+    @property
+    def organisations(self) -> int:
+        return self.firms + self.public_bodies + self.social_orgs
+
+
 @dataclass(frozen=True, slots=True)
 class SpanRow:
     sid: int
