@@ -7,6 +7,8 @@ It is the yardstick the compiled plan is timed against, written as a person woul
 for speed. What it leaves out (so the figures read as a lower bound on the real cost):
 re-evaluations (tax.credit.reevaluated) and earlier scheme versions, extensions by repeated
 acts, the working-day calendar (3 working days read as 5 days), notices and due process.
+The tax rating part gave the per-subject engine's grades for every firm of one population
+(docs/performance.md); the court list and the measures have not been checked against it.
 """
 
 from __future__ import annotations
@@ -37,14 +39,16 @@ def queries(as_of: date) -> dict[str, str]:
     rated, published = date(year, 12, 31), date(year + 1, 4, 1)
     one, two = rated.replace(year=rated.year - 1), rated.replace(year=rated.year - 2)
     known = f"TIMESTAMP '{published + timedelta(days=1)}'"
+    # a revoked record is as if it never existed: a revocation known by as-of removes it
+    # from the published rating too (as the per-subject engine reads it)
     facts = f"""
-    WITH ev AS (SELECT record, kind, effective FROM events WHERE recorded_at < {known}),
-    rec AS (SELECT r.* FROM records r WHERE r.recorded_at < {known}
+    WITH rec AS (SELECT r.* FROM records r WHERE r.recorded_at < {known}
             AND r.effective <= DATE '{rated}'
-            AND r.id NOT IN (SELECT record FROM ev WHERE kind = 'revoked'
-                             AND effective <= DATE '{rated}'))"""
+            AND r.id NOT IN (SELECT record FROM events WHERE kind = 'revoked'
+                             AND recorded_at < TIMESTAMP '{as_of + timedelta(days=1)}'))"""
     tax = f"""{facts},
-    firm AS (SELECT id, registered FROM subjects WHERE kind = 'enterprise'),
+    firm AS (SELECT id, registered FROM subjects WHERE kind = 'enterprise'
+             AND registered <= DATE '{rated}'),
     score AS (SELECT f.id, greatest(0, least(100, 100
                 - 5 * count(*) FILTER (WHERE r.category = 'tax.late_filing'
                                        AND r.effective > DATE '{one}')
