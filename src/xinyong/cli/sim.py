@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -23,7 +23,7 @@ app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
                   help="Synthetic populations: generate one, or study every preset on one.")
 
 
-@app.command(epilog="Exit codes: 0 written; 2 the policy does not load.")
+@app.command(epilog="Exit codes: 0 written; 2 the policy does not load or the sizes are bad.")
 def generate(
     seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same data")] = 0,
     out_dir: Annotated[
@@ -31,19 +31,56 @@ def generate(
     ] = DEFAULT_DATA,
     persons: Annotated[int, typer.Option(min=1, help="Number of persons")] = 2000,
     enterprises: Annotated[int, typer.Option(min=1, help="Number of enterprises")] = 400,
+    firms: Annotated[int | None, typer.Option(
+        min=0, help="Number of firms: the columnar generator for national scale, writing a "
+        "folder per table of part files (subjects/, links/, records/, events/, attributes/)")
+    ] = None,
+    records: Annotated[int | None, typer.Option(
+        min=0, help="With --firms: about this many records (scales every category's rate "
+        "alike); default the documented rates")] = None,
     policies: PoliciesOpt = None,
 ) -> None:
     """Generate a deterministic synthetic population (persons, firms, public bodies, links,
     records across the catalog, events) and write it as Parquet."""
+    policy = _policy(policies)
+    if firms is not None:
+        _generate_columnar(policy, seed, out_dir, persons, firms, records)
+        return
     from xinyong.sim.population import generate as gen
 
-    policy = _policy(policies)
     pop = gen(policy, seed=seed, persons=persons, enterprises=enterprises)
     paths = _write(pop, out_dir)
     out.print(f"{len(pop.subjects)} subjects, {len(pop.links)} links, {len(pop.records)} "
               f"records, {len(pop.events)} events → {out_dir}")
     for name, p in paths.items():
         out.print(f"  {name}: {p}")
+
+
+def _generate_columnar(policy: Any, seed: int, out_dir: Path, persons: int, firms: int,
+                       records: int | None) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from xinyong.cli.common import fail
+    from xinyong.sim.columnar import Sizes, generate_columnar, intensity_for
+    from xinyong.sim.shape import DISTRIBUTIONS
+
+    other = round(firms * DISTRIBUTIONS.per_firm_other_orgs)
+    sizes = Sizes(persons, firms, other, other)
+    start, end = date(2019, 1, 1), date(2025, 12, 31)
+    intensity = 1.0 if records is None else intensity_for(policy, sizes, records, start, end)
+    total = sizes.persons + sizes.organisations
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=out) as bar:
+        task = bar.add_task("Generating subjects", total=total)
+        try:
+            manifest = generate_columnar(
+                policy, out_dir, seed=seed, sizes=sizes, start=start, end=end,
+                intensity=intensity, progress=lambda what, n: bar.advance(task, n))
+        except (ValueError, OSError) as e:
+            fail(f"cannot generate the population in {out_dir}: {e}")
+    c = manifest["counts"]
+    out.print(f"{c['subjects']} subjects, {c['links']} links, {c['records']} records, "
+              f"{c['events']} events in {len(manifest['files'])} part files → {out_dir}")
 
 
 @app.command(epilog="Exit codes: 0 done; 2 the policy does not load.")

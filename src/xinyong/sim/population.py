@@ -32,23 +32,21 @@ from xinyong.model import (
 )
 from xinyong.periods import Period
 from xinyong.policy.model import Policy
-from xinyong.policy.schema import AgencyLevel, Category, Severity
+from xinyong.policy.schema import AgencyLevel, Category
 from xinyong.reference.regions import PROVINCE_ABBR, Region, county_regions
-from xinyong.sim import draws, plan
+from xinyong.sim import draws, plan, shape
 
 GENERATOR_VERSION = "1"
 
-# Share of eligible subjects that get a record of one category over the whole window.
-SEVERITY_RATE = {Severity.SERIOUS: 0.015, Severity.GENERAL: 0.05, Severity.MINOR: 0.10}
-
-OPT_IN_SHARE = 0.30
-RECTIFIED_SHARE = 0.40  # of records of an obligation that can be performed (see plan.rectifiable)
-REVOKED_SHARE = 0.02  # of all records
-REPAIRED_SHARE = 0.30  # of records whose category has a minimum publicity period
-MULTI_FIRM_SHARE = 0.05  # of persons: run 2-3 firms
-# Share of subjects placed in the regions of the policy's local agencies (Rongcheng,
-# Suining, ...), so that local categories have local subjects to be recorded about.
-LOCAL_SHARE = 0.40
+# The rates live in one description both generators read (see xinyong.sim.shape).
+D = shape.DISTRIBUTIONS
+SEVERITY_RATE = D.severity_rate
+OPT_IN_SHARE = D.opt_in_share
+RECTIFIED_SHARE = D.rectified_share  # of records of an obligation that can be performed
+REVOKED_SHARE = D.revoked_share  # of all records
+REPAIRED_SHARE = D.repaired_share  # of records whose category has a minimum publicity period
+MULTI_FIRM_SHARE = D.multi_firm_share  # of persons: run 2-3 firms
+LOCAL_SHARE = D.local_share
 
 # Characters allowed in a USCC's organisation-code part (GB 32100 leaves out I, O, S, V, Z).
 _USCC_BODY = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -184,7 +182,7 @@ class _Generator:
     def region(self, rng: random.Random, person: bool) -> Region:
         # a RIC's birth year may not precede its region code (see Region.since)
         def fits(r: Region) -> bool:
-            return not person or r.since <= 2004
+            return not person or r.since <= D.birth_years[1]
 
         if self.local and rng.random() < LOCAL_SHARE:
             choices = [r for r in self.local[rng.choice(list(self.local))] if fits(r)]
@@ -212,7 +210,7 @@ class _Generator:
         used: set[str] = set()
         for i in range(n):
             region = self.region(rng, person=True)
-            year = rng.randint(max(1950, region.since), 2004)
+            year = rng.randint(max(D.birth_years[0], region.since), D.birth_years[1])
             birth = draws.uniform_day(rng, date(year, 1, 1), date(year, 12, 31))
             while True:
                 ric = make_ric(region.code, birth.strftime("%Y%m%d"), rng.randrange(1000))
@@ -244,11 +242,9 @@ class _Generator:
         used: set[str] = set()
         # (prefix, count, kind, USCC authority, earliest registration, share registered
         # in the last year before the window ends, to exercise "new entity" rules)
-        plans = (
-            ("E", enterprises, SubjectKind.ENTERPRISE, "9", date(2000, 1, 1), 0.12),
-            ("G", public_bodies, SubjectKind.PUBLIC_BODY, "1", date(1980, 1, 1), 0.0),
-            ("S", social_orgs, SubjectKind.SOCIAL_ORG, "5", date(1995, 1, 1), 0.10),
-        )
+        counts = (enterprises, public_bodies, social_orgs)
+        plans = tuple((o.prefix, n, o.kind, o.authority, o.earliest, o.new_share)
+                      for o, n in zip(D.organisations, counts, strict=True))
         for prefix, count, kind, authority, earliest, new_share in plans:
             earliest = min(earliest, self.start)
             recent = max(earliest, self.end - timedelta(days=364))
@@ -299,7 +295,7 @@ class _Generator:
         rng = self.rng("links")
         firms = list(range(self.n_persons, self.n_persons + enterprises))
         # persons adult before the first registrations hold roles from registration on
-        pool = [p for p in range(self.n_persons) if self.since[p] <= date(2000, 1, 1)]
+        pool = [p for p in range(self.n_persons) if self.since[p] <= D.pool_adult_by]
         if len(pool) < 10:
             pool = list(range(self.n_persons))
         rng.shuffle(pool)
@@ -313,7 +309,7 @@ class _Generator:
         rng.shuffle(order)
         at = 0
         for person in multi:
-            for _ in range(rng.choice((2, 2, 3))):
+            for _ in range(rng.choice(D.multi_firm_counts)):
                 firm = order[at % len(order)]
                 at += 1
                 if firm not in lr:
@@ -332,7 +328,8 @@ class _Generator:
             if firm not in lr:
                 lr[firm] = next_ordinary()
             if firm not in rp:
-                rp[firm] = lr[firm] if rng.random() < 0.6 else next_ordinary()
+                rp[firm] = (lr[firm] if rng.random() < D.responsible_is_representative
+                            else next_ordinary())
             self._firm_links(rng, firm, lr[firm], rp[firm], firms, pool, next_ordinary)
 
         # public bodies and social organisations have a legal representative too
@@ -352,7 +349,7 @@ class _Generator:
         registered = self.since[firm]
         first = self._link(firm, lr, LinkRole.LEGAL_REPRESENTATIVE)
         # a change of legal representative: the old link ends when the new one starts
-        if rng.random() < 0.12 and (self.end - first.start).days > 60:
+        if rng.random() < D.representative_changes and (self.end - first.start).days > 60:
             change = draws.uniform_day(rng, first.start + timedelta(days=30), self.end)
             successor = next_ordinary()
             if successor != lr and self.since[successor] < change:
@@ -363,15 +360,15 @@ class _Generator:
                     Link(first.organisation, self.subjects[successor].id, first.role, change)
                 )
         self._link(firm, rp, LinkRole.RESPONSIBLE_PERSON)
-        holders = {lr} if rng.random() < 0.6 else set()
-        holders.update(rng.choice(pool) for _ in range(rng.choice((0, 0, 1, 1, 2))))
+        holders = {lr} if rng.random() < D.representative_holds_shares else set()
+        holders.update(rng.choice(pool) for _ in range(rng.choice(D.other_holders)))
         for p in sorted(holders):
             self._link(firm, p, LinkRole.SHAREHOLDER)
-        if rng.random() < 0.08:  # a parent company holds shares
+        if rng.random() < D.parent_company:  # a parent company holds shares
             parent = rng.choice(firms)
             if parent != firm and self.since[parent] <= registered:
                 self._link(firm, parent, LinkRole.SHAREHOLDER)
-        if rng.random() < 0.10:
+        if rng.random() < D.actual_controller:
             self._link(firm, rng.choice(pool), LinkRole.ACTUAL_CONTROLLER)
 
     def _link(self, org: int, party: int, role: LinkRole) -> Link:
@@ -388,9 +385,9 @@ class _Generator:
 
     def add_records(self) -> None:
         rng = self.rng("records")
-        window_days = (self.end - self.start).days + 1
         # a heavy tail: most subjects are drawn rarely, a few often (capped)
-        propensity = [min(rng.paretovariate(1.6), 8.0) for _ in self.subjects]
+        propensity = [min(rng.paretovariate(D.propensity_alpha), D.propensity_cap)
+                      for _ in self.subjects]
         pools: dict[tuple[tuple[SubjectKind, ...], tuple[str, ...]], draws.Pool | None] = {}
 
         def pool_of(cat: Category) -> draws.Pool | None:
@@ -410,13 +407,12 @@ class _Generator:
             return pools[key]
 
         raw: list[tuple[datetime, int, Record, Category, bool]] = []
-        for cid, spans in plan.category_spans(self.policy, self.start, self.end).items():
+        for cid, weighted in shape.category_weights(self.policy, self.start, self.end).items():
+            spans = [w.span for w in weighted]
             expected = []
-            for sp in spans:
-                pool = pool_of(sp.category)
-                size = len(pool.members) if pool else 0
-                share = ((sp.hi - sp.lo).days + 1) / window_days
-                expected.append(SEVERITY_RATE[sp.category.severity] * size * share)
+            for w in weighted:
+                pool = pool_of(w.category)
+                expected.append(w.weight * (len(pool.members) if pool else 0))
             total = sum(expected)
             if total <= 0:
                 continue
@@ -429,7 +425,7 @@ class _Generator:
                 # retry a few times if the subject did not exist yet (minor, unregistered)
                 for _try in range(6):
                     eff = draws.uniform_day(rng, sp.lo, sp.hi)
-                    act = max(sp.lo, eff - timedelta(days=rng.randint(0, 60)))
+                    act = max(sp.lo, eff - timedelta(days=rng.randint(0, D.act_before_effective)))
                     who = pool.draw(rng)
                     if self.since[who] <= act:
                         break
@@ -439,7 +435,7 @@ class _Generator:
                 agency = rng.choice(
                     [a for a in cat.agencies if home.startswith(self.agency_prefix.get(a, ""))]
                 )
-                lag = rng.randint(0, min(30, (self.end - eff).days))
+                lag = rng.randint(0, min(D.recording_lag, (self.end - eff).days))
                 rec = Record(
                     id="",  # numbered once all records are in order of recording
                     subject=self.subjects[who].id,
@@ -511,7 +507,7 @@ class _Generator:
         rectifiable = plan.rectifiable(self.policy)
 
         def add(rec: Record, kind: EventKind, day: date) -> None:
-            lag = rng.randint(0, min(10, (self.end - day).days))
+            lag = rng.randint(0, min(D.event_lag, (self.end - day).days))
             stamp = draws.stamp(rng, day + timedelta(days=lag))
             raw.append((stamp, len(raw), rec.id, kind, day))
 
@@ -524,12 +520,13 @@ class _Generator:
                     add(
                         rec,
                         EventKind.REVOKED,
-                        known + timedelta(days=rng.randint(1, min(120, room))),
+                        known + timedelta(days=rng.randint(1, min(D.revoked_within, room))),
                     )
                 continue
             after = known
-            if rectifiable(cat) and rng.random() < RECTIFIED_SHARE and room >= 14:
-                after = known + timedelta(days=rng.randint(14, min(300, room)))
+            lo, hi = D.rectified_after
+            if rectifiable(cat) and rng.random() < RECTIFIED_SHARE and room >= lo:
+                after = known + timedelta(days=rng.randint(lo, min(hi, room)))
                 add(rec, EventKind.RECTIFIED, after)
             minimum = cat.publicity.min
             if minimum is not None and rng.random() < REPAIRED_SHARE:
@@ -539,7 +536,7 @@ class _Generator:
                     add(
                         rec,
                         EventKind.REPAIRED,
-                        earliest + timedelta(days=rng.randint(0, min(180, room))),
+                        earliest + timedelta(days=rng.randint(0, min(D.repaired_within, room))),
                     )
 
         raw.sort(key=lambda t: (t[0], t[1]))
@@ -559,9 +556,11 @@ class _Generator:
         for s, region, born in zip(
             self.subjects, self.subject_region, self.birth_year, strict=True
         ):
-            u = rng.random() < (0.85 if region.urban else 0.30)
+            u = rng.random() < (D.urban_if_district if region.urban else D.urban_otherwise)
             # organisations are nearly all online; older and rural persons less often
-            p = (0.92 if u else 0.70) - (0.35 if born < 1965 else 0.0) if s.is_person else 0.97
+            p = ((D.digital_urban if u else D.digital_rural)
+                 - (D.digital_older_penalty if born < 1965 else 0.0)) if s.is_person \
+                else D.digital_organisation
             urban.append(u)
             digital.append(rng.random() < p)
         return AttributeTable(tuple(s.id for s in self.subjects), tuple(urban), tuple(digital))
