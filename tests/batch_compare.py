@@ -9,7 +9,7 @@ is not part of each example."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -83,6 +83,18 @@ class Case:
     links: tuple[Link, ...]
     records: tuple[Record, ...]
     events: tuple[RecordEvent, ...]
+
+    def part(self, tag: str) -> Case:
+        """The population of ``tag`` (ids beginning ``a-``, ``b-``...): one of several rated
+        together, which share nothing."""
+        return Case(self.as_of, self.known_at,
+                    tuple(s for s in self.subjects if s.id.startswith(tag)),
+                    tuple(lk for lk in self.links if lk.organisation.startswith(tag)),
+                    tuple(r for r in self.records if r.subject.startswith(tag)),
+                    tuple(e for e in self.events if e.record.startswith(tag)))
+
+    def tags(self) -> list[str]:
+        return sorted({s.id.split("-", 1)[0] + "-" for s in self.subjects if "-" in s.id})
 
 
 # --- the engine's side ---------------------------------------------------------------------
@@ -332,9 +344,10 @@ def _show(row: Row) -> str:
     return "(" + ", ".join(one(v) for v in row) + ")"
 
 
-def first_difference(output: str, batch: Sequence[Row], engine: Sequence[Row]) -> str | None:
+def first_difference(output: str, batch: Sequence[Row],
+                     engine: Sequence[Row]) -> tuple[str, str] | None:
     """None if equal (as multisets); else the first differing row in sort order, with the
-    row of the same identity on the other side (or that there is none)."""
+    row of the same identity on the other side (or that there is none), and its subject."""
     only_b = Counter(batch) - Counter(engine)
     only_e = Counter(engine) - Counter(batch)
     if not only_b and not only_e:
@@ -356,7 +369,7 @@ def first_difference(output: str, batch: Sequence[Row], engine: Sequence[Row]) -
                  else f"  {there:6}: no row for {who}")
     lines.append(f"  ({sum(only_b.values())} row(s) only in batch, "
                  f"{sum(only_e.values())} only in engine, of {len(batch)} / {len(engine)})")
-    return "\n".join(lines)
+    return "\n".join(lines), str(first[cols.index("subject")])
 
 
 def describe(case: Case) -> str:
@@ -396,20 +409,19 @@ def mismatch(case: Case, batch: Mapping[str, Sequence[Row]],
             continue
         diff = first_difference(output, batch.get(output, ()), engine.get(output, ()))
         if diff is not None:
-            return (f"batch and per-subject engine differ\n{diff}\n"
-                    f"population:\n{describe(case)}")
+            text, subject = diff
+            tag = next((t for t in case.tags() if subject.startswith(t)), "")
+            return (f"batch and per-subject engine differ\n{text}\n"
+                    f"population{' ' + tag.rstrip('-') if tag else ''} (of "
+                    f"{len(case.tags()) or 1} rated together):\n{describe(case.part(tag))}")
     return None
 
 
-def compare(policy: Policy, engine: BatchEngine, case: Case, coverage: Coverage,
-            perturb: Callable[[dict[str, list[Row]]], None] | None = None) -> str | None:
-    """Run both evaluators on ``case``; the mismatch report, or None. ``perturb`` changes the
-    batch rows before the comparison (to test the report itself)."""
+def compare(policy: Policy, engine: BatchEngine, case: Case, coverage: Coverage) -> str | None:
+    """Run both evaluators on ``case``; the mismatch report, or None."""
     plan = compiled(policy, case.as_of, case.known_at, coverage, engine.dialect)
     try:
         batch = batch_rows(engine.run(plan, arrow_inputs(case)))
     except Refused as e:
-        return f"{e}\npopulation:\n{describe(case)}"
-    if perturb is not None:
-        perturb(batch)
+        return f"{e}\npopulations:\n{describe(case)}"
     return mismatch(case, batch, engine_rows(engine_standings(policy, case), coverage))

@@ -298,6 +298,7 @@ def boundaries(policy: Policy) -> Boundaries:
 
 
 def _identifier(kind: SubjectKind, region: str, n: int) -> Any:
+    """A valid identifier, distinct for distinct ``n`` (below 1,000)."""
     if kind is SubjectKind.PERSON:
         since = next(r.since for r in county_regions() if r.code == region)
         return validate(IdScheme.RIC, make_ric(region, f"{max(1985, since)}0101", n))
@@ -339,7 +340,7 @@ def _stamps(day: date, known: datetime, hour: int) -> st.SearchStrategy[datetime
 
 @st.composite
 def _event(draw: st.DrawFn, b: Boundaries, rec: Record, cat: Category, as_of: date,
-           known: datetime, n: int) -> RecordEvent:
+           known: datetime, name: str) -> RecordEvent:
     kind = draw(st.sampled_from(EVENT_KINDS))
     amounts: dict[str, Decimal] = {}
     if kind is EventKind.RECTIFIED:
@@ -350,12 +351,15 @@ def _event(draw: st.DrawFn, b: Boundaries, rec: Record, cat: Category, as_of: da
         day = draw(st.sampled_from((as_of, as_of + DAY, as_of - DAY, rec.effective)))
         if kind is EventKind.CORRECTED:
             amounts = draw(_amounts(b, cat.amounts))
-    return RecordEvent(f"V{n:03d}", rec.id, kind, day, draw(_stamps(day, known, 10)),
+    return RecordEvent(name, rec.id, kind, day, draw(_stamps(day, known, 10)),
                        amounts=amounts)
 
 
 @dataclass
 class _Numbers:
+    """Ids of one population: its tag, then a number (``a-R001``, ``a-V001``)."""
+
+    tag: str
     records: int = 0
     events: int = 0
 
@@ -384,7 +388,7 @@ def _records(draw: st.DrawFn, b: Boundaries, s: Subject, as_of: date, known: dat
         agency = b.reaches(cat, s.region)
         assert agency is not None
         rec = Record(
-            id=f"R{numbers.records:03d}", subject=s.id, category=cat.id, agency=agency,
+            id=f"{numbers.tag}R{numbers.records:03d}", subject=s.id, category=cat.id, agency=agency,
             act_date=effective - draw(st.sampled_from((0, 1, 30))) * DAY, effective=effective,
             document_no=f"DOC-{numbers.records}", legal_basis=cat.legal_basis[0],
             recorded_at=draw(_stamps(effective, known, 9)),
@@ -400,13 +404,14 @@ def _records(draw: st.DrawFn, b: Boundaries, s: Subject, as_of: date, known: dat
                 else rec.amounts))
         for _ in range(draw(st.integers(0, 3))):
             numbers.events += 1
-            events.append(draw(_event(b, rec, cat, as_of, known, numbers.events)))
+            events.append(draw(_event(b, rec, cat, as_of, known,
+                                      f"{numbers.tag}V{numbers.events:03d}")))
     return records, events
 
 
 @st.composite
-def _subject(draw: st.DrawFn, b: Boundaries, kind: SubjectKind, n: int,
-             as_of: date) -> Subject:
+def _subject(draw: st.DrawFn, b: Boundaries, kind: SubjectKind, n: int, as_of: date,
+             tag: str, serial: int) -> Subject:
     region = draw(st.sampled_from(b.regions))
     registered = None
     if kind is not SubjectKind.PERSON:
@@ -418,8 +423,8 @@ def _subject(draw: st.DrawFn, b: Boundaries, kind: SubjectKind, n: int,
             if draw(st.booleans()):
                 opt_ins.append((programme, draw(st.sampled_from(
                     (date(2016, 1, 1), *_near(as_of))))))
-    return Subject(id=f"{_ID_PREFIX[kind]}{n}", kind=kind, name=f"{kind.value} {n}",
-                   region=region, identifiers=(_identifier(kind, region, n),),
+    return Subject(id=f"{tag}{_ID_PREFIX[kind]}{n}", kind=kind, name=f"{kind.value} {n}",
+                   region=region, identifiers=(_identifier(kind, region, serial),),
                    registered=registered, opt_ins=tuple(opt_ins))
 
 
@@ -443,29 +448,45 @@ def _links(draw: st.DrawFn, subjects: list[Subject], as_of: date) -> list[Link]:
     return out
 
 
+POPULATIONS = 10
+"""Independent populations rated together in one example (one query for all, as the batch
+evaluator is meant to run): ``a-``, ``b-``, ... before every id keeps them apart."""
+
+
+def tag(k: int) -> str:
+    return f"{chr(ord('a') + k)}-"
+
+
 @st.composite
-def cases(draw: st.DrawFn, policy: Policy) -> Case:
-    """A small valid population on the policy's boundaries, and the as-of (and known-at)
-    it is rated on."""
-    b = boundaries(policy)
-    as_of = draw(st.sampled_from(b.as_of_days))
-    which = draw(st.integers(0, 7))
-    known_at = (None if which < 6 else datetime.combine(as_of, time(12)) if which == 6
-                else datetime.combine(as_of + 400 * DAY, time(12)))
-    known = _cut(known_at, as_of)
+def _population(draw: st.DrawFn, b: Boundaries, as_of: date, known: datetime,
+                k: int) -> tuple[list[Subject], list[Link], list[Record], list[RecordEvent]]:
     kinds = [SubjectKind.PERSON] * draw(st.integers(1, 3))
     kinds += draw(st.lists(st.sampled_from(KINDS[1:]), max_size=3))
     count: dict[SubjectKind, int] = {}
     subjects: list[Subject] = []
     for kind in kinds:
         count[kind] = count.get(kind, 0) + 1
-        subjects.append(draw(_subject(b, kind, count[kind], as_of)))
-    numbers = _Numbers()
+        subjects.append(draw(_subject(b, kind, count[kind], as_of, tag(k),
+                                      10 * k + len(subjects))))
+    numbers = _Numbers(tag(k))
     records: list[Record] = []
     events: list[RecordEvent] = []
     for s in subjects:
         rs, evs = draw(_records(b, s, as_of, known, numbers))
         records += rs
         events += evs
-    links = draw(_links(subjects, as_of))
-    return Case(as_of, known_at, tuple(subjects), tuple(links), tuple(records), tuple(events))
+    return subjects, draw(_links(subjects, as_of)), records, events
+
+
+@st.composite
+def cases(draw: st.DrawFn, policy: Policy, populations: int = POPULATIONS) -> Case:
+    """``populations`` small valid populations on the policy's boundaries, each on its own
+    (no link between two), and the as-of (and known-at) they are rated on."""
+    b = boundaries(policy)
+    as_of = draw(st.sampled_from(b.as_of_days))
+    which = draw(st.integers(0, 7))
+    known_at = (None if which < 6 else datetime.combine(as_of, time(12)) if which == 6
+                else datetime.combine(as_of + 400 * DAY, time(12)))
+    known = _cut(known_at, as_of)
+    parts = [draw(_population(b, as_of, known, k)) for k in range(populations)]
+    return Case(as_of, known_at, *(tuple(x for p in parts for x in p[n]) for n in range(4)))

@@ -21,10 +21,16 @@ from batch_compare import (
     Case,
     Coverage,
     DuckDB,
+    Result,
     Row,
+    batch_rows,
     compare,
     describe,
+    engine_rows,
+    engine_standings,
+    mismatch,
 )
+from batch_populations import POPULATIONS as TOGETHER
 from batch_populations import boundaries, cases
 from xinyong.engine.batch import Unsupported, compile_plan
 from xinyong.files import load_policy
@@ -38,8 +44,9 @@ COVERED = Coverage(
 )
 """What the batch evaluator is compared on today. Add a scheme or list as it compiles."""
 
-EXAMPLES = {"duckdb": 1000}
-"""Populations per engine (the issue: at least 1,000 on DuckDB in CI, fewer on Spark)."""
+POPULATIONS = {"duckdb": 1000}
+"""Populations per engine (the issue: at least 1,000 on DuckDB in CI, fewer on Spark), rated
+:data:`~batch_populations.POPULATIONS` at a time: one example, one query over all of them."""
 
 POLICY = load_policy()
 
@@ -49,18 +56,25 @@ def _settings(examples: int) -> settings:
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-def _differential(engine: BatchEngine, examples: int):  # type: ignore[no-untyped-def]
-    @_settings(examples)
+def differential(engine: BatchEngine, populations: int) -> int:
+    """Compare ``engine``'s batch output with the engine's on at least ``populations``
+    populations; the number compared."""
+    rated = [0]
+
+    @_settings(-(-populations // TOGETHER))
     @given(case=cases(POLICY))
     def check(case: Case) -> None:
         report = compare(POLICY, engine, case, COVERED)
         assert report is None, report
+        rated[0] += len(case.tags())
 
-    return check
+    check()
+    return rated[0]
 
 
 def test_batch_equals_the_engine_on_duckdb() -> None:
-    _differential(DuckDB(), EXAMPLES["duckdb"])()
+    want = POPULATIONS["duckdb"]
+    assert differential(DuckDB(), want) >= want
 
 
 # --- the constant is what compiles ---------------------------------------------------------
@@ -105,12 +119,24 @@ def test_covered_is_what_compiles() -> None:
         assert not have - can, f"COVERED names {sorted(have - can)} ({what}), which do not compile"
 
 
+def _refused(policy: Policy) -> tuple[str, date] | None:
+    """A scheme the compiler refuses on the first day of one of its versions, if any."""
+    for ident in sorted(policy.versions["scheme"]):
+        for d in _version_days(policy, "scheme", ident):
+            if _compiles(policy, d, schemes=[ident], lists=[], outputs=("ratings",)):
+                return ident, d
+    return None
+
+
 def test_a_covered_construct_that_does_not_compile_fails_loudly() -> None:
-    # Rongcheng's scheme has an override, not compiled yet: covering it is an error, not a skip
-    wider = Coverage(schemes=COVERED.schemes | {"rongcheng.points"})
-    case = Case(date(2025, 12, 31), None, (), (), (), ())
-    with pytest.raises(Unsupported, match="rongcheng"):
-        compare(POLICY, DuckDB(), case, wider)
+    refused = _refused(POLICY)
+    if refused is None:  # nothing is left to refuse: the constant must then cover everything
+        assert set(POLICY.versions["scheme"]) <= COVERED.schemes
+        return
+    ident, day = refused
+    case = Case(day, None, (), (), (), ())
+    with pytest.raises(Unsupported, match=ident.split(".")[0]):
+        compare(POLICY, DuckDB(), case, Coverage(schemes=COVERED.schemes | {ident}))
 
 
 # --- the report names the first differing row and the population --------------------------
@@ -134,44 +160,56 @@ def _suqian_case() -> Case:
     return found[0]
 
 
+def _engine_rows(case: Case) -> dict[str, list[Row]]:
+    return engine_rows(engine_standings(POLICY, case), COVERED)
+
+
 def test_a_mismatch_names_the_first_differing_row_and_the_population() -> None:
+    """The batch side is the engine's rows with one score changed: the report shows that
+    row, the engine's row of the same subject and scheme, and that population alone."""
     case = _suqian_case()
-    assert compare(POLICY, DuckDB(), case, COVERED) is None
-    changed: list[Row] = []
-
-    def perturb(batch: dict[str, list[Row]]) -> None:
-        rows = batch["ratings"]
-        assert rows, "a Suqian person is rated under suqian.xichu_points"
-        row = rows[0]
-        bumped = (row[0], row[1], row[2] + Decimal(1), *row[3:])
-        rows[0] = bumped
-        changed.extend([row, bumped])
-
-    report = compare(POLICY, DuckDB(), case, COVERED, perturb=perturb)
+    engine = _engine_rows(case)
+    assert mismatch(case, engine, engine) is None
+    batch = {o: list(rows) for o, rows in engine.items()}
+    before = batch["ratings"][0]
+    after = (before[0], before[1], before[2] + Decimal(1), *before[3:])
+    batch["ratings"][0] = after
+    report = mismatch(case, batch, engine)
     assert report is not None
-    before, after = changed
     assert "ratings: first differing row" in report
     assert f"columns: {', '.join(COLUMNS['ratings'])}" in report
-    lines = report.splitlines()
-    # the engine's row and the perturbed batch row of the same subject and scheme, side by side
-    sides = {ln.split(":", 1)[0].strip(): ln.split(":", 1)[1].strip() for ln in lines
-             if ln.startswith(("  batch", "  engine"))}
-    assert sides["batch"].startswith(f"({after[0]}, {after[1]}, ")
-    assert sides["engine"].startswith(f"({before[0]}, {before[1]}, ")
-    assert format(after[2].normalize(), "f") in sides["batch"]
-    assert format(before[2].normalize(), "f") in sides["engine"]
-    assert describe(case) in report
-    assert f"as_of {case.as_of}" in report
+    sides = {ln.split(":", 1)[0].strip(): ln.split(":", 1)[1].strip()
+             for ln in report.splitlines() if ln.startswith(("  batch", "  engine"))}
+    assert sides["batch"].startswith(f"({after[0]}, {after[1]}, "
+                                     f"{format(after[2].normalize(), 'f')}, ")
+    assert sides["engine"].startswith(f"({before[0]}, {before[1]}, "
+                                      f"{format(before[2].normalize(), 'f')}, ")
+    tag = after[0].split("-", 1)[0] + "-"
+    assert f"population {tag[0]} (of 10 rated together)" in report
+    assert describe(case.part(tag)) in report  # that population alone, not the other nine
+    others = [t for t in case.tags() if t != tag]
+    assert others and not any(f"subject {t}" in report for t in others)
 
 
 def test_a_missing_row_is_reported_with_its_identity() -> None:
     case = _suqian_case()
+    engine = _engine_rows(case)
+    batch = {o: list(rows) for o, rows in engine.items()}
+    gone = batch["ratings"].pop(0)
+    report = mismatch(case, batch, engine)
+    assert report is not None
+    assert f"batch : no row for {{'subject': '{gone[0]}', 'scheme': '{gone[1]}'}}" in report
 
-    def drop(batch: dict[str, list[Row]]) -> None:
-        del batch["ratings"][0]
 
-    report = compare(POLICY, DuckDB(), case, COVERED, perturb=drop)
-    assert report is not None and "no row for {'subject':" in report
+def test_batch_rows_are_the_contract_columns_and_a_missing_one_is_a_mismatch() -> None:
+    full = Result(("grade", "subject", "scheme", "score", "band_grade", "reasons"),
+                  [("C", "P1", "s", Decimal("95.000000"), "B", ["x", "y"])])
+    assert batch_rows({"ratings": full}) == {
+        "ratings": [("P1", "s", Decimal(95), "B", "C", ("x", "y"))]}
+    short = Result(("subject", "scheme", "score", "grade"), [("P1", "s", Decimal(95), "C")])
+    with pytest.raises(AssertionError, match=r"lacks the contract's column\(s\) band_grade, "
+                       "reasons"):
+        batch_rows({"ratings": short})
 
 
 def test_the_strategies_reach_every_boundary_kind() -> None:
