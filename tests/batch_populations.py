@@ -489,4 +489,6 @@ def cases(draw: st.DrawFn, policy: Policy, populations: int = POPULATIONS) -> Ca
                 else datetime.combine(as_of + 400 * DAY, time(12)))
     known = _cut(known_at, as_of)
     parts = [draw(_population(b, as_of, known, k)) for k in range(populations)]
-    return Case(as_of, known_at, *(tuple(x for p in parts for x in p[n]) for n in range(4)))
+    return Case(as_of, known_at, tuple(s for p in parts for s in p[0]),
+                tuple(lk for p in parts for lk in p[1]), tuple(r for p in parts for r in p[2]),
+                tuple(e for p in parts for e in p[3]))
