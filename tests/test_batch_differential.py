@@ -36,20 +36,25 @@ from xinyong.engine.batch import Unsupported, compile_plan
 from xinyong.files import load_policy
 from xinyong.policy.model import Policy
 
+POLICY = load_policy()
+
+# lists a grade triggers are compared in test_batch_entries and test_batch_runs instead: their
+# plans rate every turning point (the tax rating's is a megabyte of SQL), too slow for 1,000
+GRADE_LISTS = frozenset(r.list_id for rules in POLICY.versions["list_rule"].values()
+                        for r in rules if r.trigger.scheme is not None)
+_LISTS = frozenset(r.list_id for rules in POLICY.versions["list_rule"].values()
+                   for r in rules) - GRADE_LISTS
 COVERED = Coverage(
-    schemes=frozenset({"fuzhou.credit_score", "suining.mass_credit", "suqian.xichu_points",
-                       "suzhou.osmanthus_points", "xiamen.credit_score"}),
-    entries=frozenset(),
-    measures=frozenset(),
+    schemes=frozenset(POLICY.versions["scheme"]),
+    entries=_LISTS,
+    measures=_LISTS,
 )
-"""What the batch evaluator is compared on today. Add a scheme or list as it compiles."""
+"""What the batch evaluator is compared on: every scheme, and every list not triggered by a
+grade, of every preset."""
 
 POPULATIONS = {"duckdb": 1000}
 """Populations per engine (the issue: at least 1,000 on DuckDB in CI, fewer on Spark), rated
 :data:`~batch_populations.POPULATIONS` at a time: one example, one query over all of them."""
-
-POLICY = load_policy()
-
 
 def _settings(examples: int) -> settings:
     return settings(max_examples=examples, deadline=None, database=None, derandomize=True,
@@ -114,6 +119,8 @@ def test_covered_is_what_compiles() -> None:
     accepted = _accepted(POLICY)
     for what in ("schemes", "entries", "measures"):
         have, can = getattr(COVERED, what), getattr(accepted, what)
+        if what != "schemes":
+            can = can - GRADE_LISTS  # compared in test_batch_entries (see GRADE_LISTS)
         assert not can - have, (f"the compiler now accepts {sorted(can - have)} ({what}): "
                                 "add them to COVERED so the differential test compares them")
         assert not have - can, f"COVERED names {sorted(have - can)} ({what}), which do not compile"

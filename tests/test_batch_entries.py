@@ -322,12 +322,28 @@ def test_due_process_marks_significant_measures_of_unconfirmed_entries(
     assert any(r[-1] for r in batch) and not all(r[-1] for r in batch)
 
 
-def test_grade_triggered_lists_are_refused_with_file_and_line(policy: Policy) -> None:
-    with pytest.raises(Unsupported) as err:
-        compile_plan(policy, date(2022, 6, 30), outputs=("entries",))
-    message = str(err.value)
-    assert ".toml:" in message and "list rule" in message and "trigger.scheme" in message
-    assert "compile_plan(lists=" in message
+def test_every_list_in_force_compiles(policy: Policy) -> None:
+    """Grade-triggered lists included (through the grade runs): nothing is left out."""
+    for as_of in (date(2012, 6, 30), date(2022, 6, 30), date(2025, 12, 31)):
+        plan = compile_plan(policy, as_of, outputs=("entries", "measures"))
+        assert plan.lists == tuple(_in_force(policy, as_of))
+
+
+@pytest.mark.parametrize("as_of", [date(2012, 6, 30), date(2022, 6, 30), date(2025, 12, 31)],
+                         ids=str)
+def test_grade_triggered_entries_and_measures_equal_the_engine(
+        policy: Policy, population: Population, folder: Path, as_of: date) -> None:
+    """The lists a grade triggers (runs of a grade under a scheme, the tax rating's published
+    grade A once, on 2022-06-30: its plan is the largest), on every subject."""
+    lists = tuple(x for x in _in_force(policy, as_of) if x not in grade_free(policy.at(as_of))
+                  and (x != "sat.grade_a" or as_of == date(2022, 6, 30)))
+    assert lists
+    plan = compile_plan(policy, as_of, lists=lists, outputs=("entries", "measures"))
+    data = Dataset(population.subjects, population.links, population.records,
+                   population.events)
+    engine = _engine(standings(data, policy, population.subjects, as_of), lists)
+    assert Counter(_entry_rows(_run(plan, folder, "entries"))) == engine[0]
+    assert Counter(_run(plan, folder, "measures")) == engine[1]
 
 
 def test_unknown_list_is_refused(policy: Policy) -> None:
@@ -500,3 +516,7 @@ def test_random_populations_equal_the_engine(policy: Policy, seed: int,
         assert Counter(_run(plan, tmp_path, "measures")) == measures, as_of
         compared.update(entries=entries.total(), measures=measures.total())
     assert compared["entries"] and compared["measures"]  # the comparison is not empty
+
+
+def _in_force(policy: Policy, as_of: date) -> list[str]:
+    return sorted({r.list_id for r in policy.at(as_of).list_rules.values()})

@@ -57,48 +57,19 @@ def _selection(policy: Policy, as_of: date, presets: Sequence[str] | None,
     return chosen, lists
 
 
-def compile_job(job: Job) -> tuple[Plan, dict[str, str]]:
-    """The plan of every output asked for; with no output named, the outputs that do not
-    compile are left out, each with the reason (raised when named)."""
+def compile_job(job: Job) -> Plan:
+    """One plan of every output asked for (default: all); a construct the compiler cannot
+    express refuses the job, naming its file and key."""
     schemes, lists = _selection(job.policy, job.as_of, job.presets, job.schemes)
     known = job.known_at or datetime.combine(job.as_of, time.max)
     wanted = tuple(job.outputs) if job.outputs else OUTPUTS
-    plans: list[Plan] = []
-    skipped: dict[str, str] = {}
-    for name in wanted:
-        try:
-            plans.append(compile_plan(job.policy, job.as_of, known_at=known, schemes=schemes,
-                                      lists=lists, outputs=(name,)))
-        except Unsupported as e:
-            if job.outputs:
-                raise
-            skipped[name] = str(e)
-    if not plans:
-        raise Unsupported("nothing to rate: " + "; ".join(
-            f"{k}: {v}" for k, v in skipped.items()))
-    return merge(plans), skipped
-
-
-def merge(plans: Sequence[Plan]) -> Plan:
-    """Plans compiled output by output, as one (the same policy, as-of and known-at)."""
-    first = plans[0]
-    outputs: dict[str, Any] = {}
-    checks: dict[str, Any] = {}
-    tables: dict[str, Any] = {}
-    for p in plans:
-        outputs.update(p.outputs)
-        for name, q in p.checks.items():
-            checks.setdefault(name, q)
-        for name, t in p.tables.items():
-            tables.setdefault(name, t)
-    schemes = tuple(dict.fromkeys(s for p in plans for s in p.schemes))
-    lists = tuple(dict.fromkeys(s for p in plans for s in p.lists))
-    return Plan(outputs, checks, schemes, lists, first.as_of, first.known_at,
-                first.policy_digest, tables)
+    # the ledger keeps due process: its confirmations decide which measures wait for a person
+    return compile_plan(job.policy, job.as_of, known_at=known, schemes=schemes, lists=lists,
+                        outputs=wanted, due_process=job.database is not None)
 
 
 def execute(job: Job, progress: Progress | None = None,
-            note: Callable[[str], None] | None = None) -> tuple[Run, dict[str, str]]:
+            note: Callable[[str], None] | None = None) -> Run:
     """Run the job; raises the refusals (``Unsupported``, ``BadSource``,
     ``InvalidPopulation``, ``RefusedPopulation``, ``OutExists``, ``EngineLimit``)."""
     from xinyong.batch.engines import default_memory_limit
@@ -107,7 +78,7 @@ def execute(job: Job, progress: Progress | None = None,
     if job.out.exists() and not job.overwrite:
         raise OutExists(f"--out {job.out} exists; give a new folder or --overwrite "
                         "(nothing was written)")
-    plan, skipped = compile_job(job)
+    plan = compile_job(job)
     memory = job.memory_limit or default_memory_limit()
     say = note or (lambda _m: None)
     with ExitStack() as stack:
@@ -125,7 +96,6 @@ def execute(job: Job, progress: Progress | None = None,
         engine: Engine = make_engine(job.engine, memory_limit=memory, temp_dir=job.temp_dir,
                                      spark_master=job.spark_master, session=job.session)
         stack.callback(engine.close)
-        extra = {"not_compiled": skipped} if skipped else {}
         return run_plan(plan, inputs, engine, job.out, overwrite=job.overwrite,
-                        progress=progress, extra=extra), skipped
+                        progress=progress)
     raise AssertionError("unreachable")  # pragma: no cover

@@ -37,10 +37,6 @@ class OutExists(FileExistsError):
 
 
 _REFUSALS: dict[str, Callable[[str, dict[str, Any]], str]] = {
-    "uncompiled_events": lambda where, r: (
-        f"{where}: event {r['id']} ({r['kind']}) on record {r['record']} changes what the "
-        f"record counts, and the batch evaluator does not compile {r['kind']} events yet; "
-        "rate this population with the per-subject engine"),
 }
 """Check name -> the refusal for its first row; any other check gets the generic message."""
 

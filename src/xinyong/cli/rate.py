@@ -26,9 +26,9 @@ from xinyong.cli.common import (
 app = typer.Typer()
 
 EPILOG = ("Exit codes: 0 rated (every output written, with manifest.json); 2 refused, "
-          "nothing written: bad input (bad rows of the population are all listed), a scheme "
-          "construct, output or event the batch evaluator does not compile yet (named with "
-          "file and key), an existing --out without --overwrite, a memory or disk limit hit "
+          "nothing written: bad input (bad rows of the population are all listed), a policy "
+          "construct the batch evaluator cannot express (named with file and key), an "
+          "existing --out without --overwrite, a memory or disk limit hit "
           "(named, with how to raise it), an unreadable source. See docs/batch.md.")
 
 
@@ -54,8 +54,7 @@ def rate(
     presets: Annotated[list[str] | None, typer.Option(
         "--presets", help="Rate the schemes and lists these presets declare (repeat)")] = None,
     outputs: Annotated[list[str] | None, typer.Option(
-        "--output", help="ratings, entries or measures (repeat; default: every output the "
-        "plan compiles, the others named in the manifest)")] = None,
+        "--output", help="ratings, entries or measures (repeat; default: all three)")] = None,
     memory_limit: Annotated[str | None, typer.Option(
         "--memory-limit", help="DuckDB memory limit, e.g. 4GB (default: half the RAM)")] = None,
     temp_dir: Annotated[Path | None, typer.Option(
@@ -66,7 +65,7 @@ def rate(
     policies: PoliciesOpt = None,
 ) -> None:
     """Rate every subject of a population on one date with the batch evaluator and write
-    the outputs (ratings, entries, measures: those the plan has) as Parquet."""
+    the outputs asked for (ratings, entries, measures: default all three) as Parquet."""
     from xinyong.batch import (
         BadSource,
         EngineLimit,
@@ -90,7 +89,7 @@ def rate(
     job = Job(policy, day, out_dir, data, database, known, engine, spark_master, memory_limit,
               temp_dir, schemes, presets, outputs, overwrite)
     try:
-        run, skipped = guarded(lambda: _with_progress(job, execute))
+        run = guarded(lambda: _with_progress(job, execute))
     except InvalidPopulation as e:
         err.print(f"[bold red]error:[/] {e}:", highlight=False)
         for p in e.problems:
@@ -105,8 +104,6 @@ def rate(
               + ", ".join(f"{n} {k}" for k, n in rows.items()) + f" -> {out_dir}",
               highlight=False)
     _summary(run.summary)
-    for name, why in skipped.items():
-        out.print(f"not written: {name} ({why})", highlight=False, markup=False)
 
 
 def _with_progress(job: Any, execute: Any) -> Any:

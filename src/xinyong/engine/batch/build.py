@@ -41,7 +41,19 @@ class Build:
         return name
 
     def with_ctes(self, query: exp.Select) -> exp.Select:
-        """``query`` with every CTE it (transitively) reads."""
-        for name, q in self.ctes.items():
-            query = query.with_(name, as_=q)
-        return query
+        """``query`` with the CTEs it reads, transitively, in dependency order, attached once
+        (attaching each by ``Select.with_`` copies the whole query per CTE: quadratic in a
+        plan of a hundred CTEs)."""
+        needed: set[str] = set()
+        todo: list[exp.Expr] = [query]
+        while todo:
+            for t in todo.pop().find_all(exp.Table):
+                if t.name in self.ctes and not t.args.get("db") and t.name not in needed:
+                    needed.add(t.name)
+                    todo.append(self.ctes[t.name])
+        ctes = [exp.CTE(this=q.copy(), alias=exp.TableAlias(this=exp.to_identifier(name)))
+                for name, q in self.ctes.items() if name in needed]
+        out = query.copy()
+        if ctes:
+            out.set("with_", exp.With(expressions=ctes))
+        return out

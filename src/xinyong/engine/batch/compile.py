@@ -37,32 +37,14 @@ def compile_plan(policy: Policy, as_of: date, *, known_at: datetime | None = Non
         listed = entries.chosen(b, lists)
         name = entries.compile_entries(b, listed)
         if "entries" in wanted:
-            queries["entries"] = _with_ctes(b, entries.entries_output(b, name))
+            queries["entries"] = b.with_ctes(entries.entries_output(b, name))
         if "measures" in wanted:
-            queries["measures"] = _with_ctes(
-                b, measures.compile_measures(b, name, listed, due_process=due_process))
+            queries["measures"] = b.with_ctes(
+                measures.compile_measures(b, name, listed, due_process=due_process))
         cats = sorted({c for r in b.view.list_rules.values() for c in r.trigger.categories
                        if r.removal.rectification_working_days})
-        checks["performed_before_calendar"] = _with_ctes(b, calendar.too_early(cats))
+        checks["performed_before_calendar"] = b.with_ctes(calendar.too_early(cats))
     return Plan(queries, checks, rated, listed, as_of, b.known_at, policy.digest, b.tables)
-
-
-def _with_ctes(b: Build, query: exp.Select) -> exp.Select:
-    """``query`` with the CTEs it reads, transitively, in dependency order, attached once
-    (``Build.with_ctes`` copies the whole query per CTE: quadratic in a plan of ~100 CTEs)."""
-    needed: set[str] = set()
-    todo = [query]
-    while todo:
-        for t in todo.pop().find_all(exp.Table):
-            if t.name in b.ctes and not t.args.get("db") and t.name not in needed:
-                needed.add(t.name)
-                todo.append(b.ctes[t.name])  # type: ignore[arg-type]
-    ctes = [exp.CTE(this=q.copy(), alias=exp.TableAlias(this=exp.to_identifier(name)))
-            for name, q in b.ctes.items() if name in needed]
-    out = query.copy()
-    if ctes:
-        out.set("with_", exp.With(expressions=ctes))
-    return out
 
 
 def measures_over(policy: Policy, as_of: date, entries_table: str, *,
@@ -77,7 +59,7 @@ def measures_over(policy: Policy, as_of: date, entries_table: str, *,
     b = Build(policy, as_of, known_at or datetime.combine(as_of, time.max))
     listed = entries.chosen(b, lists)
     b.cte(entries.ENTRIES, exp.select("*").from_(exp.to_table(entries_table)))
-    query = _with_ctes(b, measures.compile_measures(b, entries.ENTRIES, listed,
+    query = b.with_ctes(measures.compile_measures(b, entries.ENTRIES, listed,
                                                     due_process=due_process))
     return Plan({"measures": query}, {}, (), listed, as_of, b.known_at, policy.digest,
                 b.tables)

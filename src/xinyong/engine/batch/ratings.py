@@ -535,8 +535,7 @@ def compile_ratings(
 ) -> tuple[exp.Expr, tuple[str, ...]]:
     """The ``ratings`` output query of the schemes named (default: all in force on as-of):
     (subject, scheme, score, band_grade, grade, reasons), published schemes as published;
-    adds to ``checks`` the input rows it cannot rate (none: corrections and repairs are
-    compiled; the runner still reads ``uncompiled_events``, so it is a query finding none)."""
+    ``checks`` is for input rows it cannot rate: none, since every event kind is compiled."""
     from xinyong.engine.batch import publication
 
     view = b.view.schemes
@@ -581,14 +580,7 @@ def compile_ratings(
         .from_(exp.alias_(exp.paren(body, copy=False), "rated_all", copy=False), copy=False)
         .order_by("scheme", "subject", copy=False)
     )
-    checks["uncompiled_events"] = exp.select(
-        exp.alias_(exp.cast(exp.null(), "VARCHAR", copy=False), "id", copy=False),
-        exp.alias_(exp.cast(exp.null(), "VARCHAR", copy=False), "kind", copy=False),
-        exp.alias_(exp.cast(exp.null(), "VARCHAR", copy=False), "record", copy=False),
-    ).where(exp.false(), copy=False)
-    for name, cte in b.ctes.items():  # Build.with_ctes copies the query once per CTE
-        query = query.with_(name, as_=cte, copy=False)
-    return query, wanted
+    return b.with_ctes(query), wanted
 
 
 def compile_points(
