@@ -65,7 +65,9 @@ def _table_rows(output: str) -> list[list[str]]:
 
 
 def _schemes() -> list[str]:
-    return [a for s in POINTS for a in ("--scheme", s)]
+    """The points schemes, ratings only: the command's tests are of the command, and the
+    outputs' semantics are tested in test_batch_*; every output is written below."""
+    return [*(a for s in POINTS for a in ("--scheme", s)), "--output", "ratings"]
 
 
 def test_the_rate_command_writes_ratings_and_a_manifest(shipped: Policy, folder: Path,
@@ -86,9 +88,7 @@ def test_the_rate_command_writes_ratings_and_a_manifest(shipped: Policy, folder:
     assert manifest["source"]["manifest"]["seed"] == 12
     assert manifest["schemes"] == list(POINTS)
     # entries and measures do not compile yet: not written, and the manifest says why
-    # every output is written, with its row count in the manifest
-    assert manifest["rows"] == {n: pq.read_table(tmp_path / "out" / f"{n}.parquet").num_rows
-                                for n in ("ratings", "entries", "measures")}
+    assert manifest["rows"] == {"ratings": written.num_rows}
     # the summary: subjects per grade per scheme, as counted from the written rows
     counted = Counter((r["scheme"], r["grade"]) for r in written.to_pylist())
     shown = {(c[0], c[1]): int(c[2]) for c in _table_rows(raw) if len(c) == 3}
@@ -106,6 +106,14 @@ def test_the_rate_command_writes_ratings_and_a_manifest(shipped: Policy, folder:
 
 def test_a_construct_not_compiled_is_refused_and_nothing_is_written(folder: Path,
                                                                    tmp_path: Path) -> None:
+    # without --output every output is written, with its row count in the manifest
+    code, text = _rate("--data", str(folder), "--as-of", "2025-12-31", "--presets",
+                       "court-debtors", "--out", str(tmp_path / "all"))
+    assert code == 0, text
+    manifest = json.loads((tmp_path / "all" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["rows"] == {n: pq.read_table(tmp_path / "all" / f"{n}.parquet").num_rows
+                                for n in ("ratings", "entries", "measures")}
+    assert manifest["rows"]["entries"] > 0
     # Sesame's first bin at 349 points: a raw span of 999, whose fraction is no finite
     # decimal, so its 350-950 scale cannot be computed exactly in SQL (refused, not rounded)
     root = tmp_path / "policies"

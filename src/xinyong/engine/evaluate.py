@@ -141,7 +141,7 @@ def _entries(ctx: Context, subject_id: str,
         return cached
     subject = ctx.subjects.get(subject_id)
     out: list[ListEntry] = []
-    wanted = None if lists is None else _feeding(ctx.view, lists)
+    wanted = None if lists is None else feeding(ctx.view, lists)
     if subject is not None:
         for rule in ctx.view.list_rules.values():
             if subject.kind not in rule.subject_kinds or not in_regions(subject, rule.regions):
@@ -171,7 +171,7 @@ def _entries(ctx: Context, subject_id: str,
     return result
 
 
-def _feeding(view: PolicyView, lists: frozenset[str]) -> set[str]:
+def feeding(view: PolicyView, lists: Iterable[str]) -> set[str]:
     """``lists`` and every list whose entries lead to them (``held_for`` chains)."""
     out = set(lists)
     grew = True

@@ -19,6 +19,7 @@ from xinyong.engine.batch import calendar, runs
 from xinyong.engine.batch.build import Build
 from xinyong.engine.batch.facts import View, repairs, states
 from xinyong.engine.batch.sql import Unsupported, after, amounts_pass, day, lit
+from xinyong.engine.evaluate import feeding
 from xinyong.model import EntryStatus
 from xinyong.periods import Period
 from xinyong.policy.model import Policy, PolicyView
@@ -39,20 +40,6 @@ def where(policy: Policy, rule: ListRule, key: str) -> str:
     o = policy.origin("list_rule", rule)
     place = f"{o.file}:{o.line}" if o and o.line else (o.file if o else "<policy>")
     return f"{place}: list rule {rule.id!r} (from {rule.effective_from}): {key}"
-
-
-def feeding(view: PolicyView, lists: Iterable[str]) -> set[str]:
-    """``lists`` and every list whose entries lead to them (``evaluate._feeding``)."""
-    out = set(lists)
-    grew = True
-    while grew:
-        grew = False
-        for rule in view.list_rules.values():
-            src = rule.trigger.list
-            if rule.list_id in out and src is not None and src not in out:
-                out.add(src)
-                grew = True
-    return out
 
 
 def grade_free(view: PolicyView) -> tuple[str, ...]:

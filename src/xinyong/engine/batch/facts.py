@@ -124,23 +124,18 @@ def _keys(view: View, table: str | None = None) -> list[exp.Expr]:
     return [exp.column(k, table or view.points) for k in view.keys]
 
 
+def revoked_by(on: date) -> exp.Select:
+    """The known records revoked by ``on`` (``record``): each never existed, on any day."""
+    return exp.select("record").from_(KNOWN_EVENTS, copy=False).where(exp.and_(
+        exp.EQ(this=exp.column("kind"), expression=exp.Literal.string(EventKind.REVOKED.value)),
+        exp.LTE(this=exp.column("effective"), expression=day(on))), copy=False)
+
+
 def _live(view: View, categories: Iterable[str]) -> exp.Expr:
     """Record ``r`` is in effect in the view, of ``categories``, recorded by its cut and
     not revoked by ``revoked_on``."""
     cats = sorted(set(categories))
-    revoked = (
-        exp.select("record")
-        .from_(KNOWN_EVENTS, copy=False)
-        .where(
-            exp.and_(
-                exp.EQ(
-                    this=exp.column("kind"), expression=exp.Literal.string(EventKind.REVOKED.value)
-                ),
-                exp.LTE(this=exp.column("effective"), expression=day(view.revoked_on)),
-            ),
-            copy=False,
-        )
-    )
+    revoked = revoked_by(view.revoked_on)
     where: list[exp.Expr] = [
         exp.LTE(this=exp.column("effective", "r"), expression=view.on),
         exp.column("category", "r").isin(*(exp.Literal.string(c) for c in cats))

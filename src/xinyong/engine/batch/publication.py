@@ -13,11 +13,10 @@ from datetime import date
 import sqlglot.expressions as exp
 
 from xinyong.engine.batch.build import Build
-from xinyong.engine.batch.facts import KNOWN, KNOWN_EVENTS, View
+from xinyong.engine.batch.facts import KNOWN, View, revoked_by
 from xinyong.engine.batch.repairs import name_of
 from xinyong.engine.batch.sql import Unsupported, day, instant
 from xinyong.engine.rating import reads_of
-from xinyong.model import EventKind
 from xinyong.policy.schema import Scheme
 
 
@@ -31,20 +30,7 @@ def year_points(b: Build, scheme: Scheme) -> tuple[str, date] | None:
     if b.policy.at(year_end).schemes.get(scheme.id) is None:
         return None
     # the last granted re-evaluation since publication, among the records of the as-of view
-    revoked = (
-        exp.select("record")
-        .from_(KNOWN_EVENTS, copy=False)
-        .where(
-            exp.and_(
-                exp.EQ(
-                    this=exp.column("kind"), expression=exp.Literal.string(EventKind.REVOKED.value)
-                ),
-                exp.LTE(this=exp.column("effective"), expression=day(b.as_of)),
-                copy=False,
-            ),
-            copy=False,
-        )
-    )
+    revoked = revoked_by(b.as_of)
     reassessed = (
         exp.select(
             exp.column("subject", "r"),
@@ -215,20 +201,7 @@ def published_at(b: Build, scheme_id: str, view: View) -> exp.Select:
     ((month, dd, reassessment),) = pubs
     p = view.points
     published = _latest(view.on, month, dd)
-    revoked = (
-        exp.select("record")
-        .from_(KNOWN_EVENTS, copy=False)
-        .where(
-            exp.and_(
-                exp.EQ(
-                    this=exp.column("kind"), expression=exp.Literal.string(EventKind.REVOKED.value)
-                ),
-                exp.LTE(this=exp.column("effective"), expression=day(b.as_of)),
-                copy=False,
-            ),
-            copy=False,
-        )
-    )
+    revoked = revoked_by(b.as_of)
     keys = [exp.column(k, p) for k in view.keys]
     last = exp.Max(
         this=exp.Case().when(

@@ -16,7 +16,7 @@ import sqlglot
 import sqlglot.expressions as exp
 
 from xinyong.engine.batch.build import Build
-from xinyong.engine.batch.facts import KNOWN, KNOWN_EVENTS, View
+from xinyong.engine.batch.facts import KNOWN, KNOWN_EVENTS, View, revoked_by
 from xinyong.engine.batch.publication import published_at
 from xinyong.engine.batch.ratings import rated_at
 from xinyong.engine.batch.sql import Unsupported, after, day, empty_list
@@ -97,9 +97,7 @@ def turning_points(b: Build, scheme: str) -> str:
         exp.LTE(this=exp.column("effective", "r"), expression=day(b.as_of))))
     if reads.publications:
         # published: only the subject's own records in effect on as-of and not revoked by it
-        revoked = exp.select("record").from_(KNOWN_EVENTS).where(exp.and_(
-            exp.EQ(this=exp.column("kind"), expression=exp.Literal.string("revoked")),
-            exp.LTE(this=exp.column("effective"), expression=day(b.as_of))))
+        revoked = revoked_by(b.as_of)
         parts.append(_days_of(own.where(exp.Not(this=exp.column("id", "r").isin(
             query=revoked))), exp.column("effective", "r")))
     else:
