@@ -212,14 +212,24 @@ def test_a_partitioned_dataset_rates_as_the_folder(policy: Policy, folder: Path,
 
 def test_a_refusal_names_the_file_and_the_row_on_spark(policy: Policy, population: Population,
                                                         spark: Any, tmp_path: Path) -> None:
-    record = population.records[-1]
-    repair = RecordEvent("BR1", record.id, EventKind.REPAIRED, record.effective,
-                         datetime.combine(record.effective, time(23, 59, 59)))
-    write_population(dataclasses.replace(population, events=(*population.events, repair)),
-                     tmp_path)
-    for engine in (DuckDBEngine(), SparkEngine(session=spark)):
-        with pytest.raises(RefusedPopulation, match=r"events.parquet: event BR1 \(repaired\)"):
-            rate(policy, tmp_path, AS_OF, ["suzhou.osmanthus_points"], engine=engine)
+    """A performance (rectified) dated before the working-day calendar's first day (1 Jan
+    1950) cannot start the 3 working days of the court list's removal: both engines refuse
+    the run, naming the events file, the event, its record and its date, and write nothing."""
+    record = next(r for r in population.records
+                  if r.category == "judicial.debtor.refuses_to_perform")
+    early = date(1949, 12, 31)
+    done = RecordEvent("BR1", record.id, EventKind.RECTIFIED, early,
+                       datetime.combine(date(2020, 1, 2), time(9, 0)))
+    write_population(dataclasses.replace(population, events=(*population.events, done)),
+                     tmp_path / "pop")
+    plan = compile_plan(policy, AS_OF, lists=["spc.dishonest_debtors"], outputs=("entries",))
+    for n, engine in enumerate((DuckDBEngine(), SparkEngine(session=spark))):
+        with pytest.raises(RefusedPopulation) as e:
+            run_plan(plan, open_folder(tmp_path / "pop"), engine, tmp_path / f"out{n}")
+        assert str(e.value).startswith(
+            f"{tmp_path / 'pop'}/events.parquet: event BR1 (rectified on 1949-12-31, record "
+            f"{record.id}) is dated before the working-day calendar's first day, 1950-01-01")
+        assert not (tmp_path / f"out{n}").exists()
 
 
 def test_a_memory_limit_hit_is_named_and_nothing_is_written(policy: Policy, folder: Path,

@@ -18,7 +18,7 @@ import sqlglot.expressions as exp
 
 from xinyong.dataset import Dataset
 from xinyong.engine.batch import Unsupported, compile_points
-from xinyong.engine.batch.build import Build
+from xinyong.engine.batch.compile import new_build
 from xinyong.engine.batch.facts import View
 from xinyong.engine.batch.publication import published_at
 from xinyong.engine.batch.ratings import rated_at
@@ -293,7 +293,7 @@ def test_rated_at_rates_many_views_at_once(policy: Policy, population: Populatio
     subjects = {s.id: s for s in population.subjects}
     schemes = sorted({s.id for s in policy.all("scheme") if s.publication is None})
     for ident in schemes:
-        b = Build(policy, revoked_on, known)
+        b = new_build(policy, revoked_on, known)
         q = rated_at(b, ident, view)
         for name, cte in b.ctes.items():
             q = q.with_(name, as_=cte, copy=False)
@@ -370,7 +370,7 @@ def test_published_at_rates_the_rating_in_force_on_each_day(
     view = View(exp.column("day", "pts"), exp.column("day", "pts"), None, as_of, "pts",
                 ("day",))
     known = datetime.combine(as_of, time.max)
-    b = Build(policy, as_of, known)
+    b = new_build(policy, as_of, known)
     q = published_at(b, "sat.tax_credit", view)
     for name, cte in b.ctes.items():
         q = q.with_(name, as_=cte, copy=False)

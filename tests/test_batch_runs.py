@@ -14,7 +14,7 @@ import duckdb
 import pytest
 import sqlglot.expressions as exp
 
-from xinyong.engine.batch.build import Build
+from xinyong.engine.batch.compile import new_build
 from xinyong.engine.batch.runs import grade_runs, turning_points
 from xinyong.engine.facts import Inputs, known_inputs, view_on
 from xinyong.engine.history import _turning_points
@@ -114,7 +114,7 @@ def test_runs_equal_the_engine_on_every_subject(policy: Policy, population: Popu
     subjects = {s.id: s for s in population.subjects}
     ctx = view_on(policy, subjects, _inputs(population, as_of), as_of, warnings=[])
     for scheme in SCHEMES:
-        b = Build(policy, as_of, datetime.combine(as_of, time.max))
+        b = new_build(policy, as_of)
         q = b.with_ctes(exp.select("subject", "start", "end", "grade", "records").from_(
             grade_runs(b, scheme)))
         batch: dict[str, list[tuple[object, ...]]] = {}
@@ -140,7 +140,7 @@ def test_turning_points_equal_the_engine(policy: Policy, population: Population,
     subjects = {s.id: s for s in population.subjects}
     ctx = view_on(policy, subjects, _inputs(population, as_of), as_of, warnings=[])
     for scheme in SCHEMES:
-        b = Build(policy, as_of, datetime.combine(as_of, time.max))
+        b = new_build(policy, as_of)
         q = b.with_ctes(exp.select("subject", "day").from_(turning_points(b, scheme)))
         batch: dict[str, set[date]] = {}
         for sid, d in con.execute(q.sql("duckdb")).fetchall():

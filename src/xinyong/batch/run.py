@@ -20,7 +20,7 @@ import sqlglot.expressions as exp
 from xinyong.batch.engines import DuckDBEngine, Engine
 from xinyong.batch.outputs import columns_of, shaped, summary_query, write_manifest
 from xinyong.batch.sources import Inputs, Location, open_folder, schema_of
-from xinyong.engine.batch import Plan, compile_plan
+from xinyong.engine.batch import Plan, calendar, compile_plan
 from xinyong.engine.batch.plan import Table
 from xinyong.policy.model import Policy
 
@@ -37,6 +37,10 @@ class OutExists(FileExistsError):
 
 
 _REFUSALS: dict[str, Callable[[str, dict[str, Any]], str]] = {
+    "performed_before_calendar": lambda where, row: (
+        f"{where}: event {row['id']} (rectified on {row['effective']}, record {row['record']})"
+        f" is dated before the working-day calendar's first day, {calendar.FIRST}: the working"
+        " days to removal cannot be counted from it; correct the event's date"),
 }
 """Check name -> the refusal for its first row; any other check gets the generic message."""
 

@@ -4,6 +4,7 @@ so that a part another part needs is built once and referred to by name."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -12,6 +13,18 @@ import sqlglot.expressions as exp
 from xinyong.engine.batch.facts import known_ctes
 from xinyong.engine.batch.plan import Table
 from xinyong.policy.model import Policy, PolicyView
+
+
+@dataclass(frozen=True)
+class Grades:
+    """Another scheme's ratings, for a grade test inside a condition (``grade = {scheme,
+    in}``): rated in the test's view, or as published on as-of. Ratings compile conditions,
+    so conditions receive the two here rather than import them (``compile.new_build``)."""
+
+    rated_at: Callable[..., exp.Select]
+    """``ratings.rated_at(b, scheme, view, follow_links=, only=)``."""
+    published_own: Callable[[Build, str], exp.Select]
+    """``publication.published_own(b, scheme)``."""
 
 
 @dataclass
@@ -23,10 +36,17 @@ class Build:
     """Name -> query, in dependency order (a CTE reads only those before it)."""
     tables: dict[str, Table] = field(default_factory=dict)
     """The plan's own small tables (:attr:`Plan.tables`)."""
+    grades: Grades | None = None
+    """How a grade test reads another scheme (None: a plan without grade tests)."""
 
     def __post_init__(self) -> None:
         for name, q in known_ctes(self.known_at):
             self.ctes[name] = q
+
+    def graded(self) -> Grades:
+        if self.grades is None:
+            raise ValueError("this Build has no Grades; make it with compile.new_build")
+        return self.grades
 
     @property
     def view(self) -> PolicyView:

@@ -11,13 +11,15 @@ from datetime import date
 import sqlglot.expressions as exp
 
 from xinyong.engine.batch.build import Build
-from xinyong.engine.batch.facts import View
+from xinyong.engine.batch.facts import View, base
 from xinyong.engine.batch.repairs import name_of
 from xinyong.engine.batch.sql import (
     Unsupported,
     amounts_pass,
     empty_list,
+    first_each,
     lit,
+    not_compiled,
     ordered_ids,
     struct,
     within,
@@ -71,8 +73,6 @@ _STEP_ROLE = "role"
 def pairs(b: Build, view: View, path: str) -> View:
     """The derived view of the subjects reachable along ``path`` from each point's subject
     on its day (``engine.facts.reachable``): keys + ``linker``, ``subject`` the other one."""
-    from xinyong.engine.batch.ratings import base
-
     q = base(view)
     cur = exp.column("subject", view.points) if view.points else exp.column("id", "s")
     for n, step in enumerate(path.split("/")):
@@ -175,8 +175,6 @@ class Leaves:
                 )
             )
         if c.grade is not None:
-            from xinyong.engine.batch.ratings import _where, rated_at
-
             published = any(
                 v.publication is not None
                 for v in self.b.policy.versions["scheme"].get(c.grade.scheme, ())
@@ -184,7 +182,7 @@ class Leaves:
             own_day = self.view.points is None and self.view.fixed == self.b.as_of
             if published and not self.view.year and not own_day:
                 raise Unsupported(
-                    _where(
+                    not_compiled(
                         self.b.policy,
                         self.scheme,
                         f"grade test on the published scheme {c.grade.scheme!r} in a view "
@@ -194,9 +192,7 @@ class Leaves:
             joined = True
             if published and not self.view.year:
                 # in the as-of view, the other scheme's rating is the one published
-                from xinyong.engine.batch.publication import published_own
-
-                self._join(f"gt{n}", published_own(self.b, c.grade.scheme), ())
+                self._join(f"gt{n}", self.b.graded().published_own(self.b, c.grade.scheme), ())
             elif self.view.fixed is not None and (
                 self.b.policy.at(self.view.fixed).schemes.get(c.grade.scheme) is None
             ):
@@ -206,7 +202,7 @@ class Leaves:
                 ]
                 joined = False
             else:
-                sub = rated_at(
+                sub = self.b.graded().rated_at(
                     self.b, c.grade.scheme, self.view, follow_links=False, only=self.only
                 )
                 self._join(f"gt{n}", sub, self.view.keys)
@@ -250,8 +246,6 @@ class Leaves:
         self.joins.append((t, sub, on))
 
     def _linked(self, n: str, c: Condition) -> None:
-        from xinyong.engine.batch.ratings import base
-
         assert c.linked is not None
         derived = pairs(self.b, self.view, c.linked.path)
         inner = Leaves(self.b, derived, self.scheme, False, self.only)
@@ -415,7 +409,5 @@ class Leaves:
                 exp.Case().when(h, r, copy=False).else_(empty_list(), copy=False) for h, r in subs
             ]
         held = exp.paren(exp.and_(*conds, copy=False), copy=False) if conds else exp.true()
-        from xinyong.engine.batch.ratings import first_each
-
         # each part's list is free of repeats, and so the whole: Rating.records keeps each once
         return held, first_each(recs)

@@ -36,7 +36,7 @@ _SOURCE = ("subject", "listed_on", "records", "rkey", "rectified", "earlier", "r
 
 
 def where(policy: Policy, rule: ListRule, key: str) -> str:
-    """``file:line: list rule 'id' (from date): key`` (``ratings._where``'s style)."""
+    """``file:line: list rule 'id' (from date): key`` (``sql.not_compiled``'s style)."""
     o = policy.origin("list_rule", rule)
     place = f"{o.file}:{o.line}" if o and o.line else (o.file if o else "<policy>")
     return f"{place}: list rule {rule.id!r} (from {rule.effective_from}): {key}"

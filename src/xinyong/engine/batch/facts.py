@@ -281,3 +281,20 @@ def repairs(view: View, categories: Iterable[str]) -> exp.Select:
         )
         .where(_live(view, categories), copy=False)
     )
+
+
+def base(view: View) -> exp.Select:
+    """The rows of the view: (keys, ``subject``) with the subject's row as ``s``."""
+    if view.points is None:
+        return exp.select(*[], exp.alias_(exp.column("id", "s"), "subject", copy=False)).from_(
+            exp.alias_(exp.to_table("subjects"), "s", copy=False), copy=False
+        )
+    return (
+        exp.select(*_keys(view, view.points), exp.column("subject", view.points))
+        .from_(exp.to_table(view.points), copy=False)
+        .join(
+            exp.alias_(exp.to_table("subjects"), "s", copy=False),
+            on=exp.EQ(this=exp.column("id", "s"), expression=exp.column("subject", view.points)),
+            copy=False,
+        )
+    )

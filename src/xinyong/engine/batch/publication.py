@@ -14,8 +14,9 @@ import sqlglot.expressions as exp
 
 from xinyong.engine.batch.build import Build
 from xinyong.engine.batch.facts import KNOWN, View, revoked_by
+from xinyong.engine.batch.ratings import COLUMNS, applies, rated_at, versions
 from xinyong.engine.batch.repairs import name_of
-from xinyong.engine.batch.sql import Unsupported, day, instant
+from xinyong.engine.batch.sql import Unsupported, day, instant, not_compiled
 from xinyong.engine.rating import reads_of
 from xinyong.policy.schema import Scheme
 
@@ -103,8 +104,6 @@ def year_view(b: Build, scheme: Scheme) -> tuple[View, frozenset[str]] | None:
 
 def published(b: Build, scheme: Scheme) -> exp.Select:
     """(subject, scheme, score, band_grade, grade, reasons) of the ratings in force on as-of."""
-    from xinyong.engine.batch.ratings import rated_at
-
     found = year_view(b, scheme)
     if found is None:
         return exp.select(
@@ -131,8 +130,6 @@ def published_own(b: Build, scheme_id: str) -> exp.Select:
     """(subject, grade, records) of the ratings published under ``scheme_id`` in force on
     as-of, on each subject's own records (links not followed), for the subjects the as-of
     version applies to (``engine.rating._own_rating`` in the as-of view)."""
-    from xinyong.engine.batch.ratings import applies, rated_at
-
     scheme = b.view.schemes.get(scheme_id)
     found = year_view(b, scheme) if scheme is not None else None
     if scheme is None or found is None:
@@ -182,8 +179,6 @@ def published_at(b: Build, scheme_id: str, view: View) -> exp.Select:
     the as-of view, as grade runs read them): (view keys, ``ratings.COLUMNS``,
     :data:`PUBLISHED_COLUMNS`). Every version must publish alike (month, day, re-evaluation
     categories); the rated year's version rates it."""
-    from xinyong.engine.batch.ratings import COLUMNS, _where, rated_at, versions
-
     mine = b.policy.versions["scheme"].get(scheme_id, ())
     pubs = {
         (v.publication.month, v.publication.day, v.publication.reassessment)
@@ -192,7 +187,7 @@ def published_at(b: Build, scheme_id: str, view: View) -> exp.Select:
     }
     if len(pubs) != 1 or any(v.publication is None for v in mine) or view.points is None:
         raise Unsupported(
-            _where(
+            not_compiled(
                 b.policy,
                 mine[0],
                 "publication (versions publishing differently, or a view without points)",

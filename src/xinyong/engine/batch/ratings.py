@@ -11,16 +11,14 @@ not compiled is :class:`Unsupported`, naming the file and key: never a silent fa
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import date, datetime, time
+from datetime import date
 from decimal import Decimal
 
 import sqlglot.expressions as exp
 
 from xinyong.engine.batch import conditions as cond
 from xinyong.engine.batch.build import Build
-from xinyong.engine.batch.facts import View
-from xinyong.engine.batch.plan import Plan
+from xinyong.engine.batch.facts import View, base
 from xinyong.engine.batch.repairs import relief_columns, subject_states
 from xinyong.engine.batch.sql import (
     NUM,
@@ -28,8 +26,10 @@ from xinyong.engine.batch.sql import (
     amount_column,
     amounts_pass,
     empty_list,
+    first_each,
     lam,
     lit,
+    not_compiled,
     ordered_ids,
     struct,
     within,
@@ -39,16 +39,6 @@ from xinyong.policy.schema import Indicator, Relief, Scheme, SchemeForm
 
 COLUMNS = ("subject", "scheme", "score", "band_grade", "grade", "reasons", "records")
 """The columns :func:`rated_at` gives after the view's keys."""
-
-
-def _where(policy: Policy, scheme: Scheme, key: str) -> str:
-    o = policy.origin("scheme", scheme)
-    place = f"{o.file}:{o.line}" if o and o.line else (o.file if o else "<policy>")
-    return (
-        f"{place}: scheme {scheme.id!r} (from {scheme.effective_from}): {key!r} is not "
-        "compiled by the batch evaluator yet; rate this scheme with the per-subject engine "
-        "or leave it out of the batch run"
-    )
 
 
 def _scale(scheme: Scheme) -> tuple[Decimal, Decimal, Decimal] | None:
@@ -76,7 +66,7 @@ def check(policy: Policy, scheme: Scheme) -> None:
         exact = span == 0 or (factor == round(factor, 6) and 1 / span == round(1 / span, 20))
         if not exact or any(i.points is not None for i in scheme.indicator):
             raise Unsupported(
-                _where(
+                not_compiled(
                     policy,
                     scheme,
                     "scale (a span whose fraction is not a finite decimal, or per-unit points)",
@@ -197,23 +187,6 @@ def _on_keys(view: View, a: str, b: str, subject_a: str = "subject") -> exp.Expr
         exp.EQ(this=exp.column(subject_a, a), expression=exp.column("subject", b)),
         *(exp.EQ(this=exp.column(k, a), expression=exp.column(k, b)) for k in view.keys),
         copy=False,
-    )
-
-
-def base(view: View) -> exp.Select:
-    """The rows of the view: (keys, ``subject``) with the subject's row as ``s``."""
-    if view.points is None:
-        return exp.select(*[], exp.alias_(exp.column("id", "s"), "subject", copy=False)).from_(
-            exp.alias_(exp.to_table("subjects"), "s", copy=False), copy=False
-        )
-    return (
-        exp.select(*_keys(view, view.points), exp.column("subject", view.points))
-        .from_(exp.to_table(view.points), copy=False)
-        .join(
-            exp.alias_(exp.to_table("subjects"), "s", copy=False),
-            on=exp.EQ(this=exp.column("id", "s"), expression=exp.column("subject", view.points)),
-            copy=False,
-        )
     )
 
 
@@ -455,23 +428,6 @@ def _grade(b: Build, scheme: Scheme, view: View, q: exp.Select, leaves: cond.Lea
     ).from_(exp.alias_(exp.paren(q, copy=False), t, copy=False), copy=False)
 
 
-def first_each(parts: list[exp.Expr]) -> exp.Expr:
-    """The lists concatenated, each id once where it first appears (each list is free of
-    repeats), without relying on an order-keeping ``array_distinct``."""
-    out: exp.Expr | None = None
-    x = exp.to_identifier("x")
-    for p in parts:
-        if out is None:
-            out = p
-            continue
-        fresh = exp.ArrayFilter(
-            this=p,
-            expression=lam(exp.Not(this=exp.ArrayContains(this=out.copy(), expression=x.copy()))),
-        )
-        out = exp.ArrayConcat(this=out, expressions=[fresh])
-    return out if out is not None else empty_list()
-
-
 def versions(policy: Policy, scheme_id: str) -> list[tuple[date | None, date | None, Scheme]]:
     """(start, end exclusive, version) of the scheme over the policy's intervals (None: open)."""
     starts: list[date | None] = [None, *policy.breaks]
@@ -525,72 +481,3 @@ def rated_at(
     return exp.select(*view.keys, *COLUMNS).from_(
         exp.alias_(exp.paren(out, copy=False), "v", copy=False), copy=False
     )
-
-
-_OUT = ("subject", "scheme", "score", "band_grade", "grade", "reasons")
-
-
-def compile_ratings(
-    b: Build, schemes: Iterable[str] | None, checks: dict[str, exp.Expr]
-) -> tuple[exp.Expr, tuple[str, ...]]:
-    """The ``ratings`` output query of the schemes named (default: all in force on as-of):
-    (subject, scheme, score, band_grade, grade, reasons), published schemes as published;
-    ``checks`` is for input rows it cannot rate: none, since every event kind is compiled."""
-    from xinyong.engine.batch import publication
-
-    view = b.view.schemes
-    wanted = tuple(sorted(view)) if schemes is None else tuple(schemes)
-    parts: list[exp.Select] = []
-    for ident in wanted:
-        if ident not in view:
-            raise Unsupported(
-                f"scheme {ident!r} is not in force on {b.as_of}; in force: "
-                f"{', '.join(sorted(view)) or 'none'}"
-            )
-        s = view[ident]
-        if s.publication is not None:
-            parts.append(publication.published(b, s))
-        else:
-            parts.append(
-                exp.select(*_OUT).from_(
-                    exp.alias_(
-                        exp.paren(rated_at(b, ident, View.of(b.as_of)), copy=False), "p", copy=False
-                    ),
-                    copy=False,
-                )
-            )
-    cols = _OUT
-    if parts:
-        body: exp.Expr = parts[0]
-        for p in parts[1:]:
-            body = exp.union(body, p, distinct=False, copy=False)
-    else:
-        body = exp.select(
-            *(
-                exp.alias_(exp.cast(exp.null(), t, copy=False), c, copy=False)
-                for c, t in zip(
-                    cols,
-                    ("VARCHAR", "VARCHAR", NUM, "VARCHAR", "VARCHAR", "VARCHAR[]"),
-                    strict=True,
-                )
-            )
-        ).where(exp.false(), copy=False)
-    query = (
-        exp.select(*cols)
-        .from_(exp.alias_(exp.paren(body, copy=False), "rated_all", copy=False), copy=False)
-        .order_by("scheme", "subject", copy=False)
-    )
-    return b.with_ctes(query), wanted
-
-
-def compile_points(
-    policy: Policy,
-    as_of: date,
-    schemes: Iterable[str] | None = None,
-    known_at: datetime | None = None,
-) -> Plan:
-    """The plan rating every subject on ``as_of`` (kept for callers of the first step)."""
-    b = Build(policy, as_of, known_at or datetime.combine(as_of, time.max))
-    checks: dict[str, exp.Expr] = {}
-    q, wanted = compile_ratings(b, schemes, checks)
-    return Plan({"ratings": q}, checks, wanted, (), as_of, b.known_at, policy.digest)

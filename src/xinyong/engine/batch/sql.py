@@ -11,7 +11,8 @@ from decimal import Decimal
 import sqlglot.expressions as exp
 
 from xinyong.periods import Period
-from xinyong.policy.schema import AmountTest
+from xinyong.policy.model import Policy
+from xinyong.policy.schema import AmountTest, Scheme
 
 NUM = "DECIMAL(38, 6)"
 """Every score, amount and point: exact, as the per-subject engine's ``Decimal``."""
@@ -117,3 +118,31 @@ def empty_list() -> exp.Expr:
 
 def size(arr: exp.Expr) -> exp.Expr:
     return exp.ArraySize(this=arr)
+
+
+def first_each(parts: list[exp.Expr]) -> exp.Expr:
+    """The lists concatenated, each id once where it first appears (each list is free of
+    repeats), without relying on an order-keeping ``array_distinct``."""
+    out: exp.Expr | None = None
+    x = exp.to_identifier("x")
+    for p in parts:
+        if out is None:
+            out = p
+            continue
+        fresh = exp.ArrayFilter(
+            this=p,
+            expression=lam(exp.Not(this=exp.ArrayContains(this=out.copy(), expression=x.copy()))),
+        )
+        out = exp.ArrayConcat(this=out, expressions=[fresh])
+    return out if out is not None else empty_list()
+
+
+def not_compiled(policy: Policy, scheme: Scheme, key: str) -> str:
+    """The refusal of ``key`` in ``scheme``, with the file and line it was read from."""
+    o = policy.origin("scheme", scheme)
+    place = f"{o.file}:{o.line}" if o and o.line else (o.file if o else "<policy>")
+    return (
+        f"{place}: scheme {scheme.id!r} (from {scheme.effective_from}): {key!r} is not "
+        "compiled by the batch evaluator yet; rate this scheme with the per-subject engine "
+        "or leave it out of the batch run"
+    )
